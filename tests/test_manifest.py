@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, assign_batches, normalise_manifest,
+                                 read_manifest, read_tsv_manifest, write_manifest)
+
+CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence\n"
+
+
+def write_tsv(folder: Path, rows: list[str], header: str = HEADER, videos: bool = True) -> Path:
+    (folder / "videos").mkdir(exist_ok=True)
+    if videos:
+        for row in rows:
+            (folder / row.split("\t")[1]).write_bytes(b"video")
+    path = folder / "manifest.tsv"
+    path.write_text(header + "".join(row + "\n" for row in rows))
+    return path
+
+
+GOOD_ROWS = [
+    "r1\tvideos/r1.mp4\tF01\t1\tAngry\t4.0\t1.5",
+    "r2\tvideos/r2.mp4\tM01\t1\tHappy\t3.0\t",
+    "r3\tvideos/r3.avi\tF02\t2\tSad\t\t2",
+]
+
+
+def test_a_valid_manifest_is_normalised(tmp_path):
+    manifest, notes = read_tsv_manifest(write_tsv(tmp_path, GOOD_ROWS), CLASSES)
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert notes == []
+    assert manifest["path"].tolist() == [str(tmp_path / "videos" / n) for n in ("r1.mp4", "r2.mp4", "r3.avi")]
+    assert manifest["valence"].isna().tolist() == [False, True, False]
+    assert manifest["activation"].tolist()[:2] == [4.0, 3.0]
+
+
+def test_written_manifest_reads_back_with_its_types(tmp_path):
+    manifest, _ = read_tsv_manifest(write_tsv(tmp_path, GOOD_ROWS), CLASSES)
+    write_manifest(manifest, tmp_path / "out.tsv")
+    assert (tmp_path / "out.tsv").read_text().splitlines()[0].split("\t") == MANIFEST_COLUMNS
+    back = read_manifest(tmp_path / "out.tsv")
+    pd.testing.assert_frame_equal(back, manifest, check_dtype=False)
+    assert back["session"].tolist() == ["1", "1", "2"]
+
+
+def test_every_problem_is_reported_with_rows_and_files(tmp_path):
+    rows = [
+        "r1\tvideos/r1.mp4\tF01\t1\tAngry\t4.0\t1.5",
+        "r1\tvideos/r2.mp4\tM01\t1\tHappy\thigh\t3",     # duplicate id, non-numeric activation
+        "r3\tvideos/gone.avi\tF02\t2\tFrustrated\t3\t2",  # missing file, unknown label
+        "r4\tvideos/gone2.avi\tF02\t2\tSad\t3\t2",        # second missing file
+    ]
+    path = write_tsv(tmp_path, rows[:2])
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    with pytest.raises(ManifestError) as error:
+        read_tsv_manifest(path, CLASSES)
+    message = str(error.value)
+    assert str(path) in message
+    assert "duplicate recording id(s) r1 in row(s) 2, 3" in message
+    assert "non-numeric activation in row(s) 3, e.g. 'high'" in message
+    assert "Frustrated (1)" in message and "row(s) 4" in message
+    assert "2 video file(s) do not exist" in message
+    assert "gone.avi" in message and "gone2.avi" in message
+
+
+def test_missing_columns_are_named(tmp_path):
+    path = write_tsv(tmp_path, ["r1\tvideos/r1.mp4\tF01"], header="recording\tpath\tspeaker\n")
+    with pytest.raises(ManifestError, match="missing column.s. session, label"):
+        read_tsv_manifest(path, CLASSES)
+
+
+def test_a_single_session_cannot_be_cross_validated(tmp_path):
+    path = write_tsv(tmp_path, GOOD_ROWS[:2])
+    with pytest.raises(ManifestError, match="at least 2 sessions, found 1"):
+        read_tsv_manifest(path, CLASSES)
+
+
+def test_unsafe_ids_and_bad_segments_are_rejected(tmp_path):
+    rows = ["a/b\tvideos/r1.mp4\tF01\t1\tAngry\t\t", "r2\tvideos/r2.mp4\tM01\t2\tHappy\t\t"]
+    path = write_tsv(tmp_path, rows, header="recording\tpath\tspeaker\tsession\tlabel\tstart\tend\n")
+    path.write_text("recording\tpath\tspeaker\tsession\tlabel\tstart\tend\n"
+                    "a/b\tvideos/r1.mp4\tF01\t1\tAngry\t2\t1\nr2\tvideos/r2.mp4\tM01\t2\tHappy\t0\t3\n")
+    with pytest.raises(ManifestError) as error:
+        read_tsv_manifest(path, CLASSES)
+    assert "recording ids must use only" in str(error.value)
+    assert "end must be after start in row(s) 2" in str(error.value)
+
+
+def test_corpora_with_more_emotions_drop_them_with_a_count():
+    table = pd.DataFrame({"recording": ["a", "b", "c"], "path": ["x", "y", "z"], "speaker": ["F1", "M1", "F2"],
+                          "session": ["1", "1", "2"], "label": ["Angry", "Fear", "Sad"]})
+    manifest, notes = normalise_manifest(table, CLASSES, "corpus", drop_unknown_labels=True, check_files=False)
+    assert manifest["recording"].tolist() == ["a", "c"]
+    assert notes == ["dropped 1 recording(s) whose label is not in classes: Fear (1)"]
+
+
+def test_batches_are_stable_when_recordings_are_added():
+    recordings = [f"rec{i:04d}" for i in range(400)]
+    before = assign_batches(recordings, per_job=50)
+    assert len(before) == 8 and sum(map(len, before.values())) == 400
+    after = assign_batches(recordings + ["new1", "new2"], per_job=50)
+    changed = [b for b in after if after[b] != before.get(b)]
+    assert len(changed) <= 2
+    assert all(set(after[b]) - set(before[b]) <= {"new1", "new2"} for b in changed)

@@ -1,0 +1,116 @@
+"""Validate the workflow configuration against workflow/schemas/config.schema.yaml.
+
+Snakemake's own `validate` stops at the first error and prints the raw jsonschema text; users
+editing a config want every mistake at once, each naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem."""
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as handle:
+        return yaml.safe_load(handle)
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in `default` values of missing properties while validating."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(path) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _allowed(schema: dict) -> str:
+    """Say in words what a schema allows, for error messages."""
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    kind = schema.get("type", "value")
+    if kind == "array":
+        return "a list of " + _allowed(schema.get("items", {}))
+    bounds = []
+    if "minimum" in schema:
+        bounds.append(f">= {schema['minimum']}")
+    if "exclusiveMinimum" in schema:
+        bounds.append(f"> {schema['exclusiveMinimum']}")
+    if "maximum" in schema:
+        bounds.append(f"<= {schema['maximum']}")
+    text = {"integer": "an integer", "number": "a number", "string": "a string",
+            "object": "a mapping", "boolean": "true or false"}.get(kind, kind)
+    return " ".join([text, " and ".join(bounds)]).strip()
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        prefix = key + "." if error.absolute_path else ""
+        return "; ".join(f"unknown key '{prefix}{name}' (known keys here: {known})" for name in extra)
+    if error.validator in ("minItems", "uniqueItems"):
+        return f"{key}: {error.message}"
+    return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}"
+
+
+def validate_config(config: dict, workdir: Path | str = ".") -> dict:
+    """Check `config` in place against the schema, fill defaults, and check what a schema cannot.
+
+    Returns the same dict for convenience; raises ConfigError listing every problem.
+    """
+    errors = sorted(_Validator(load_schema()).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = _semantic_problems(config, Path(workdir))
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return config
+
+
+def _semantic_problems(config: dict, workdir: Path) -> list[str]:
+    problems = []
+    corpus = config["corpus"]
+    if corpus["format"] != "demo" and not (workdir / corpus["path"]).exists():
+        kind = "manifest file" if corpus["format"] == "tsv" else "corpus root folder"
+        problems.append(f"corpus.path: {corpus['path']!r} does not exist (expected the {kind} "
+                        f"for corpus.format {corpus['format']!r})")
+    model_features = {"seed_cnn": "pixels", "seed_dense": "landmarks"}
+    training = config["training"]
+    # The seed's defaults depend on the feature type, which a schema default cannot express.
+    training.setdefault("model", "seed_cnn" if config["features"] == "pixels" else "seed_dense")
+    training.setdefault("epochs", 10 if training["model"] == "seed_cnn" else 30)
+    model = training["model"]
+    if model_features[model] != config["features"]:
+        problems.append(f"training.model: {model!r} needs features {model_features[model]!r}, "
+                        f"but features is {config['features']!r}; allowed with it: "
+                        + repr(next(m for m, f in model_features.items() if f == config["features"])))
+    binning = config["binning"]
+    if not binning["low"] < binning["high"]:
+        problems.append(f"binning: low ({binning['low']}) must be below high ({binning['high']})")
+    landmark_model = config["extraction"]["landmark_model"]
+    if landmark_model and not (workdir / landmark_model).is_file():
+        problems.append(f"extraction.landmark_model: {landmark_model!r} is not a file")
+    return problems

@@ -1,0 +1,186 @@
+"""The normalised manifest: one row per recording, the single source every later step reads.
+
+Columns of results/manifest.tsv:
+  recording  unique id, safe as a file name
+  path       video file, usable from the working directory
+  speaker    speaker id
+  session    session id (leave-one-session-out folds are built on it)
+  label      emotion category, one of config `classes`
+  activation, valence   ratings on the corpus's scale (1-5 for MSP-IMPROV); empty when unknown
+  start, end seconds selecting a segment of a longer video; empty = whole video
+  region     empty, left or right: the half of the frame that holds the speaker's face
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MANIFEST_COLUMNS = ["recording", "path", "speaker", "session", "label",
+                    "activation", "valence", "start", "end", "region"]
+REQUIRED_COLUMNS = ["recording", "path", "speaker", "session", "label"]
+OPTIONAL_COLUMNS = ["activation", "valence", "start", "end", "region"]
+REGIONS = ("", "left", "right")
+# Recording and session ids become file names (cache entries, fold outputs).
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_LISTED = 50
+
+
+class ManifestError(ValueError):
+    """The corpus or manifest has problems; the message lists all of them."""
+
+
+def _rows(index: pd.Index) -> str:
+    """Manifest rows as a user counts them in the file: 1 is the header, data starts at 2."""
+    numbers = [str(i + 2) for i in index]
+    shown = ", ".join(numbers[:MAX_LISTED])
+    return shown + (f" (and {len(numbers) - MAX_LISTED} more)" if len(numbers) > MAX_LISTED else "")
+
+
+def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
+                       drop_unknown_labels: bool, check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a raw manifest (all columns as strings) and return it normalised, plus notes.
+
+    Every problem is collected and raised together in one ManifestError naming `source`,
+    the rows and the files. Labels outside `classes` are an error in a hand-written manifest
+    and dropped with a count (in the notes) for corpora that have more emotions.
+    """
+    table = table.reset_index(drop=True)
+    problems: list[str] = []
+    notes: list[str] = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ManifestError(f"{source}: missing column(s) {', '.join(missing)}; "
+                            f"required: {', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)}")
+    table = table.copy()
+    for column in OPTIONAL_COLUMNS:
+        if column not in table.columns:
+            table[column] = ""
+    table = table[MANIFEST_COLUMNS].astype(str).apply(lambda col: col.str.strip())
+
+    for column in REQUIRED_COLUMNS:
+        empty = table.index[table[column] == ""]
+        if len(empty):
+            problems.append(f"empty {column} in row(s) {_rows(empty)}")
+    for column in ("recording", "session"):
+        unsafe = table.index[(table[column] != "") & ~table[column].str.match(SAFE_ID)]
+        if len(unsafe):
+            problems.append(f"{column} ids must use only letters, digits, '.', '_' and '-' "
+                            f"(they name output files): row(s) {_rows(unsafe)}, "
+                            f"e.g. {table.at[unsafe[0], column]!r}")
+    duplicated = table["recording"].duplicated(keep=False) & (table["recording"] != "")
+    if duplicated.any():
+        ids = sorted(set(table.loc[duplicated, "recording"]))
+        problems.append(f"duplicate recording id(s) {', '.join(ids[:MAX_LISTED])} in row(s) {_rows(table.index[duplicated])}")
+
+    unknown = ~table["label"].isin(classes) & (table["label"] != "")
+    if unknown.any():
+        counts = table.loc[unknown, "label"].value_counts().sort_index()
+        listing = ", ".join(f"{label} ({n})" for label, n in counts.items())
+        if drop_unknown_labels:
+            notes.append(f"dropped {int(unknown.sum())} recording(s) whose label is not in classes: {listing}")
+        else:
+            problems.append(f"label(s) not in classes {classes}: {listing}, in row(s) {_rows(table.index[unknown])}")
+
+    numeric = {}
+    for column in ("activation", "valence", "start", "end"):
+        values = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
+        bad = table.index[values.isna() & (table[column] != "") | np.isinf(values)]
+        if len(bad):
+            problems.append(f"non-numeric {column} in row(s) {_rows(bad)}, e.g. {table.at[bad[0], column]!r}")
+        numeric[column] = values
+    segment = numeric["start"].notna() & numeric["end"].notna()
+    backwards = table.index[segment & (numeric["end"] <= numeric["start"])]
+    if len(backwards):
+        problems.append(f"end must be after start in row(s) {_rows(backwards)}")
+    negative = table.index[(numeric["start"] < 0) | (numeric["end"] <= 0)]
+    if len(negative):
+        problems.append(f"start must be >= 0 and end > 0 in row(s) {_rows(negative)}")
+    bad_region = table.index[~table["region"].isin(REGIONS)]
+    if len(bad_region):
+        problems.append(f"region must be empty, 'left' or 'right' in row(s) {_rows(bad_region)}")
+
+    keep = ~unknown if drop_unknown_labels else pd.Series(True, index=table.index)
+    if check_files:
+        absent = [(i, p) for i, p in table.loc[keep, "path"].items() if p and not os.path.isfile(p)]
+        if absent:
+            listing = "\n      ".join(f"row {i + 2}: {p}" for i, p in absent)
+            problems.append(f"{len(absent)} video file(s) do not exist:\n      {listing}")
+    sessions = sorted(set(table.loc[keep, "session"]) - {""})
+    if len(sessions) < 2:
+        problems.append(f"leave-one-session-out needs at least 2 sessions, found {len(sessions)}: {sessions}")
+
+    if problems:
+        raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    result = table.loc[keep].copy()
+    for column, values in numeric.items():
+        result[column] = values.loc[keep]
+    return result.reset_index(drop=True), notes
+
+
+def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Read a hand-written manifest; relative video paths are relative to the manifest's folder."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ManifestError(f"{path}: cannot read as a tab-separated manifest: {error}") from error
+    if "path" in table.columns:
+        table["path"] = [p if not p or os.path.isabs(p) else os.path.normpath(path.parent / p)
+                         for p in table["path"].str.strip()]
+    return normalise_manifest(table, classes, str(path), drop_unknown_labels=False, check_files=check_files)
+
+
+def demo_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
+    """The manifest of the synthetic corpus, known before its videos are rendered."""
+    from facemotion.demo import plan_demo_corpus
+
+    plan = plan_demo_corpus(config["demo"]["recordings"], config["demo"]["seed"])
+    table = plan[[c for c in plan.columns if not c.startswith("demo_")]].copy()
+    table["path"] = [os.path.normpath(Path(config["corpus"]["path"]) / p) for p in table["path"]]
+    table = table.astype(str).replace("nan", "")
+    return normalise_manifest(table, config["classes"], "demo corpus", drop_unknown_labels=False, check_files=False)
+
+
+def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
+    """Read the configured corpus into a normalised manifest (validated config expected)."""
+    corpus_format = config["corpus"]["format"]
+    if corpus_format == "demo":
+        return demo_manifest(config)
+    if corpus_format == "tsv":
+        return read_tsv_manifest(config["corpus"]["path"], config["classes"])
+    from facemotion.corpora import read_corpus
+
+    return read_corpus(corpus_format, config["corpus"]["path"], config["classes"])
+
+
+def write_manifest(table: pd.DataFrame, path: Path | str) -> None:
+    table[MANIFEST_COLUMNS].to_csv(path, sep="\t", index=False, na_rep="", float_format="%.10g")
+
+
+def assign_batches(recordings: list[str], per_job: int) -> dict[str, list[str]]:
+    """Group recordings into extraction jobs of about `per_job` recordings each.
+
+    A recording's batch follows from a hash of its id, and the number of batches is a power of
+    two, so adding a few recordings changes only the batches they land in: Snakemake reruns just
+    those jobs, and the per-recording cache inside them extracts only the new recordings.
+    """
+    n_batches = 2 ** max(0, round(math.log2(max(1.0, len(recordings) / per_job))))
+    batches: dict[str, list[str]] = {}
+    for recording in sorted(recordings):
+        bucket = int(hashlib.sha1(recording.encode()).hexdigest(), 16) % n_batches
+        batches.setdefault(f"{bucket:04d}", []).append(recording)
+    return dict(sorted(batches.items()))
+
+
+def read_manifest(path: Path | str) -> pd.DataFrame:
+    """Read results/manifest.tsv back with the types it was written with."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False,
+                       dtype={c: str for c in ("recording", "path", "speaker", "session", "label", "region")},
+                       na_values={c: [""] for c in ("activation", "valence", "start", "end")})

@@ -1,0 +1,64 @@
+# Parse-time setup: validate the config and read the corpus once, so every mistake is reported
+# before any job starts and the folds and extraction batches are known to the DAG.
+import hashlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from facemotion.config import validate_config
+from facemotion.manifest import assign_batches, build_manifest
+
+validate_config(config)
+
+MANIFEST, MANIFEST_NOTES = build_manifest(config)
+for note in MANIFEST_NOTES:
+    logger.info(f"manifest: {note}")
+MANIFEST_ROWS = MANIFEST.set_index("recording", drop=False)
+BATCHES = assign_batches(list(MANIFEST["recording"]), config["extraction"]["recordings_per_job"])
+SESSIONS = sorted(MANIFEST["session"].unique())
+
+
+def _targets_with_values():
+    """Configured targets the corpus has values for; the others are skipped with a message."""
+    kept = []
+    for target in config["targets"]:
+        if target != "label" and MANIFEST[target].isna().all():
+            logger.warning(f"target {target!r} skipped: the corpus has no {target} ratings")
+        else:
+            kept.append(target)
+    return kept
+
+
+TARGETS = _targets_with_values()
+
+# The settings each step depends on travel as params, so changing one reruns exactly its dependents.
+EXTRACTION_SETTINGS = {
+    "features": config["features"],
+    **{key: value for key, value in config["extraction"].items() if key != "recordings_per_job"},
+}
+TRAINING_SETTINGS = {
+    "classes": config["classes"],
+    "binning": config["binning"],
+    "protocol": config["cv"]["protocol"],
+    **config["training"],
+}
+# Resources only schedule jobs; they do not change results.
+for _resource_only in ("mem_mb", "runtime", "gpu", "threads"):
+    TRAINING_SETTINGS.pop(_resource_only)
+
+
+def batch_videos(wildcards):
+    return sorted(set(MANIFEST_ROWS.loc[BATCHES[wildcards.batch], "path"]))
+
+
+def batch_rows_digest(wildcards):
+    """A digest of the manifest rows of one batch: a changed row reruns only its batch."""
+    rows = MANIFEST_ROWS.loc[BATCHES[wildcards.batch]].to_csv(sep="\t", index=False)
+    return hashlib.sha256(rows.encode()).hexdigest()
+
+
+wildcard_constraints:
+    batch=r"\d{4}",
+    session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
+    target="|".join(["label", "activation", "valence"]),

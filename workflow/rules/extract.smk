@@ -1,0 +1,45 @@
+rule extract_batch:
+    """Extract face frames for one batch of recordings (one process for many recordings).
+
+    Per-recording results are cached under results/extraction/recordings/, keyed by the
+    settings and the video file, so a rerun batch extracts only what is new or changed.
+    """
+    input:
+        # ancient: a rewritten manifest must not rerun every batch; the rows digest below does.
+        manifest=ancient("results/manifest.tsv"),
+        videos=batch_videos,
+    output:
+        features="results/extraction/batches/{batch}.parquet",
+        report="results/extraction/batches/{batch}.report.tsv",
+    params:
+        recordings=lambda wildcards: BATCHES[wildcards.batch],
+        rows_digest=batch_rows_digest,
+        settings=EXTRACTION_SETTINGS,
+        cache_dir="results/extraction/recordings",
+    log:
+        "logs/extract/{batch}.log",
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]) // 10,
+    group:
+        "extract"
+    script:
+        "../scripts/extract_batch.py"
+
+
+rule gather_features:
+    """Gather the batches into one feature table and one report row per manifest row."""
+    input:
+        manifest="results/manifest.tsv",
+        features=expand("results/extraction/batches/{batch}.parquet", batch=BATCHES),
+        reports=expand("results/extraction/batches/{batch}.report.tsv", batch=BATCHES),
+    output:
+        features="results/features.parquet",
+        report="results/extraction/report.tsv",
+    log:
+        "logs/gather_features.log",
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/gather_features.py"

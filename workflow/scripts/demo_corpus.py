@@ -1,0 +1,13 @@
+"""Render the synthetic demo corpus (rule demo_corpus)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from facemotion.demo import plan_demo_corpus, render_demo_corpus
+from facemotion.logs import log_to
+
+with log_to(snakemake.log[0]) as log:
+    plan = plan_demo_corpus(snakemake.params.recordings, snakemake.params.seed)
+    render_demo_corpus(plan, Path(snakemake.params.corpus_dir), n_frames=snakemake.params.n_frames)
+    log.info("rendered %d synthetic recordings into %s", len(plan), snakemake.params.corpus_dir)
