@@ -62,3 +62,6 @@ wildcard_constraints:
     batch=r"\d{4}",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     target="|".join(["label", "activation", "valence"]),
+
+# One environment for every rule, for `--sdm conda` (relative to the rule files).
+CONDA_ENV = "../../envs/facemotion.yaml"

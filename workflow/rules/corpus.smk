@@ -13,6 +13,8 @@ if config["corpus"]["format"] == "demo":
         log:
             "logs/demo_corpus.log",
         threads: workflow.cores
+        conda:
+            CONDA_ENV
         script:
             "../scripts/demo_corpus.py"
 
@@ -38,5 +40,7 @@ rule manifest:
     log:
         "logs/manifest.log",
     localrule: True
+    conda:
+        CONDA_ENV
     script:
         "../scripts/write_manifest.py"

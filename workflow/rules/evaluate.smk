@@ -21,5 +21,7 @@ rule evaluate:
     log:
         "logs/evaluate.log",
     localrule: True
+    conda:
+        CONDA_ENV
     script:
         "../scripts/evaluate.py"

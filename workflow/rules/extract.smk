@@ -24,6 +24,8 @@ rule extract_batch:
         runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]) // 10,
     group:
         "extract"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/extract_batch.py"
 
@@ -41,5 +43,7 @@ rule gather_features:
         "logs/gather_features.log",
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     script:
         "../scripts/gather_features.py"

@@ -14,5 +14,7 @@ rule train_fold:
         mem_mb=config["training"]["mem_mb"],
         runtime=config["training"]["runtime"],
         gpu=config["training"]["gpu"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/train_fold.py"
