@@ -1,6 +1,7 @@
 # Parse-time setup: validate the config and read the corpus once, so every mistake is reported
 # before any job starts and the folds and extraction batches are known to the DAG.
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def batch_rows_digest(wildcards):
     """A digest of the manifest rows of one batch: a changed row reruns only its batch."""
     rows = MANIFEST_ROWS.loc[BATCHES[wildcards.batch]].to_csv(sep="\t", index=False)
     return hashlib.sha256(rows.encode()).hexdigest()
+
+
+def corpus_source(wildcards):
+    """The file the manifest is read from, so editing it reruns the manifest rule."""
+    if config["corpus"]["format"] == "demo":
+        return rules.demo_corpus.output.manifest
+    if config["corpus"]["format"] == "tsv":
+        return config["corpus"]["path"]
+    return []
 
 
 wildcard_constraints:

@@ -9,7 +9,7 @@ if config["corpus"]["format"] == "demo":
             recordings=config["demo"]["recordings"],
             seed=config["demo"]["seed"],
             n_frames=config["extraction"]["n_frames"],
-            corpus_dir=config["corpus"]["path"],
+            corpus_dir=lambda wildcards, output: os.path.dirname(output.manifest),
         log:
             "logs/demo_corpus.log",
         threads: workflow.cores
@@ -17,15 +17,6 @@ if config["corpus"]["format"] == "demo":
             CONDA_ENV
         script:
             "../scripts/demo_corpus.py"
-
-
-def corpus_source(wildcards):
-    """The file the manifest is read from, so editing it reruns the manifest rule."""
-    if config["corpus"]["format"] == "demo":
-        return rules.demo_corpus.output.manifest
-    if config["corpus"]["format"] == "tsv":
-        return config["corpus"]["path"]
-    return []
 
 
 rule manifest:
