@@ -157,7 +157,7 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
         return read_tsv_manifest(config["corpus"]["path"], config["classes"])
     from facemotion.corpora import read_corpus
 
-    return read_corpus(corpus_format, config["corpus"]["path"], config["classes"])
+    return read_corpus(corpus_format, config["corpus"]["path"], config["classes"], folds=config["cv"]["folds"])
 
 
 def write_manifest(table: pd.DataFrame, path: Path | str) -> None:

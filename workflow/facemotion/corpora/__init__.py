@@ -1,0 +1,167 @@
+"""Read the published corpora (MSP-IMPROV, IEMOCAP, CREMA-D, RAVDESS) into the normalised manifest.
+
+Each reader follows its corpus' official layout, file naming and label files (docs/corpora.md) and
+returns every label entry it finds. Here the entries whose video file is missing and those whose
+category is not one of `classes` are dropped and counted in the notes, and the rest is validated
+by normalise_manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, normalise_manifest
+
+from . import crema_d, iemocap, msp_improv, ravdess
+from .common import ROW_COLUMNS, CorpusScan
+
+READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess}
+DEFAULT_CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+MAX_LISTED = 20
+
+
+@dataclass
+class _Reading:
+    source: str
+    scan: CorpusScan
+    kept: pd.DataFrame     # entries with a video file and a category in classes
+    missing: pd.DataFrame  # entries whose video file does not exist
+    dropped: pd.DataFrame  # entries with a video file whose category is not in classes
+    notes: list[str]
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _categories(table: pd.DataFrame) -> str:
+    counts = table.groupby(["category", "label"]).size()
+    return ", ".join(f"{category}{' as ' + label if label else ''} ({n})" for (category, label), n in counts.items())
+
+
+def _read(corpus_format: str, root: str | Path, classes: list[str], folds: int) -> _Reading:
+    if corpus_format not in READERS:
+        raise ManifestError(f"unknown corpus format {corpus_format!r}; known: {', '.join(READERS)}")
+    source = f"{corpus_format} corpus at {root}"
+    if not Path(root).is_dir():
+        raise ManifestError(f"{source}: not a folder (expected the corpus root folder as unpacked)")
+    if folds < 2:
+        raise ManifestError(f"{source}: folds must be at least 2, got {folds}")
+    scan = READERS[corpus_format].scan(Path(root), folds)
+    table = pd.DataFrame(scan.rows, columns=ROW_COLUMNS).sort_values("recording", kind="stable")
+    exists = {path: os.path.isfile(path) for path in set(table["path"]) if path}
+    has_video = table["path"].map(lambda path: exists.get(path, False)).astype(bool)
+    missing, table = table[~has_video], table[has_video]
+    wanted = table["label"].isin(classes)
+    dropped, kept = table[~wanted], table[wanted].reset_index(drop=True)
+
+    notes = []
+    if len(missing):
+        notes.append(f"dropped {_plural(len(missing), 'label entry', 'label entries')} whose video file is missing, "
+                     f"e.g. {missing['recording'].iloc[0]}")
+    if scan.unlabelled:
+        notes.append(f"ignored {_plural(len(scan.unlabelled), 'video file', 'video files')} without a label, e.g. {scan.unlabelled[0]}")
+    if len(dropped):
+        notes.append(f"dropped {_plural(len(dropped), 'recording', 'recordings')} whose category is not in classes: "
+                     f"{_categories(dropped)}")
+    return _Reading(source, scan, kept, missing, dropped, notes + scan.notes)
+
+
+def _normalise(reading: _Reading, classes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    if reading.kept.empty:
+        raise ManifestError(
+            f"{reading.source}: no usable recordings: {_plural(len(reading.scan.rows), 'label entry', 'label entries')}, "
+            f"{len(reading.missing)} without a video file, {len(reading.dropped)} with a category outside "
+            f"classes {classes}" + "".join(f"\n  - {note}" for note in reading.notes))
+    # Video files were checked above; unknown labels were dropped above.
+    manifest, notes = normalise_manifest(reading.kept[MANIFEST_COLUMNS], classes, reading.source,
+                                         drop_unknown_labels=True, check_files=False)
+    return manifest, reading.notes + notes
+
+
+def read_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int = 5) -> tuple[pd.DataFrame, list[str]]:
+    """The normalised manifest of a corpus in its official layout, and notes for the log.
+
+    corpus_format: msp-improv, iemocap, crema-d or ravdess. folds: the number of speaker-independent
+    folds for corpora without sessions (crema-d, ravdess). Raises ManifestError when `root` does not
+    look like the corpus or nothing usable remains.
+    """
+    return _normalise(_read(corpus_format, root, classes, folds), classes)
+
+
+def _natural(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _table(kept: pd.DataFrame, index: list[str], classes: list[str]) -> str:
+    counts = pd.crosstab([kept[column] for column in index], kept["label"]).reindex(columns=classes, fill_value=0)
+    counts = counts.loc[sorted(counts.index, key=lambda key: _natural(str(key)))]
+    counts["total"] = counts.sum(axis=1)
+    return counts.to_string()
+
+
+def _listing(title: str, items: list[str]) -> list[str]:
+    if not items:
+        return []
+    shown = [f"  {item}" for item in items[:MAX_LISTED]]
+    more = [f"  ... and {len(items) - MAX_LISTED} more"] if len(items) > MAX_LISTED else []
+    return ["", f"{title} ({len(items)}):", *shown, *more]
+
+
+def _inspect(corpus_format: str, root: str | Path, classes: list[str], folds: int) -> tuple[str, ManifestError | None]:
+    reading = _read(corpus_format, root, classes, folds)
+    try:
+        _, notes = _normalise(reading, classes)
+        problem = None
+    except ManifestError as error:
+        notes, problem = reading.notes, error
+    kept = reading.kept
+    lines = [reading.source,
+             f"  label entries: {len(reading.scan.rows)}; usable recordings: {len(kept)} "
+             f"({kept['speaker'].nunique()} speakers, {kept['session'].nunique()} sessions)",
+             "  per class: " + ", ".join(f"{c} {int((kept['label'] == c).sum())}" for c in classes)]
+    if len(kept):
+        lines += ["", "Recordings per session and class:", _table(kept, ["session"], classes),
+                  "", "Recordings per speaker and class:", _table(kept, ["session", "speaker"], classes)]
+    lines += _listing("Label entries whose video file is missing",
+                      [f"{r.recording}: {r.path or 'no video file found'}" for r in reading.missing.itertuples()])
+    lines += _listing("Videos without a label", reading.scan.unlabelled)
+    lines += ["", "Notes:", *[f"  - {note}" for note in notes]] if notes else []
+    if problem:
+        lines += ["", f"UNUSABLE: {problem}"]
+    return "\n".join(lines), problem
+
+
+def inspect_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int = 5) -> str:
+    """A printable summary: counts per class, session and speaker, missing and unlabelled files, notes.
+
+    Describes an unusable corpus too (its last line says why); raises ManifestError only when `root`
+    does not look like the corpus at all.
+    """
+    return _inspect(corpus_format, root, classes, folds)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m facemotion.corpora",
+        description="Check that a corpus in its official layout can be read: counts per class, session and "
+                    "speaker, label entries without video files and videos without labels.")
+    parser.add_argument("format", choices=list(READERS), help="corpus format (config corpus.format)")
+    parser.add_argument("root", help="the corpus root folder as unpacked (config corpus.path)")
+    parser.add_argument("--classes", nargs="+", default=DEFAULT_CLASSES, help="emotion classes kept (config classes)")
+    parser.add_argument("--folds", type=int, default=5, help="folds for corpora without sessions (config cv.folds)")
+    args = parser.parse_args(argv)
+    try:
+        text, problem = _inspect(args.format, args.root, args.classes, args.folds)
+    except ManifestError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(text)
+    return 1 if problem else 0

@@ -1,0 +1,71 @@
+"""What the corpus readers share: the scan they return, file listing, ratings and folds."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROW_COLUMNS = ["recording", "path", "speaker", "session", "category", "label",
+               "activation", "valence", "start", "end", "region"]
+
+
+@dataclass
+class CorpusScan:
+    """What a reader found under a corpus root, before classes and missing files are applied.
+
+    rows: one per label entry, with `category` the corpus' own code and `label` the class name it
+    maps to ("" when it maps to none); `path` is "" where no video file could be found for it.
+    unlabelled: video files that no label entry names.
+    notes: corpus-specific lines for the log.
+    """
+    rows: list[dict[str, str]] = field(default_factory=list)
+    unlabelled: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def entry(recording: str, path: str, speaker: str, session: str, category: str, label: str | None,
+          activation: str = "", valence: str = "", start: str = "", end: str = "", region: str = "") -> dict:
+    return {"recording": recording, "path": path, "speaker": speaker, "session": session,
+            "category": category, "label": label or "", "activation": activation, "valence": valence,
+            "start": start, "end": end, "region": region}
+
+
+def files_under(folder: Path, pattern: str) -> list[Path]:
+    """Files matching a glob pattern, sorted, without the '._*' AppleDouble files macOS archives add."""
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
+
+
+def as_path(path: Path | str) -> str:
+    """The path as the manifest stores it: the given root joined with the relative part, normalised."""
+    return os.path.normpath(str(path))
+
+
+def rating(text: str) -> str:
+    """A rating as text, or "" where the corpus has none (NaN, empty, unreadable)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return ""
+    return "" if math.isnan(value) or math.isinf(value) else text.strip()
+
+
+def sex_balanced_folds(sex_of_actor: dict[str, str], folds: int) -> dict[str, str]:
+    """Assign each actor to one of `folds` speaker-independent folds, "fold1".."foldK".
+
+    Actors are sorted within each sex and dealt round-robin, the deal continuing across sexes, so
+    every fold holds the same number of actors of each sex (within one) and the same number of
+    actors overall (within one). Deterministic: it depends only on the actor ids and sexes.
+    """
+    assignment = {}
+    turn = 0
+    for sex in sorted(set(sex_of_actor.values())):
+        for actor in sorted(a for a, s in sex_of_actor.items() if s == sex):
+            assignment[actor] = f"fold{turn % folds + 1}"
+            turn += 1
+    return assignment
+
+
+def count_listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))

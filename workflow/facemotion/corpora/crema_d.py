@@ -1,0 +1,77 @@
+"""CREMA-D (Cao et al., 2014): acted sentences, the intended emotion in the file name.
+
+Layout as released (github.com/CheyneyComputerScience/CREMA-D):
+    VideoFlash/1001_DFA_ANG_XX.flv      (.mp4 copies are accepted too, and preferred when both exist)
+    VideoDemographics.csv               ActorID, Age, Sex, Race, Ethnicity
+    SentenceFilenames.csv               optional: the clips of the study, to spot missing videos
+
+File names: <actor 1001-1091>_<sentence: IEO, TIE, IOM, IWW, TAI, MTI, IWL, ITH, DFA, ITS, TSI, WSI>_
+<emotion: ANG, DIS, FEA, HAP, NEU, SAD>_<level: LO, MD, HI, XX = unspecified>. There are no
+sessions and no dimensional ratings: actors are dealt into `folds` speaker-independent folds
+balanced by sex, and the fold stands in for the session.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from facemotion.manifest import ManifestError
+
+from .common import CorpusScan, as_path, entry, files_under, sex_balanced_folds
+
+CATEGORIES = {"ANG": "Angry", "DIS": "Disgusted", "FEA": "Fearful", "HAP": "Happy", "NEU": "Neutral", "SAD": "Sad"}
+CLIP = re.compile(r"^(?P<actor>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})_(?P<level>[A-Z]{2})$")
+EXTENSIONS = (".mp4", ".flv")  # order of preference when a clip exists in both
+
+
+def read_sexes(path: Path) -> dict[str, str]:
+    with open(path, newline="", encoding="latin-1") as handle:
+        return {row["ActorID"].strip(): row["Sex"].strip() for row in csv.DictReader(handle)
+                if row.get("ActorID") and row.get("Sex")}
+
+
+def read_study_clips(path: Path) -> list[str]:
+    with open(path, newline="", encoding="latin-1") as handle:
+        return [row["Filename"].strip() for row in csv.DictReader(handle) if row.get("Filename")]
+
+
+def scan(root: Path, folds: int) -> CorpusScan:
+    folder = root / "VideoFlash"
+    if not folder.is_dir():
+        raise ManifestError(f"{root}: no VideoFlash/ folder found; expected the CREMA-D layout "
+                            "(VideoFlash/1001_DFA_ANG_XX.flv ..., VideoDemographics.csv)")
+    result, clips = CorpusScan(), {}
+    videos = [p for p in files_under(folder, "*") if p.suffix.lower() in EXTENSIONS]
+    for video in sorted(videos, key=lambda p: (p.stem, EXTENSIONS.index(p.suffix.lower()))):
+        if CLIP.match(video.stem):
+            clips.setdefault(video.stem, video)
+        else:
+            result.unlabelled.append(as_path(video))
+    both = len(videos) - len(result.unlabelled) - len(clips)
+    if both:
+        result.notes.append(f"{both} clip(s) exist as both .mp4 and .flv; the .mp4 was used")
+    names = set(clips)
+    if (root / "SentenceFilenames.csv").is_file():
+        names |= set(n for n in read_study_clips(root / "SentenceFilenames.csv") if CLIP.match(n))
+    if (root / "VideoDemographics.csv").is_file():
+        sexes = read_sexes(root / "VideoDemographics.csv")
+    else:
+        sexes = {}
+        result.notes.append(f"{root}: no VideoDemographics.csv; folds are balanced by actor count only")
+    actors = sorted({CLIP.match(n)["actor"] for n in names})
+    unknown = [a for a in actors if a not in sexes]
+    if sexes and unknown:
+        result.notes.append(f"{len(unknown)} actor(s) missing from VideoDemographics.csv: {', '.join(unknown[:20])}")
+    if actors and len(actors) < folds:
+        raise ManifestError(f"{root}: {folds} folds need at least {folds} actors, found {len(actors)}")
+    fold = sex_balanced_folds({a: sexes.get(a, "unknown") for a in actors}, folds)
+    for name in sorted(names):
+        match = CLIP.match(name)
+        path = as_path(clips.get(name, folder / f"{name}.flv"))  # a missing clip is reported where expected
+        result.rows.append(entry(name, path, match["actor"], fold[match["actor"]], match["emotion"],
+                                 CATEGORIES.get(match["emotion"])))
+    result.notes.append("CREMA-D has no activation or valence ratings: those targets will be skipped; "
+                        f"sessions are {folds} speaker-independent folds of actors balanced by sex")
+    return result
