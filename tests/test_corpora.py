@@ -12,6 +12,7 @@ import pytest
 
 from facemotion.corpora import inspect_corpus, main, read_corpus
 from facemotion.corpora.common import sex_balanced_folds
+from facemotion.config import validate_config
 from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, build_manifest
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
@@ -117,7 +118,8 @@ def test_msp_improv_with_foreign_evaluation_txt_says_what_was_expected(tmp_path)
 
 def test_build_manifest_reads_a_named_corpus(tmp_path, put):
     root = msp_tree(tmp_path, put)
-    manifest, _ = build_manifest({"corpus": {"format": "msp-improv", "path": str(root)}, "classes": CLASSES})
+    config = validate_config({"corpus": {"format": "msp-improv", "path": str(root)}, "classes": CLASSES})
+    manifest, _ = build_manifest(config)
     assert len(manifest) == 5
 
 
