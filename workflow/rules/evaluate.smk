@@ -2,10 +2,9 @@ rule evaluate:
     """Metrics per fold and target, averaged row-normalised confusion matrices, and heatmaps."""
     input:
         predictions=expand("results/predictions/{target}/fold_{session}.tsv", target=TARGETS, session=SESSIONS),
-        features="results/features.parquet",
+        infos=expand("results/predictions/{target}/fold_{session}.info.json", target=TARGETS, session=SESSIONS),
     output:
         metrics=report("results/metrics.tsv", caption="../report/metrics.rst", category="Metrics"),
-        baselines="results/baselines.tsv",
         confusion=expand("results/confusion/{target}.tsv", target=TARGETS),
         plots=report(
             expand("results/plots/confusion_{target}.{ext}", target=TARGETS, ext=["png", "pdf"]),
@@ -15,8 +14,6 @@ rule evaluate:
     params:
         targets=TARGETS,
         sessions=SESSIONS,
-        classes=config["classes"],
-        binning=config["binning"],
         plots=config["plots"],
     log:
         "logs/evaluate.log",

@@ -4,7 +4,9 @@ rule train_fold:
         "results/features.parquet",
     output:
         model="results/models/{target}/fold_{session}.keras",
+        model_metadata="results/models/{target}/fold_{session}.keras.json",
         predictions="results/predictions/{target}/fold_{session}.tsv",
+        info="results/predictions/{target}/fold_{session}.info.json",
     params:
         settings=TRAINING_SETTINGS,
     log:

@@ -1,0 +1,96 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from facemotion.evaluation import (
+    aggregate,
+    average_confusion,
+    confusion_counts,
+    confusion_summary,
+    fold_metrics,
+    majority_baseline,
+    plot_confusion,
+    row_percent,
+)
+
+ABC = ["A", "B", "C"]
+Y_TRUE = ["A", "A", "A", "B", "B", "C"]
+Y_PRED = ["A", "A", "B", "B", "C", "C"]
+
+
+def _frame(y_true, y_pred, classes=ABC):
+    frame = pd.DataFrame({"y_true": y_true, "y_pred": y_pred})
+    for c in classes:
+        frame[f"p_{c}"] = 1.0 / len(classes)
+    return frame
+
+
+def test_metrics_against_a_hand_computed_confusion_matrix():
+    assert confusion_counts(Y_TRUE, Y_PRED, ABC).tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    m = fold_metrics(Y_TRUE, Y_PRED, ABC)
+    assert m["n_test"] == 6
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["uar"] == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
+    f1 = {"A": 0.8, "B": 0.5, "C": 2 / 3}  # 2PR/(P+R) per class, by hand
+    assert m["f1_macro"] == pytest.approx(np.mean(list(f1.values())))
+    assert m["f1_weighted"] == pytest.approx((3 * f1["A"] + 2 * f1["B"] + 1 * f1["C"]) / 6)
+
+
+def test_row_normalisation_marks_absent_classes_nan_and_averaging_skips_them():
+    fold1 = row_percent([[2, 2, 0], [0, 0, 0], [1, 0, 3]])  # no true B in this fold
+    assert np.isnan(fold1[1]).all()
+    assert fold1[0].tolist() == [50.0, 50.0, 0.0]
+    fold2 = row_percent([[4, 0, 0], [1, 3, 0], [0, 0, 2]])
+    mean = average_confusion([fold1, fold2])
+    assert mean[0].tolist() == [75.0, 25.0, 0.0]
+    assert mean[1].tolist() == [25.0, 75.0, 0.0]  # from fold 2 alone
+    assert mean[2].tolist() == pytest.approx([12.5, 0.0, 87.5])
+    assert np.isnan(average_confusion([fold1, fold1])[1]).all()
+
+
+def test_confusion_summary_pools_counts_and_matches_fold_uar():
+    folds = {"1": _frame(Y_TRUE, Y_PRED), "2": _frame(["A", "B", "C"], ["A", "A", "C"])}
+    summary = confusion_summary(folds)
+    assert summary.pooled_counts.to_numpy().tolist() == [[3, 1, 0], [1, 1, 1], [0, 0, 2]]
+    assert list(summary.mean_percent.index) == ABC
+    fold_uars = [fold_metrics(f.y_true, f.y_pred, ABC)["uar"] for f in folds.values()]
+    assert summary.uar == pytest.approx(100 * np.mean(fold_uars))
+
+
+def test_majority_baseline_uses_training_counts():
+    base = majority_baseline([1, 5, 2], Y_TRUE, ABC)
+    assert base["majority_class"] == "B"
+    assert base["majority_accuracy"] == pytest.approx(2 / 6)
+    assert base["majority_uar"] == pytest.approx(1 / 3)
+    assert majority_baseline({"C": 9}, Y_TRUE, ABC)["majority_class"] == "C"
+
+
+def test_aggregate_has_fold_mean_and_std_rows_per_target():
+    predictions = {
+        ("label", "1"): _frame(Y_TRUE, Y_PRED),
+        ("label", "2"): _frame(["A", "B"], ["A", "B"]),
+        ("valence", "1"): _frame(["A", "C"], ["C", "C"]),
+    }
+    table = aggregate(predictions, train_counts={("label", "1"): [5, 1, 1]})
+    assert list(table.columns[:7]) == [
+        "target", "fold", "n_test", "accuracy", "uar", "f1_macro", "f1_weighted"
+    ]
+    assert {"chance", "majority_accuracy", "majority_uar"} <= set(table.columns)
+    label = table[table.target == "label"].set_index("fold")
+    assert list(label.index) == ["1", "2", "mean", "std"]
+    assert label.loc["mean", "accuracy"] == pytest.approx((4 / 6 + 1) / 2)
+    assert label.loc["std", "accuracy"] == pytest.approx(np.std([4 / 6, 1], ddof=1))
+    assert label.loc["1", "majority_accuracy"] == pytest.approx(0.5)
+    assert np.isnan(label.loc["2", "majority_accuracy"])
+    assert label.loc["1", "chance"] == pytest.approx(1 / 3)
+    assert table[table.target == "valence"].fold.tolist() == ["1", "mean", "std"]
+
+
+def test_plot_writes_png_and_pdf(tmp_path):
+    matrix = confusion_summary({"1": _frame(Y_TRUE, Y_PRED)}).mean_percent
+    paths = plot_confusion(
+        matrix, [tmp_path / "cm.png", tmp_path / "cm.pdf"], "Emotion: UAR 72.2%", dpi=50
+    )
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG"
+    assert paths[1].read_bytes()[:4] == b"%PDF"

@@ -1,0 +1,192 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from facemotion.models import build_model, seed_cnn, seed_dense
+from facemotion.training import (
+    BatchSequence,
+    TrainParams,
+    balanced_class_weights,
+    fit_normalisation,
+    load_model,
+    predict_proba,
+    save_model,
+    train_final,
+    train_fold,
+)
+
+CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+FAST = {"classes": CLASSES, "epochs": 2, "batch_size": 8, "verbose": 0, "seed": 5, "threads": 2}
+
+
+def make_data(n_sessions=4, per_session=10, n_frames=2, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    n = n_sessions * per_session
+    meta = pd.DataFrame(
+        {
+            "recording": [f"rec{i:03d}" for i in range(n)],
+            "speaker": [f"spk{i % (2 * n_sessions)}" for i in range(n)],
+            "session": np.repeat([str(s + 1) for s in range(n_sessions)], per_session),
+            "label": np.resize(CLASSES + ["Frustrated"], n),
+            "activation": rng.uniform(1, 5, n),
+            "valence": rng.uniform(1, 5, n),
+            "frame_index": 0,
+        }
+    )
+    pixels = rng.integers(0, 200, (n, n_frames, size, size), dtype=np.uint8)
+    geometry = rng.normal(size=(n, n_frames, 6)).astype(np.float32)
+    return meta, pixels, geometry
+
+
+# ------------------------------------------------------------------ models
+
+
+def test_seed_cnn_structure():
+    model = seed_cnn(n_frames=8, face_size=100, n_classes=4)
+    assert model.input_shape == (None, 100, 100, 8)  # frames as channels
+    convs = [l for l in model.layers if l.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [16, 32, 64]
+    assert all(c.kernel_size == (5, 5) and c.padding == "same" for c in convs)
+    assert all(c.activation.__name__ == "relu" for c in convs)
+    pools = [l for l in model.layers if l.__class__.__name__ == "MaxPooling2D"]
+    assert [p.pool_size for p in pools] == [(2, 2)] * 3
+    assert [l.rate for l in model.layers if l.__class__.__name__ == "Dropout"] == [0.8, 0.8]
+    dense = [l for l in model.layers if l.__class__.__name__ == "Dense"]
+    assert [d.units for d in dense] == [128, 4]
+    assert dense[-1].activation.__name__ == "softmax"
+    kinds = [l.__class__.__name__ for l in model.layers[1:]]
+    assert kinds == ["Conv2D", "MaxPooling2D"] * 3 + ["Flatten", "Dropout", "Dense", "Dropout", "Dense"]
+    assert model.get_layer("flatten").output.shape[-1] == 12 * 12 * 64  # 100 -> 50 -> 25 -> 12
+
+
+def test_seed_dense_structure():
+    model = seed_dense(n_frames=8, n_features=6, n_classes=3)
+    assert model.input_shape == (None, 8, 6)
+    kinds = [l.__class__.__name__ for l in model.layers[1:]]
+    assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    assert [l.units for l in model.layers if l.__class__.__name__ == "Dense"] == [128, 128, 3]
+    assert [l.rate for l in model.layers if l.__class__.__name__ == "Dropout"] == [0.5, 0.5]
+    assert build_model("seed_dense", (8, 68, 2), 4).input_shape == (None, 8, 136)
+
+
+# ------------------------------------------------------------------ normalisation / batches
+
+
+def test_normalisation_statistics_use_only_the_given_rows():
+    _, pixels, geometry = make_data()
+    rows = np.arange(0, 30)
+    stats = fit_normalisation(pixels, rows, chunk_rows=7)  # chunks must not change the result
+    expected = pixels[rows].astype(np.float64)
+    assert stats["mode"] == "global"
+    assert stats["mean"] == pytest.approx(expected.mean(), rel=1e-6)
+    assert stats["std"] == pytest.approx(expected.std(), rel=1e-6)
+    poisoned = pixels.copy()
+    poisoned[30:] = 255
+    assert fit_normalisation(poisoned, rows)["mean"] == stats["mean"]
+
+    per_pixel = fit_normalisation(pixels, rows, "per_pixel", chunk_rows=7)
+    assert per_pixel["mean"].shape == pixels.shape[1:]
+    np.testing.assert_allclose(per_pixel["std"], expected.std(axis=0), rtol=1e-5)
+
+    per_feature = fit_normalisation(geometry, rows)
+    assert per_feature["mode"] == "per_feature" and per_feature["mean"].shape == (6,)
+    np.testing.assert_allclose(
+        per_feature["mean"], geometry[rows].reshape(-1, 6).mean(axis=0), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError):
+        fit_normalisation(geometry, rows, "per_pixel")
+
+
+def test_batches_are_normalised_transposed_and_cover_each_row_once_per_epoch():
+    _, pixels, _ = make_data()
+    rows = np.arange(5, 25)
+    stats = fit_normalisation(pixels, rows)
+    y = np.arange(len(rows))
+    seq = BatchSequence(pixels, rows, stats, batch_size=8, y=y, shuffle_seed=1)
+    assert len(seq) == 3
+    for _ in range(2):
+        seen = []
+        for i in range(len(seq)):
+            x, yb = seq[i]
+            assert x.dtype == np.float32 and x.shape[1:] == (16, 16, 2)
+            expected = (pixels[rows[yb]].transpose(0, 2, 3, 1) - stats["mean"]) / stats["std"]
+            np.testing.assert_allclose(x, expected, rtol=1e-5, atol=1e-5)
+            seen.extend(yb)
+        assert sorted(seen) == list(y)
+        seq.on_epoch_end()
+
+
+def test_balanced_class_weights():
+    w = balanced_class_weights(np.array([0, 0, 0, 1]), n_classes=3)
+    assert w == pytest.approx({0: 4 / 6, 1: 4 / 2})  # n / (n_present_classes * count)
+
+
+# ------------------------------------------------------------------ train_fold
+
+
+@pytest.mark.parametrize("protocol", ["loso", "seed"])
+def test_nothing_from_the_test_session_reaches_training(protocol):
+    meta, pixels, _ = make_data()
+    params = {**FAST, "protocol": protocol, "epochs": 1}
+    model, pred, info = train_fold(meta, pixels, "label", "2", params)
+    assert set(pred.session) == {"2"}
+    assert "2" not in info["train_sessions"]
+    if protocol == "loso":
+        assert info["val_session"] == "3" and "3" not in info["train_sessions"]
+
+    # Poison the held-out session: extreme pixels and shuffled (still valid) labels.
+    held_out = (meta.session == "2").to_numpy()
+    poisoned_meta, poisoned_pixels = meta.copy(), pixels.copy()
+    poisoned_pixels[held_out] = 255
+    poisoned_meta.loc[held_out, "label"] = "Sad"
+    model2, _, info2 = train_fold(poisoned_meta, poisoned_pixels, "label", "2", params)
+    assert info2["model_metadata"]["normalisation"] == info["model_metadata"]["normalisation"]
+    assert info2["class_weight"] == info["class_weight"]
+    assert info2["train_class_counts"] == info["train_class_counts"]
+    for w1, w2 in zip(model.get_weights(), model2.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+
+
+def test_predictions_table_and_info():
+    meta, _, geometry = make_data()
+    _, pred, info = train_fold(meta, geometry, "activation", "4", FAST)
+    assert list(pred.columns) == [
+        "recording", "session", "speaker", "y_true", "y_pred", "p_low", "p_medium", "p_high"
+    ]
+    assert len(pred) == (meta.session == "4").sum() == info["n_test"]
+    assert set(pred.y_pred) <= {"low", "medium", "high"}
+    np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
+    assert info["model"] == "seed_dense" and info["protocol"] == "loso"
+    assert 1 <= info["best_epoch"] <= info["epochs_run"] == 2
+    assert [h["epoch"] for h in info["history"]] == [1, 2]
+    assert {"val_uar", "val_loss", "loss"} <= set(info["history"][0])
+
+
+def test_retraining_a_fold_is_deterministic():
+    meta, pixels, _ = make_data()
+    runs = [train_fold(meta, pixels, "valence", "1", FAST) for _ in range(2)]
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1], check_exact=True)
+    assert runs[0][2]["best_epoch"] == runs[1][2]["best_epoch"]
+
+
+def test_save_load_round_trip_and_final_model(tmp_path):
+    meta, _, geometry = make_data()
+    model, info = train_final(meta, geometry, "label", FAST, epochs=1)
+    assert info["epochs_run"] == 1 and info["n_train"] == (meta.label != "Frustrated").sum()
+    path = tmp_path / "final" / "model.keras"
+    sidecar = save_model(model, path, info["model_metadata"])
+    assert sidecar.name == "model.keras.json"
+    loaded, metadata = load_model(path)
+    assert metadata["classes"] == CLASSES and metadata["input_kind"] == "features"
+    rows = np.arange(len(meta))
+    stats = fit_normalisation(geometry, np.flatnonzero(meta.label != "Frustrated"))
+    np.testing.assert_allclose(
+        predict_proba(loaded, geometry, rows, metadata["normalisation"]),
+        predict_proba(model, geometry, rows, stats),
+        rtol=1e-5,
+    )
+
+
+def test_unknown_parameter_is_rejected():
+    with pytest.raises(ValueError, match="learnin_rate"):
+        TrainParams.from_mapping({"learnin_rate": 1e-3})

@@ -1,0 +1,235 @@
+"""Fold metrics, averaged confusion matrices, baselines and the seed-style heatmaps.
+
+Conventions (the seed reported confusion matrices this way):
+- A fold's confusion matrix is row-normalised to percent (rows = true class). A class that is
+  absent from a fold's test set has no recall there: its row is NaN and the fold-average of
+  that row uses only the folds where the class occurs (other rows still average all folds).
+- UAR (unweighted average recall = balanced accuracy) averages the recall of the classes present
+  in the test set; with every class present in every fold, the mean of the fold UARs equals the
+  mean of the diagonal of the averaged matrix. F1 (macro / weighted) follows sklearn: over the
+  classes present in y_true or y_pred, zero where undefined.
+- ``std`` rows are the sample standard deviation over folds (ddof=1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+from .targets import natural_key
+
+METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
+BASELINES = ("chance", "majority_accuracy", "majority_uar")
+TARGET_TITLES = {"label": "Emotion", "activation": "Activation", "valence": "Valence"}
+
+
+def classes_from_predictions(predictions: pd.DataFrame) -> list[str]:
+    """Class order of a predictions table, read from its ``p_<class>`` columns."""
+    return [c[2:] for c in predictions.columns if c.startswith("p_")]
+
+
+def confusion_counts(y_true, y_pred, classes: Sequence[str]) -> np.ndarray:
+    """Counts (k, k): rows = true class, columns = predicted class, in ``classes`` order."""
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        counts[index[t], index[p]] += 1
+    return counts
+
+
+def row_percent(counts: np.ndarray) -> np.ndarray:
+    """Each row as percent of its total; NaN for a class without test samples."""
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, 100.0 * counts / totals, np.nan)
+
+
+def average_confusion(percent_matrices: Iterable[np.ndarray]) -> np.ndarray:
+    """Mean over folds ignoring NaN rows (a row NaN in every fold stays NaN)."""
+    stack = np.stack([np.asarray(m, dtype=np.float64) for m in percent_matrices])
+    valid = ~np.isnan(stack)
+    n = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(valid, stack, 0.0).sum(axis=0) / n, np.nan)
+
+
+def fold_metrics(y_true, y_pred, classes: Sequence[str]) -> dict:
+    """n_test, accuracy, uar (mean recall over classes present), f1_macro, f1_weighted."""
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    if len(y_true) == 0:
+        return {"n_test": 0, **{m: np.nan for m in METRICS[1:]}}
+    recall = np.diag(row_percent(confusion_counts(y_true, y_pred, classes))) / 100.0
+    return {
+        "n_test": len(y_true),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "uar": float(np.nanmean(recall)),
+        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "f1_weighted": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
+    }
+
+
+def majority_baseline(train_counts, y_true, classes: Sequence[str]) -> dict:
+    """Always predicting the most frequent TRAINING class (ties: first in ``classes``).
+
+    ``train_counts``: per-class counts in ``classes`` order, or a {class: count} mapping.
+    """
+    if isinstance(train_counts, Mapping):
+        train_counts = [train_counts.get(c, 0) for c in classes]
+    majority = classes[int(np.argmax(train_counts))]
+    m = fold_metrics(y_true, [majority] * len(y_true), classes)
+    return {"majority_class": majority, "majority_accuracy": m["accuracy"], "majority_uar": m["uar"]}
+
+
+def _by_target(predictions) -> dict[str, dict[str, pd.DataFrame]]:
+    """{(target, fold): frame} or a long frame with target/fold columns -> {target: {fold: frame}}."""
+    if isinstance(predictions, pd.DataFrame):
+        predictions = {k: g for k, g in predictions.groupby(["target", "fold"], sort=False)}
+    grouped: dict[str, dict[str, pd.DataFrame]] = {}
+    for (target, fold), frame in predictions.items():
+        grouped.setdefault(str(target), {})[str(fold)] = frame
+    return {t: dict(sorted(f.items(), key=lambda kv: natural_key(kv[0]))) for t, f in grouped.items()}
+
+
+def aggregate(predictions, train_counts: Mapping | None = None) -> pd.DataFrame:
+    """Per-fold metrics plus a ``mean`` and a ``std`` row per target.
+
+    ``predictions``: {(target, fold): predictions frame} (or one frame with ``target`` and
+    ``fold`` columns). ``train_counts``: optional {(target, fold): per-class training counts}
+    (``info["train_class_counts"]`` from training) for the majority-class baseline; without it
+    those columns are NaN. Columns: target, fold, n_test, accuracy, uar, f1_macro, f1_weighted,
+    chance, majority_accuracy, majority_uar.
+    """
+    rows = []
+    for target, folds in _by_target(predictions).items():
+        per_fold = []
+        for fold, frame in folds.items():
+            classes = classes_from_predictions(frame)
+            row = {"target": target, "fold": fold}
+            row.update(fold_metrics(frame["y_true"], frame["y_pred"], classes))
+            row["chance"] = 1.0 / len(classes)
+            counts = (train_counts or {}).get((target, fold))
+            if counts is not None:
+                base = majority_baseline(counts, frame["y_true"], classes)
+                row.update(majority_accuracy=base["majority_accuracy"], majority_uar=base["majority_uar"])
+            else:
+                row.update(majority_accuracy=np.nan, majority_uar=np.nan)
+            per_fold.append(row)
+        table = pd.DataFrame(per_fold)
+        numeric = table.drop(columns=["target", "fold"]).astype(float)
+        summary = [
+            {"target": target, "fold": "mean", **numeric.mean().to_dict()},
+            {"target": target, "fold": "std", **numeric.std(ddof=1).to_dict()},
+        ]
+        rows.extend(per_fold + summary)
+    columns = ["target", "fold", *METRICS, *BASELINES]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass
+class ConfusionSummary:
+    """One target's confusion matrices as DataFrames (index = true, columns = predicted)."""
+
+    mean_percent: pd.DataFrame  # fold-averaged row percentages (the seed's figure)
+    pooled_counts: pd.DataFrame  # counts summed over all folds
+    fold_percent: dict[str, pd.DataFrame]
+
+    @property
+    def uar(self) -> float:
+        """Mean of the averaged matrix's diagonal, in percent (the seed's reported UAR)."""
+        return float(np.nanmean(np.diag(self.mean_percent.to_numpy())))
+
+
+def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] | None = None):
+    """Per-fold percent matrices, their average and the pooled counts for one target."""
+    frames = list(folds.values())
+    classes = list(classes or classes_from_predictions(frames[0]))
+    counts = {f: confusion_counts(d["y_true"], d["y_pred"], classes) for f, d in folds.items()}
+
+    def frame(values):
+        df = pd.DataFrame(values, index=pd.Index(classes, name="true"), columns=classes)
+        df.columns.name = "predicted"
+        return df
+
+    return ConfusionSummary(
+        mean_percent=frame(average_confusion(row_percent(c) for c in counts.values())),
+        pooled_counts=frame(sum(counts.values())),
+        fold_percent={f: frame(row_percent(c)) for f, c in counts.items()},
+    )
+
+
+def confusion_title(target: str, uar_percent: float) -> str:
+    return f"{TARGET_TITLES.get(target, target)}: UAR {uar_percent:.1f}%"
+
+
+def plot_confusion(
+    matrix: pd.DataFrame,
+    paths: Iterable[str | Path],
+    title: str,
+    cmap: str = "Blues",
+    dpi: int = 150,
+    figsize: tuple[float, float] = (9.0, 6.0),
+    font_scale: float = 1.4,
+) -> list[Path]:
+    """Seed-style heatmap of a percent matrix, saved once per path (format from the suffix,
+    e.g. ``.png`` and ``.pdf``). Predicted classes across the top, true classes down the side,
+    cells annotated with two decimals; empty (NaN) rows are left blank."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless cluster nodes
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    with sns.plotting_context("notebook", font_scale=font_scale), sns.axes_style("white"):
+        fig, ax = plt.subplots(figsize=figsize)
+        sns.heatmap(
+            matrix, annot=True, fmt=".2f", cmap=cmap, vmin=0.0, vmax=100.0, ax=ax,
+            cbar_kws={"label": "Percent of true class"},
+        )
+        ax.xaxis.tick_top()  # the seed's figures read predicted classes along the top
+        ax.xaxis.set_label_position("top")
+        ax.set_xlabel("Predicted label")
+        ax.set_ylabel("True label")
+        fig.suptitle(title)
+        fig.tight_layout()
+        written = []
+        for path in paths:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=dpi)
+            written.append(path)
+        plt.close(fig)
+    return written
+
+
+def write_evaluation(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
+                     metrics_path: Path, confusion_paths: Mapping[str, Path], plot_paths: Mapping[str, list[Path]],
+                     plots: Mapping, log=None) -> pd.DataFrame:
+    """Evaluate every (target, fold): metrics.tsv, averaged confusion matrices and heatmaps.
+
+    ``plots``: config ``plots`` (cmap, dpi, width, height). Returns the metrics table.
+    """
+    import json
+
+    predictions = {key: pd.read_csv(path, sep="\t", dtype={"session": str, "recording": str, "speaker": str})
+                   for key, path in prediction_files.items()}
+    train_counts = {key: json.loads(Path(path).read_text())["train_class_counts"] for key, path in info_files.items()}
+    metrics = aggregate(predictions, train_counts)
+    metrics.to_csv(metrics_path, sep="\t", index=False, float_format="%.4f")
+    for target, folds in _by_target(predictions).items():
+        summary = confusion_summary(folds)
+        confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},
+                              names=["matrix"])
+        confusion.to_csv(confusion_paths[target], sep="\t", float_format="%.2f")
+        plot_confusion(summary.mean_percent, plot_paths[target], confusion_title(target, summary.uar),
+                       cmap=plots["cmap"], dpi=plots["dpi"], figsize=(plots["width"], plots["height"]))
+        if log is not None:
+            mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
+            log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
+                     target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], len(folds))
+    return metrics

@@ -1,0 +1,71 @@
+"""The seed's two networks (Keras 3): a frames-as-channels CNN on face crops and an MLP on
+per-frame geometric features."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+MODELS = ("seed_cnn", "seed_dense")
+DEFAULT_EPOCHS = {"seed_cnn": 10, "seed_dense": 30}
+
+
+def seed_cnn(n_frames: int, face_size: int, n_classes: int, dropout: float = 0.8) -> keras.Model:
+    """Input (face_size, face_size, n_frames): the N frames of a recording are the channels."""
+    inputs = keras.Input((face_size, face_size, n_frames), name="frames")
+    x = inputs
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 5, padding="same", activation="relu", name=f"conv{filters}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{filters}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(128, activation="relu", name="dense128")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_cnn")
+
+
+def seed_dense(
+    n_frames: int, n_features: int, n_classes: int, dropout: float = 0.5, units: int = 128
+) -> keras.Model:
+    """Input (n_frames, n_features), flattened: the seed's landmark-geometry model."""
+    inputs = keras.Input((n_frames, n_features), name="features")
+    x = layers.Flatten(name="flatten")(inputs)
+    x = layers.Dense(units, activation="relu", name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(units, activation="relu", name="dense2")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_dense")
+
+
+def build_model(name: str, sample_shape: tuple[int, ...], n_classes: int) -> keras.Model:
+    """Model ``name`` for one recording's feature array of shape ``sample_shape``.
+
+    ``seed_cnn`` takes (n_frames, face_size, face_size) pixels; ``seed_dense`` takes
+    (n_frames, ...) features, flattened per frame (6 geometry values or 68 x 2 landmarks).
+    """
+    if name == "seed_cnn":
+        n_frames, height, width = sample_shape
+        if height != width:
+            raise ValueError(f"seed_cnn needs square faces, got {height}x{width}")
+        return seed_cnn(n_frames, height, n_classes)
+    if name == "seed_dense":
+        n_features = 1
+        for d in sample_shape[1:]:
+            n_features *= d
+        return seed_dense(sample_shape[0], n_features, n_classes)
+    raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
+
+
+def compile_model(model: keras.Model, optimizer: str = "adam", learning_rate: float = 1e-4):
+    """Cross-entropy on integer labels; class weights arrive as per-sample weights."""
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+    if optimizer not in optimizers:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(optimizers)}")
+    model.compile(
+        optimizer=optimizers[optimizer](learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        weighted_metrics=["accuracy"],
+    )
+    return model

@@ -1,0 +1,451 @@
+"""Training one cross-validation fold (or a final model) without leaking the held-out session.
+
+Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale); batches are
+gathered, normalised to float32 and transposed one at a time, and the z-score statistics are
+accumulated over chunks of training rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of job logs
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
+
+from .models import DEFAULT_EPOCHS, build_model, compile_model  # noqa: E402
+from .targets import encode_target, split_fold, target_classes  # noqa: E402
+
+METADATA_FORMAT = 1
+NORMALISATIONS = {"pixels": ("global", "per_pixel"), "features": ("per_feature", "global")}
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Training options; ``None`` means "the default for this model / input"."""
+
+    classes: tuple[str, ...] | None = None  # emotion labels kept for the "label" target
+    low: float = 2.5  # rating <= low -> first bin
+    high: float = 3.5  # rating >= high -> third bin
+    model: str | None = None  # "seed_cnn" (uint8 pixels) or "seed_dense" (float features)
+    protocol: str = "loso"  # "loso" or "seed"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-4
+    batch_size: int = 128
+    epochs: int | None = None  # 10 for seed_cnn, 30 for seed_dense
+    normalisation: str | None = None  # pixels: global | per_pixel; features: per_feature | global
+    monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
+    class_weight: str | None = "balanced"
+    seed: int = 42
+    threads: int | None = 2  # TF intra-op threads; None leaves TF's default
+    verbose: int = 2  # keras fit verbosity: 2 = one line per epoch
+
+    @classmethod
+    def from_mapping(cls, params: Mapping | None) -> TrainParams:
+        params = dict(params or {})
+        unknown = set(params) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training parameters: {sorted(unknown)}")
+        if params.get("classes") is not None:
+            params["classes"] = tuple(params["classes"])
+        return cls(**params)
+
+
+# --------------------------------------------------------------------------- runtime set-up
+
+_warned_threads: set[int] = set()
+
+
+def configure_tensorflow(threads: int | None, seed: int) -> None:
+    """Seed python/numpy/TF, make ops deterministic and pin TF's thread pools.
+
+    Thread counts can only be set before TF executes its first op; later calls with a different
+    count warn and keep the old pools (run each fold in its own process to control them).
+    """
+    if threads:
+        for getter, setter, want in (
+            (tf.config.threading.get_intra_op_parallelism_threads,
+             tf.config.threading.set_intra_op_parallelism_threads, threads),
+            # One inter-op thread: the seed models are a chain of ops, and spare inter-op threads
+            # would only compete with the intra-op pool for the few cores a job gets.
+            (tf.config.threading.get_inter_op_parallelism_threads,
+             tf.config.threading.set_inter_op_parallelism_threads, 1),
+        ):
+            if getter() != want:
+                try:
+                    setter(want)
+                except RuntimeError:
+                    if not _warned_threads:
+                        warnings.warn("TensorFlow already initialised; thread counts unchanged")
+                    _warned_threads.add(want)
+    keras.backend.clear_session()  # also forgets the global seed, so seed afterwards
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def input_kind(features: np.ndarray) -> str:
+    """"pixels" for uint8 face crops (N, n, s, s), else "features" (N, n, ...)."""
+    return "pixels" if features.dtype == np.uint8 else "features"
+
+
+def _as_frames(features: np.ndarray, kind: str) -> np.ndarray:
+    # Landmarks (N, n, 68, 2) become (N, n, 136): the statistics are per feature column.
+    return features if kind == "pixels" else features.reshape(len(features), features.shape[1], -1)
+
+
+def fit_normalisation(
+    features: np.ndarray, rows: np.ndarray, mode: str | None = None, chunk_rows: int = 128
+) -> dict:
+    """Z-score statistics over ``features[rows]`` only (the training rows).
+
+    Modes: ``global`` (one mean/std over every value: the seed's pixel variant), ``per_pixel``
+    (per frame and pixel), ``per_feature`` (per feature over recordings and frames: the seed's
+    landmark variant). Two float64 passes over chunks keep memory flat and the result exact.
+    Returns ``{"mode", "mean", "std"}`` with float32 arrays broadcastable to one recording.
+    """
+    kind = input_kind(features)
+    mode = mode or NORMALISATIONS[kind][0]
+    if mode not in NORMALISATIONS[kind]:
+        raise ValueError(f"normalisation {mode!r} not available for {kind}: {NORMALISATIONS[kind]}")
+    x = _as_frames(features, kind)
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
+    if len(rows) == 0:
+        raise ValueError("no training rows to compute normalisation statistics from")
+    axes = {"global": None, "per_pixel": (0,), "per_feature": (0, 1)}[mode]
+    per_row = x[0].size if axes is None else int(np.prod([x.shape[a] for a in axes if a]))
+    count = len(rows) * per_row
+
+    def chunk_sums(shift):
+        total = 0.0
+        for start in range(0, len(rows), chunk_rows):
+            block = x[rows[start : start + chunk_rows]].astype(np.float64)
+            total = total + ((block - shift) ** 2 if shift is not None else block).sum(axis=axes)
+        return total
+
+    mean = chunk_sums(None) / count
+    std = np.sqrt(chunk_sums(mean if axes is None else np.expand_dims(mean, axes)) / count)
+    std = np.where(std > 0, std, 1.0)  # constant inputs: centre only, avoid dividing by zero
+    return {"mode": mode, "mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
+
+
+def _model_layout(stats: dict, kind: str):
+    """Mean and 1/std arranged like one model input (pixels: frames moved to channels)."""
+    mean = np.asarray(stats["mean"], np.float32)
+    inv = (1.0 / np.asarray(stats["std"], np.float64)).astype(np.float32)
+    if kind == "pixels" and mean.ndim == 3:  # per_pixel: (n, s, s) -> (s, s, n)
+        mean, inv = mean.transpose(1, 2, 0), inv.transpose(1, 2, 0)
+    return mean, inv
+
+
+class BatchSequence(keras.utils.PyDataset):
+    """Batches of ``features[rows]`` normalised to float32 one batch at a time.
+
+    Pixels (B, n, s, s) uint8 come out as (B, s, s, n); other features as (B, n, F). With
+    ``shuffle_seed`` the sample order is re-drawn after every epoch from its own generator, so
+    the order depends on the seed only.
+    """
+
+    def __init__(self, features, rows, stats, batch_size, y=None, weights=None, shuffle_seed=None):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.kind = input_kind(features)
+        self.x = _as_frames(features, self.kind)
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.y, self.weights = y, weights
+        self.batch_size = int(batch_size)
+        self.mean, self.inv_std = _model_layout(stats, self.kind)
+        self._rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+        self._order = self._rng.permutation(len(rows)) if self._rng else np.arange(len(rows))
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def inputs(self, index: int) -> np.ndarray:
+        return self._inputs(self._positions(index))
+
+    def _positions(self, index):
+        # Sorting inside a batch keeps the reads from the big array ascending (cache friendly).
+        return np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
+
+    def _inputs(self, pos):
+        raw = self.x[self.rows[pos]]
+        if self.kind == "pixels":
+            raw = raw.transpose(0, 2, 3, 1)
+        out = np.subtract(raw, self.mean, dtype=np.float32)
+        out *= self.inv_std
+        return out
+
+    def __getitem__(self, index):
+        pos = self._positions(index)
+        x = self._inputs(pos)
+        if self.y is None:
+            return (x,)
+        if self.weights is None:
+            return x, self.y[pos]
+        return x, self.y[pos], self.weights[pos]
+
+    def on_epoch_end(self):
+        if self._rng is not None:
+            self._order = self._rng.permutation(len(self.rows))
+
+
+def predict_proba(model, features, rows, stats, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities (len(rows), n_classes) for ``features[rows]`` in the given order."""
+    seq = BatchSequence(features, rows, stats, batch_size)
+    n_classes = model.output_shape[-1]
+    if len(rows) == 0:
+        return np.zeros((0, n_classes), np.float32)
+    return np.concatenate([np.asarray(model.predict_on_batch(seq.inputs(i))) for i in range(len(seq))])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def balanced_class_weights(y_train: np.ndarray, n_classes: int) -> dict[int, float]:
+    """sklearn "balanced" weights from the training labels; classes absent there get none."""
+    present = np.unique(y_train)
+    weights = compute_class_weight("balanced", classes=present, y=y_train)
+    return {int(c): float(w) for c, w in zip(present, weights) if c < n_classes}
+
+
+def _uar(y_true, y_pred) -> float:
+    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+    return float(np.mean(recalls))
+
+
+class EpochMonitor(keras.callbacks.Callback):
+    """Scores the validation rows after each epoch; with ``select`` keeps the best weights.
+
+    Best = highest UAR, ties broken by lower (unweighted) cross-entropy; or lowest loss when
+    ``monitor == "loss"``.
+    """
+
+    def __init__(self, features, rows, y, stats, batch_size, select: bool, monitor: str = "uar"):
+        super().__init__()
+        self.args = (features, rows, stats, batch_size)
+        self.y, self.select, self.monitor = y, select, monitor
+        self.history: list[dict] = []
+        self.best_epoch, self.best_key, self.best_weights = None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        p = predict_proba(self.model, *self.args)
+        loss = float(-np.mean(np.log(np.clip(p[np.arange(len(self.y)), self.y], 1e-7, 1.0))))
+        uar = _uar(self.y, p.argmax(axis=1))
+        self.history.append({"epoch": epoch + 1, "val_loss": loss, "val_uar": uar})
+        if logs is not None:
+            logs.update(val_loss=loss, val_uar=uar)
+        key = (-loss,) if self.monitor == "loss" else (uar, -loss)
+        if self.select and (self.best_key is None or key > self.best_key):
+            self.best_epoch, self.best_key = epoch + 1, key
+            self.best_weights = self.model.get_weights()
+
+
+def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainParams, select: bool):
+    kind = input_kind(features)
+    model_name = p.model or ("seed_cnn" if kind == "pixels" else "seed_dense")
+    epochs = p.epochs or DEFAULT_EPOCHS[model_name]
+    if len(train_rows) == 0:
+        raise ValueError("no training rows")
+    if p.class_weight not in (None, "balanced"):
+        raise ValueError(f"class_weight must be 'balanced' or None, got {p.class_weight!r}")
+    stats = fit_normalisation(features, train_rows, p.normalisation)
+    class_weight = balanced_class_weights(y_train, n_classes) if p.class_weight else None
+    weights = (
+        np.array([class_weight[c] for c in y_train], np.float32) if class_weight else None
+    )
+    model = build_model(model_name, _as_frames(features, kind).shape[1:], n_classes)
+    compile_model(model, p.optimizer, p.learning_rate)
+    train_seq = BatchSequence(
+        features, train_rows, stats, p.batch_size, y=y_train, weights=weights, shuffle_seed=p.seed
+    )
+    callbacks, monitor = [], None
+    if len(val_rows):
+        monitor = EpochMonitor(
+            features, val_rows, y_val, stats, p.batch_size, select=select, monitor=p.monitor
+        )
+        callbacks.append(monitor)
+    started = time.perf_counter()
+    # shuffle=False: keras would otherwise permute whole batches; BatchSequence shuffles samples.
+    history = model.fit(train_seq, epochs=epochs, shuffle=False, verbose=p.verbose, callbacks=callbacks)
+    seconds = time.perf_counter() - started
+    best_epoch = epochs
+    if select and monitor is not None and monitor.best_weights is not None:
+        model.set_weights(monitor.best_weights)
+        best_epoch = monitor.best_epoch
+    per_epoch = [
+        {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items()}}
+        for i in range(len(history.history.get("loss", [])))
+    ]
+    info = {
+        "model": model_name,
+        "input_kind": kind,
+        "epochs_run": epochs,
+        "best_epoch": best_epoch,
+        "n_train": int(len(train_rows)),
+        "n_val": int(len(val_rows)),
+        "class_weight": {str(k): v for k, v in (class_weight or {}).items()},
+        "train_class_counts": np.bincount(y_train, minlength=n_classes).tolist(),
+        "history": per_epoch,
+        "fit_seconds": seconds,  # all epochs, including the validation scoring after each
+        "samples_per_second": len(train_rows) * epochs / seconds if seconds > 0 else None,
+    }
+    return model, stats, info
+
+
+def _model_metadata(target, classes, stats, features, info, p: TrainParams) -> dict:
+    """What prediction needs besides the weights; JSON-serialisable (see :func:`save_model`)."""
+    return {
+        "format": METADATA_FORMAT,
+        "target": target,
+        "classes": list(classes),
+        "model": info["model"],
+        "input_kind": info["input_kind"],
+        "sample_shape": list(features.shape[1:]),
+        "normalisation": {
+            "mode": stats["mode"],
+            "mean": np.asarray(stats["mean"]).tolist(),
+            "std": np.asarray(stats["std"]).tolist(),
+        },
+        "thresholds": {"low": p.low, "high": p.high},
+        "epochs": info["best_epoch"],
+        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items()},
+    }
+
+
+def train_fold(
+    meta: pd.DataFrame, features: np.ndarray, target: str, test_session: str, params: Mapping
+) -> tuple[keras.Model, pd.DataFrame, dict]:
+    """Train on all sessions but ``test_session`` and predict its (test part of the) rows.
+
+    ``features`` rows align with ``meta`` rows: uint8 pixels (N, n, s, s) or float features
+    (N, n, 6) / (N, n, 68, 2). Returns the model, the predictions (columns ``recording``,
+    ``session``, ``speaker``, ``y_true``, ``y_pred``, ``p_<class>`` ...) and a JSON-serialisable
+    info dict; ``info["best_epoch"]`` is the epoch count a final model should train for and
+    ``info["model_metadata"]`` goes to :func:`save_model`.
+    """
+    p = TrainParams.from_mapping(params)
+    if len(meta) != len(features):
+        raise ValueError(f"meta has {len(meta)} rows, features {len(features)}")
+    configure_tensorflow(p.threads, p.seed)
+    classes = target_classes(target, p.classes)
+    mask, y = encode_target(meta, target, p.classes, p.low, p.high)
+    rows = np.flatnonzero(mask)
+    sessions = meta["session"].astype(str).to_numpy()[mask]
+    split = split_fold(sessions, y, test_session, p.protocol, p.seed)
+    model, stats, info = _fit(
+        features, rows[split.train], y[split.train], rows[split.val], y[split.val],
+        len(classes), p, select=p.protocol == "loso",
+    )
+    test_rows = rows[split.test]
+    proba = predict_proba(model, features, test_rows, stats, p.batch_size)
+    predictions = _predictions_frame(meta, test_rows, y[split.test], proba, classes)
+    train_sessions = sorted(set(sessions[split.train]))
+    info.update(
+        target=target,
+        classes=classes,
+        protocol=p.protocol,
+        test_session=str(test_session),
+        val_session=split.val_session,
+        train_sessions=train_sessions,
+        n_test=int(len(test_rows)),
+    )
+    info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
+    return model, predictions, info
+
+
+def train_final(
+    meta: pd.DataFrame, features: np.ndarray, target: str, params: Mapping, epochs: int
+) -> tuple[keras.Model, dict]:
+    """Train on every usable recording for a fixed ``epochs`` (e.g. the folds' median
+    ``best_epoch``); no data is held out, so nothing is reported from it."""
+    p = TrainParams.from_mapping({**dict(params), "epochs": int(epochs)})
+    configure_tensorflow(p.threads, p.seed)
+    classes = target_classes(target, p.classes)
+    mask, y = encode_target(meta, target, p.classes, p.low, p.high)
+    rows = np.flatnonzero(mask)
+    model, stats, info = _fit(features, rows, y, rows[:0], y[:0], len(classes), p, select=False)
+    info.update(target=target, classes=classes, train_sessions=sorted(set(meta["session"].astype(str)[mask])))
+    info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
+    return model, info
+
+
+def _predictions_frame(meta, rows, y_true, proba, classes) -> pd.DataFrame:
+    names = np.asarray(classes, dtype=object)
+    sub = meta.iloc[rows]
+    frame = pd.DataFrame(
+        {
+            "recording": sub["recording"].to_numpy(),
+            "session": sub["session"].astype(str).to_numpy(),
+            "speaker": sub["speaker"].to_numpy(),
+            "y_true": names[y_true],
+            "y_pred": names[proba.argmax(axis=1)] if len(rows) else names[:0],
+        }
+    )
+    for k, name in enumerate(classes):
+        frame[f"p_{name}"] = proba[:, k].astype(np.float64)
+    return frame
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def metadata_path(model_path) -> Path:
+    """Sidecar of ``model.keras``: ``model.keras.json``."""
+    return Path(f"{model_path}.json")
+
+
+def save_model(model: keras.Model, path, extra_metadata: Mapping) -> Path:
+    """Write ``path`` (.keras) and the JSON sidecar ``<path>.json`` with ``extra_metadata``
+    (normally ``info["model_metadata"]``: classes, normalisation, input shape, params)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"model path must end in .keras, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    sidecar = metadata_path(path)
+    sidecar.write_text(json.dumps(_jsonable(dict(extra_metadata)), indent=1) + "\n")
+    return sidecar
+
+
+def load_model(path) -> tuple[keras.Model, dict]:
+    """The model and its metadata; ``metadata["normalisation"]`` is ready for
+    :func:`predict_proba` (``predict_proba(model, x, rows, meta["normalisation"])``)."""
+    metadata = json.loads(metadata_path(path).read_text())
+    norm = metadata.get("normalisation")
+    if norm:
+        norm["mean"] = np.asarray(norm["mean"], np.float32)
+        norm["std"] = np.asarray(norm["std"], np.float32)
+    return keras.saving.load_model(path, compile=False), metadata
+
+
+def _jsonable(obj):
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def training_params(settings: Mapping, threads: int) -> dict:
+    """Map the workflow's training settings (config `training`, `binning`, `classes`,
+    `cv.protocol`) onto :class:`TrainParams` keys."""
+    settings = dict(settings)
+    binning = settings.pop("binning")
+    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads}

@@ -1,0 +1,22 @@
+"""Train one fold of one target and predict its held-out session (rule train_fold)."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from facemotion.features import read_feature_table
+from facemotion.logs import log_to
+from facemotion.training import save_model, train_fold, training_params
+
+with log_to(snakemake.log[0]) as log:
+    table = read_feature_table(snakemake.input[0])
+    params = training_params(snakemake.params.settings, threads=snakemake.threads)
+    model, predictions, info = train_fold(table.meta, table.features, snakemake.wildcards.target,
+                                          snakemake.wildcards.session, params)
+    save_model(model, snakemake.output.model, info["model_metadata"])
+    predictions.to_csv(snakemake.output.predictions, sep="\t", index=False, float_format="%.6f")
+    Path(snakemake.output.info).write_text(json.dumps(info, indent=1, sort_keys=True))
+    log.info("fold %s of %s: %d train, %d validation, %d test recordings; best epoch %s",
+             snakemake.wildcards.session, snakemake.wildcards.target, info["n_train"], info["n_val"],
+             info["n_test"], info["best_epoch"])
