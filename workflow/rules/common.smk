@@ -68,6 +68,14 @@ def corpus_source(wildcards):
     return []
 
 
+
+def predict_recordings_file(wildcards):
+    if not config["predict"]["recordings"]:
+        raise WorkflowError("set predict.recordings to a tsv of recordings (recording, path, optional start, end) "
+                            "to use the predict target, e.g. --config predict='{recordings: my_videos.tsv}'")
+    return config["predict"]["recordings"]
+
+
 wildcard_constraints:
     batch=r"\d{4}",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",

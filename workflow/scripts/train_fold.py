@@ -11,8 +11,9 @@ from facemotion.training import save_model, train_fold, training_params
 
 with log_to(snakemake.log[0]) as log:
     table = read_feature_table(snakemake.input[0])
+    features = table.pixels if snakemake.params.features == "pixels" else table.geometry
     params = training_params(snakemake.params.settings, threads=snakemake.threads)
-    model, predictions, info = train_fold(table.meta, table.features, snakemake.wildcards.target,
+    model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
                                           snakemake.wildcards.session, params)
     save_model(model, snakemake.output.model, info["model_metadata"])
     predictions.to_csv(snakemake.output.predictions, sep="\t", index=False, float_format="%.6f")

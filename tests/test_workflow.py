@@ -1,0 +1,145 @@
+"""The workflow end to end on a tiny demo corpus, then what reruns after which change.
+
+One module-scoped run (about a minute on 2 cores) feeds every test here; the rerun tests ask
+Snakemake what it would run (`--dry-run`) after a change, without running it.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from facemotion.features import read_feature_table
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TINY = {
+    "demo": {"recordings": 30, "seed": 1},
+    "extraction": {"n_frames": 4, "face_size": 24, "recordings_per_job": 8},
+    "training": {"epochs": 2, "batch_size": 8, "threads": 1},
+}
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run([*SNAKEMAKE, "--cores", "2", "--directory", str(workdir), *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """{rule: count} of what Snakemake would run now (dry run)."""
+    output = snakemake(workdir, "--dry-run", *args)
+    text = output.stdout + output.stderr
+    if "Nothing to be done" in text:
+        return {}
+    stats = text.split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)
+            if m.group(1) != "total"}
+
+
+def write_config(workdir: Path, **changes) -> Path:
+    config = json.loads(json.dumps(TINY))
+    for section, values in changes.items():
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    snakemake(workdir, "--configfile", str(write_config(workdir)))
+    return workdir
+
+
+def test_every_output_is_written(run):
+    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str)
+    assert len(manifest) == 30
+    report = pd.read_csv(run / "results/extraction/report.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert report["recording"].tolist() == manifest["recording"].tolist()
+    assert set(report["status"]) <= {"ok", "no_face", "too_few_faces", "too_short", "unreadable"}
+    table = read_feature_table(run / "results/features.parquet")
+    assert table.meta["recording"].tolist() == sorted(report.loc[report["status"] == "ok", "recording"])
+    assert table.pixels.shape[1:] == (4, 24, 24) and table.pixels.dtype == np.uint8
+    sessions = sorted(manifest["session"].unique())
+    for target in ("label", "activation", "valence"):
+        for session in sessions:
+            assert (run / f"results/models/{target}/fold_{session}.keras").is_file()
+            predictions = pd.read_csv(run / f"results/predictions/{target}/fold_{session}.tsv", sep="\t", dtype=str)
+            assert list(predictions.columns[:5]) == ["recording", "session", "speaker", "y_true", "y_pred"]
+            assert set(predictions["session"]) <= {session}
+        for ext in ("png", "pdf"):
+            assert (run / f"results/plots/confusion_{target}.{ext}").stat().st_size > 1000
+        assert (run / f"results/confusion/{target}.tsv").is_file()
+    metrics = pd.read_csv(run / "results/metrics.tsv", sep="\t", dtype={"fold": str})
+    assert {"target", "fold", "n_test", "accuracy", "uar", "f1_macro", "f1_weighted"} <= set(metrics.columns)
+    for target in ("label", "activation", "valence"):
+        folds = metrics.loc[metrics["target"] == target, "fold"].tolist()
+        assert folds == sessions + ["mean", "std"]
+    assert (run / "logs/evaluate.log").read_text().count("UAR") == 3
+
+
+def test_every_test_recording_is_predicted_once_per_target(run):
+    kept = read_feature_table(run / "results/features.parquet").meta
+    for target in ("label",):
+        predicted = pd.concat(pd.read_csv(p, sep="\t", dtype=str)
+                              for p in sorted((run / f"results/predictions/{target}").glob("fold_*.tsv")))
+        assert sorted(predicted["recording"]) == sorted(kept["recording"])
+
+
+def test_nothing_reruns_after_a_complete_run(run):
+    assert planned_jobs(run, "--configfile", str(write_config(run))) == {}
+
+
+def test_a_training_setting_reruns_training_and_evaluation_only(run):
+    jobs = planned_jobs(run, "--configfile", str(write_config(run, training={"learning_rate": 0.001})))
+    assert set(jobs) == {"train_fold", "evaluate", "all"}
+    assert jobs["train_fold"] == 18
+
+
+def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
+    jobs = planned_jobs(run, "--configfile", str(write_config(run, extraction={"face_size": 32})))
+    assert {"extract_batch", "gather_features", "train_fold", "evaluate"} <= set(jobs)
+    assert "manifest" not in jobs and "demo_corpus" not in jobs
+
+
+def test_a_plot_setting_reruns_only_the_evaluation(run):
+    jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"dpi": 72})))
+    assert set(jobs) == {"evaluate", "all"}
+
+
+def test_added_recordings_extract_only_the_new_ones(run, tmp_path):
+    """A tsv corpus grows by two recordings: only the batches they land in rerun, and inside
+    them only the two new recordings are decoded (the rest come from the per-recording cache)."""
+    workdir = tmp_path / "grow"
+    workdir.mkdir()
+    shutil.copytree(run / "resources", workdir / "resources")
+    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    manifest["path"] = [str(workdir / p) for p in manifest["path"]]
+    first, extra = manifest.iloc[:-2], manifest.iloc[-2:]
+    (workdir / "corpus.tsv").write_text(first.to_csv(sep="\t", index=False))
+    config = write_config(workdir, corpus={"format": "tsv", "path": "corpus.tsv"})
+    snakemake(workdir, "--configfile", str(config), "gather_features")
+
+    (workdir / "corpus.tsv").write_text(manifest.to_csv(sep="\t", index=False))
+    jobs = planned_jobs(workdir, "--configfile", str(config), "gather_features")
+    assert jobs["extract_batch"] <= 2
+    shutil.rmtree(workdir / "logs" / "extract")  # keep only the logs of the batches that rerun
+    snakemake(workdir, "--configfile", str(config), "gather_features")
+    logs = "".join(p.read_text() for p in (workdir / "logs/extract").glob("*.log"))
+    extracted = re.findall(r"extracted (\S+):", logs)
+    assert sorted(extracted) == sorted(extra["recording"])
