@@ -220,7 +220,11 @@ def write_evaluation(prediction_files: Mapping[tuple[str, str], Path], info_file
                    for key, path in prediction_files.items()}
     train_counts = {key: json.loads(Path(path).read_text())["train_class_counts"] for key, path in info_files.items()}
     metrics = aggregate(predictions, train_counts)
-    metrics.to_csv(metrics_path, sep="\t", index=False, float_format="%.4f")
+    written = metrics.round(4)
+    # Fold rows count recordings; mean and std rows may be fractional.
+    written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
+                         for fold, n in zip(written["fold"], metrics["n_test"])]
+    written.to_csv(metrics_path, sep="\t", index=False)
     for target, folds in _by_target(predictions).items():
         summary = confusion_summary(folds)
         confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},

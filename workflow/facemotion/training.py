@@ -8,6 +8,7 @@ accumulated over chunks of training rows.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
@@ -253,6 +254,18 @@ class EpochMonitor(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
 
 
+class EpochLog(keras.callbacks.Callback):
+    """One log line per epoch, so a job's log file shows how training went."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = ", ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items()) if np.isscalar(v))
+        logging.getLogger("facemotion").info("epoch %d/%d: %s", epoch + 1, self.epochs, values)
+
+
 def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainParams, select: bool):
     kind = input_kind(features)
     model_name = p.model or ("seed_cnn" if kind == "pixels" else "seed_dense")
@@ -277,6 +290,7 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
             features, val_rows, y_val, stats, p.batch_size, select=select, monitor=p.monitor
         )
         callbacks.append(monitor)
+    callbacks.append(EpochLog(epochs))  # after the monitor, which adds val_loss and val_uar
     started = time.perf_counter()
     # shuffle=False: keras would otherwise permute whole batches; BatchSequence shuffles samples.
     history = model.fit(train_seq, epochs=epochs, shuffle=False, verbose=p.verbose, callbacks=callbacks)
@@ -448,4 +462,5 @@ def training_params(settings: Mapping, threads: int) -> dict:
     `cv.protocol`) onto :class:`TrainParams` keys."""
     settings = dict(settings)
     binning = settings.pop("binning")
-    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads}
+    # verbose 0: the per-epoch lines go to the job's log through EpochLog instead of stdout.
+    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads, "verbose": 0}

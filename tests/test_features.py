@@ -1,0 +1,166 @@
+"""The parquet feature table: exact round trips, deterministic bytes, atomic writes, gathering."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from facemotion import features
+from facemotion.extract import ExtractionResult, ExtractionSettings, Record
+from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_report, write_batch,
+                                 write_feature_table)
+
+
+def pixel_records(ids, n=8, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    records = []
+    for k, recording in enumerate(ids):
+        result = ExtractionResult("ok", n, 100 + k, "", np.sort(rng.choice(500, n, replace=False)).astype(np.int32),
+                                  pixels=rng.integers(0, 256, (n, size, size), dtype=np.uint8))
+        records.append(Record(recording, f"F0{k % 3}", str(k % 2 + 1), ["Happy", "Sad"][k % 2],
+                              np.nan if k == 1 else 1.0 + k / 7, 2.5 + k, result))
+    return records
+
+
+def landmark_records(ids, n=4, seed=1):
+    rng = np.random.default_rng(seed)
+    return [Record(r, "M01", "3", "Angry", 4.2, np.nan,
+                   ExtractionResult("ok", n, 50, "", np.arange(n, dtype=np.int32) * 3,
+                                    landmarks=rng.random((n, 68, 2), dtype=np.float32),
+                                    geometry=rng.standard_normal((n, 6)).astype(np.float32)))
+            for r in ids]
+
+
+PIXELS = ExtractionSettings(n_frames=8, face_size=16)
+LANDMARKS = ExtractionSettings(n_frames=4, features="landmarks")
+
+
+def test_pixel_round_trip_is_exact_and_sorted(tmp_path):
+    records = pixel_records(["c", "a", "b"])
+    path = tmp_path / "f.parquet"
+    write_feature_table(records, path, PIXELS)
+    table = read_feature_table(path)
+    order = [1, 2, 0]  # sorted by recording id
+    assert list(table.meta.recording) == ["a", "b", "c"]
+    assert table.pixels.dtype == np.uint8 and table.pixels.shape == (3, 8, 16, 16)
+    np.testing.assert_array_equal(table.pixels, np.stack([records[i].result.pixels for i in order]))
+    for got, i in zip(table.meta.frame_index, order):
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, records[i].result.frame_index)
+    assert table.landmarks is None and table.geometry is None
+    assert list(table.meta.speaker) == [records[i].speaker for i in order]
+    assert list(table.meta.session) == ["2", "1", "1"] and list(table.meta.label) == ["Sad", "Happy", "Happy"]
+    assert np.isnan(table.meta.activation[0]) and table.meta.activation[1] == records[2].activation
+    assert table.meta.valence.dtype == np.float64
+    assert table.settings["face_size"] == 16 and table.settings["features"] == "pixels"
+
+
+def test_landmark_round_trip_is_exact(tmp_path):
+    records = landmark_records(["x", "y"])
+    path = tmp_path / "f.parquet"
+    write_feature_table(records, path, LANDMARKS)
+    table = read_feature_table(path)
+    assert table.pixels is None
+    assert table.landmarks.dtype == np.float32 and table.landmarks.shape == (2, 4, 68, 2)
+    np.testing.assert_array_equal(table.landmarks, np.stack([r.result.landmarks for r in records]))
+    np.testing.assert_array_equal(table.geometry, np.stack([r.result.geometry for r in records]))
+
+
+def test_schema_types_and_metadata(tmp_path):
+    path = tmp_path / "f.parquet"
+    write_feature_table(pixel_records(["a", "b"]), path, PIXELS)
+    schema = pq.read_schema(path)
+    assert schema.field("frame_index").type.value_type == pa.int32()
+    assert str(schema.field("pixels").type) == f"fixed_size_binary[{8 * 16 * 16}]"
+    assert str(schema.field("activation").type) == "double"
+    meta = json.loads(schema.metadata[META_KEY])
+    assert (meta["features"], meta["n_frames"], meta["face_size"]) == ("pixels", 8, 16)
+    assert meta["settings"]["detect_width"] == 400 and meta["fingerprint"] == PIXELS.fingerprint()
+    assert b"pandas" not in schema.metadata
+
+
+def test_output_is_byte_identical_for_the_same_input(tmp_path):
+    records = pixel_records(["b", "a", "c"])
+    write_feature_table(records, tmp_path / "1.parquet", PIXELS)
+    write_feature_table(list(reversed(records)), tmp_path / "2.parquet", PIXELS)
+    assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()
+
+
+def test_empty_table(tmp_path):
+    write_feature_table([], tmp_path / "f.parquet", PIXELS)
+    table = read_feature_table(tmp_path / "f.parquet")
+    assert len(table) == 0 and table.pixels.shape == (0, 8, 16, 16)
+
+
+def test_wrong_shapes_and_duplicates_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="pixels must be uint8"):
+        write_feature_table(pixel_records(["a"], size=20), tmp_path / "f.parquet", PIXELS)
+    with pytest.raises(ValueError, match="duplicate"):
+        write_feature_table(pixel_records(["a", "a"]), tmp_path / "f.parquet", PIXELS)
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "f.parquet"
+    write_feature_table(pixel_records(["a"]), path, PIXELS)
+    before = path.read_bytes()
+
+    def killed(table, where, **options):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(features.pq, "write_table", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_feature_table(pixel_records(["a", "b"]), path, PIXELS)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]
+
+
+def report_for(records, extra=()):
+    rows = [{"recording": r.recording, "status": "ok", "faces_found": 8, "frames_read": 90, "detail": "fine"}
+            for r in records]
+    rows += [{"recording": r, "status": "no_face", "faces_found": 0, "frames_read": 60,
+              "detail": "no face\tin 30\nprobed frames"} for r in extra]
+    return pd.DataFrame(rows)
+
+
+def test_batches_gather_into_the_same_table_as_one_write(tmp_path):
+    records = pixel_records([f"r{i:02d}" for i in range(7)])
+    batches = [[records[5], records[0], records[3]], [records[6], records[1]], [records[2], records[4]]]
+    extras = [["z1"], [], ["a0"]]
+    feature_paths, report_paths = [], []
+    for i, (batch, extra) in enumerate(zip(batches, extras)):
+        feature_paths.append(tmp_path / f"{i}.parquet")
+        report_paths.append(tmp_path / f"{i}.report.tsv")
+        write_batch(batch, report_for(batch, extra), PIXELS, feature_paths[-1], report_paths[-1])
+    manifest = tmp_path / "manifest.tsv"
+    order = ["z1"] + [r.recording for r in reversed(records)] + ["a0"]
+    pd.DataFrame({"recording": order, "path": "x"}).to_csv(manifest, sep="\t", index=False)
+    messages = []
+    gather_batches(manifest, feature_paths, report_paths, tmp_path / "all.parquet", tmp_path / "report.tsv",
+                   log=messages.append)
+    write_feature_table(records, tmp_path / "direct.parquet", PIXELS)
+    assert (tmp_path / "all.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
+    report = read_report(tmp_path / "report.tsv")
+    assert list(report.recording) == order  # manifest order, one row each
+    assert report.set_index("recording").loc["z1", "detail"] == "no face in 30 probed frames"
+    assert "7 of 9 recordings kept" in messages[-1]
+
+
+def test_gather_refuses_mixed_settings_and_missing_rows(tmp_path):
+    a, b = pixel_records(["a"]), pixel_records(["b"])
+    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet", tmp_path / "a.tsv")
+    write_batch(b, report_for(b), ExtractionSettings(n_frames=8, face_size=16, margin=0.2),
+                tmp_path / "b.parquet", tmp_path / "b.tsv")
+    with pytest.raises(ValueError, match="different settings"):
+        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"], [tmp_path / "a.tsv", tmp_path / "b.tsv"],
+                       tmp_path / "all.parquet", tmp_path / "r.tsv")
+    manifest = tmp_path / "m.tsv"
+    pd.DataFrame({"recording": ["a", "q"]}).to_csv(manifest, sep="\t", index=False)
+    with pytest.raises(ValueError, match="no extraction report row"):
+        gather_batches(manifest, [tmp_path / "a.parquet"], [tmp_path / "a.tsv"], tmp_path / "all.parquet",
+                       tmp_path / "r.tsv")

@@ -1,0 +1,233 @@
+"""The feature table (results/features.parquet): one row per kept recording.
+
+Columns: recording, speaker, session, label (string); activation, valence (float64, null
+when unknown); frame_index (list<int32>); then the features as fixed-size binary, one value
+per recording holding the C-order array:
+  pixels     uint8   (n_frames, face_size, face_size)          for features "pixels"
+  landmarks  float32 (n_frames, 68, 2), geometry float32 (n_frames, 6)  for "landmarks"
+The shapes and the extraction settings live in the schema metadata under b"facemotion".
+
+Extraction batches write the same schema, so gathering is a concatenation and a sort. Files
+are written atomically and byte-identically for the same input (sorted rows, no pandas
+metadata, fixed writer options; Parquet stores no timestamps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record
+
+META_KEY = b"facemotion"
+FORMAT_VERSION = 1
+SCALAR_COLUMNS = ["recording", "speaker", "session", "label", "activation", "valence"]
+# No compression: measured on 2,000 recordings of 8 x 100 x 100 noisy drawn-face crops (160 MB),
+# reading the table back into arrays took 0.04 s uncompressed, 0.07 s with snappy (no smaller)
+# and 0.09-0.30 s with zstd, which saved 23 % (124 MB). The table is written once and re-read
+# by every training job, and is small next to the videos.
+COMPRESSION = "none"
+
+
+def feature_shapes(features: str, n_frames: int, face_size: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Feature column -> (per-recording array shape, numpy dtype)."""
+    if features == "pixels":
+        return {"pixels": ((n_frames, face_size, face_size), "uint8")}
+    if features == "landmarks":
+        return {"landmarks": ((n_frames, 68, 2), "float32"), "geometry": ((n_frames, 6), "float32")}
+    raise ValueError(f"unknown features {features!r}")
+
+
+def _metadata(settings: ExtractionSettings) -> dict:
+    return {"format_version": FORMAT_VERSION, "features": settings.features, "n_frames": settings.n_frames,
+            "face_size": settings.face_size, "settings": dataclasses.asdict(settings),
+            "fingerprint": settings.fingerprint()}
+
+
+def _schema(meta: dict) -> pa.Schema:
+    fields = [pa.field(name, pa.string(), nullable=False) for name in SCALAR_COLUMNS[:4]]
+    fields += [pa.field("activation", pa.float64()), pa.field("valence", pa.float64()),
+               pa.field("frame_index", pa.list_(pa.int32()), nullable=False)]
+    for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items():
+        width = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        fields.append(pa.field(name, pa.binary(width), nullable=False))
+    return pa.schema(fields, metadata={META_KEY: json.dumps(meta, sort_keys=True).encode()})
+
+
+def _to_table(records: Sequence[Record], settings: ExtractionSettings) -> pa.Table:
+    meta = _metadata(settings)
+    schema = _schema(meta)
+    records = sorted(records, key=lambda r: r.recording)
+    ids = [r.recording for r in records]
+    if len(set(ids)) != len(ids):
+        raise ValueError("duplicate recording ids in the feature records")
+    columns = {
+        "recording": ids,
+        "speaker": [r.speaker for r in records],
+        "session": [r.session for r in records],
+        "label": [r.label for r in records],
+        "activation": pa.array([r.activation for r in records], pa.float64(), from_pandas=True),
+        "valence": pa.array([r.valence for r in records], pa.float64(), from_pandas=True),
+        "frame_index": pa.array([np.asarray(r.result.frame_index, np.int32) for r in records],
+                                pa.list_(pa.int32())),
+    }
+    for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items():
+        values = []
+        for r in records:
+            array = getattr(r.result, name)
+            if array is None or array.shape != shape or array.dtype != np.dtype(dtype):
+                got = None if array is None else (array.shape, str(array.dtype))
+                raise ValueError(f"{r.recording}: {name} must be {dtype} {shape} for these settings, got {got}")
+            values.append(np.ascontiguousarray(array).tobytes())
+        columns[name] = pa.array(values, schema.field(name).type)
+    return pa.table(columns, schema=schema)
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; on success it replaces `path` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _write_table(table: pa.Table, path: str | os.PathLike) -> None:
+    with _atomic(path) as temporary:
+        # Statistics and dictionaries of 80 KB blobs are useless and large; fixed options keep
+        # the bytes identical from run to run.
+        pq.write_table(table, temporary, compression=COMPRESSION, use_dictionary=["recording", "speaker",
+                       "session", "label"], write_statistics=["recording", "speaker", "session", "label",
+                       "activation", "valence"], row_group_size=1024, store_schema=True)
+
+
+def write_feature_table(records: Sequence[Record], path: str | os.PathLike, settings: ExtractionSettings) -> None:
+    """Write the kept records, sorted by recording id, atomically."""
+    _write_table(_to_table(records, settings), path)
+
+
+@dataclass
+class FeatureTable:
+    meta: pd.DataFrame                 # SCALAR_COLUMNS + frame_index (int32 arrays)
+    # The arrays are read-only views of the file's buffers (no copy): copy before editing in place.
+    pixels: np.ndarray | None          # uint8 (N, n_frames, s, s)
+    landmarks: np.ndarray | None       # float32 (N, n_frames, 68, 2)
+    geometry: np.ndarray | None        # float32 (N, n_frames, 6)
+    settings: dict                     # the extraction settings (with "features", "n_frames", ...)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+
+def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Zero-copy view of a fixed-size binary column as an (N, *shape) array."""
+    width = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    parts = []
+    for chunk in column.chunks:
+        if len(chunk) == 0:
+            continue
+        data = chunk.buffers()[1]
+        raw = np.frombuffer(data, dtype=np.uint8)[chunk.offset * width:(chunk.offset + len(chunk)) * width]
+        parts.append(raw)
+    raw = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+    return raw.view(dtype).reshape((len(column),) + tuple(shape))
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    schema = pq.read_schema(path)
+    if not schema.metadata or META_KEY not in schema.metadata:
+        raise ValueError(f"{path} is not a facemotion feature table (no {META_KEY.decode()} metadata)")
+    return json.loads(schema.metadata[META_KEY])
+
+
+def read_feature_table(path: str | os.PathLike) -> FeatureTable:
+    """Read the table back: exactly the arrays that were written."""
+    meta = read_metadata(path)
+    table = pq.read_table(path)
+    frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
+    for name in ("activation", "valence"):
+        frame[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    offsets_column = table.column("frame_index").combine_chunks()
+    values = offsets_column.flatten().to_numpy().astype(np.int32)
+    offsets = offsets_column.offsets.to_numpy() - offsets_column.offsets[0].as_py()
+    frame["frame_index"] = [values[offsets[i]:offsets[i + 1]] for i in range(len(frame))]
+    arrays = {name: _fixed_binary_to_numpy(table.column(name), tuple(shape), dtype)
+              for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items()}
+    return FeatureTable(frame, arrays.get("pixels"), arrays.get("landmarks"), arrays.get("geometry"), meta["settings"])
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def write_batch(records: Sequence[Record], report: pd.DataFrame, settings: ExtractionSettings,
+                features_path: str | os.PathLike, report_path: str | os.PathLike) -> None:
+    """One extraction batch: its feature table (same schema as the final one) and report TSV."""
+    write_feature_table(records, features_path, settings)
+    _write_report(report, report_path)
+
+
+def _write_report(report: pd.DataFrame, path: str | os.PathLike) -> None:
+    report = report[REPORT_COLUMNS].copy()
+    report["detail"] = report["detail"].astype(str).str.split().str.join(" ")  # one line, no tabs
+    with _atomic(path) as temporary:
+        report.to_csv(temporary, sep="\t", index=False)
+
+
+def read_report(path: str | os.PathLike) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype={"recording": str, "status": str, "detail": str},
+                       keep_default_na=False)
+
+
+def gather_batches(manifest_path: str | os.PathLike | None, feature_paths: Sequence[str | os.PathLike],
+                   report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
+                   out_report: str | os.PathLike,
+                   log: logging.Logger | Callable[[str], object] | None = None) -> None:
+    """Concatenate batch tables into the final table (sorted by recording) and the batch
+    reports into one report in manifest order; every manifest row must have a report row."""
+    say = log.info if hasattr(log, "info") else (log or (lambda message: None))
+    if not feature_paths:
+        raise ValueError("no extraction batches to gather")
+    metas = [read_metadata(path) for path in feature_paths]
+    if any(meta != metas[0] for meta in metas[1:]):
+        odd = next(str(p) for p, m in zip(feature_paths, metas) if m != metas[0])
+        raise ValueError(f"extraction batches were made with different settings: {feature_paths[0]} vs {odd}")
+    # Cast to the canonical schema: Parquet renames list items, which would change the bytes.
+    table = pa.concat_tables([pq.read_table(path).cast(_schema(metas[0])) for path in feature_paths])
+    table = table.take(pc.sort_indices(table, sort_keys=[("recording", "ascending")]))
+    if len(set(table.column("recording").to_pylist())) != table.num_rows:
+        raise ValueError("a recording appears in more than one extraction batch")
+    _write_table(table.combine_chunks(), out_features)
+
+    report = pd.concat([read_report(path) for path in report_paths], ignore_index=True)
+    if manifest_path is not None:
+        order = pd.read_csv(manifest_path, sep="\t", dtype=str, keep_default_na=False)["recording"]
+        missing = sorted(set(order) - set(report["recording"]))
+        if missing:
+            raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
+                             f"e.g. {missing[:5]}")
+        rank = {recording: i for i, recording in enumerate(order)}
+        report = report.assign(_rank=report["recording"].map(rank)).sort_values(
+            ["_rank", "recording"], kind="stable", na_position="last").drop(columns="_rank")
+    _write_report(report.reset_index(drop=True), out_report)
+    counts = ", ".join(f"{s} {n}" for s, n in report["status"].value_counts().sort_index().items())
+    say(f"gathered {len(feature_paths)} batches: {table.num_rows} of {len(report)} recordings kept ({counts})")
