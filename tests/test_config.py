@@ -55,3 +55,12 @@ def test_all_problems_are_reported_at_once():
         validate_config({"extraction": {"n_frames": 0, "face_size": "big"}, "features": "hog"})
     message = str(error.value)
     assert "extraction.n_frames" in message and "extraction.face_size" in message and "features" in message
+
+
+def test_nested_command_line_overrides_arrive_as_strings_and_still_validate():
+    # `snakemake --config extraction='{n_frames: 4}'` delivers '4' (YAML BaseLoader).
+    config = validate_config({"extraction": {"n_frames": "4", "margin": "0.1"}, "training": {"learning_rate": "1e-3"}})
+    assert config["extraction"]["n_frames"] == 4 and config["extraction"]["margin"] == 0.1
+    assert config["training"]["learning_rate"] == 0.001
+    with pytest.raises(ConfigError, match="extraction.n_frames: got '4.5'"):
+        validate_config({"extraction": {"n_frames": "4.5"}})

@@ -76,12 +76,37 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}"
 
 
+def _coerce_numbers(config, schema: dict) -> None:
+    """Turn numeric strings into numbers where the schema wants numbers, in place.
+
+    `snakemake --config section='{key: 4}'` parses nested values with YAML's BaseLoader, which
+    gives the string '4'; without this, such a command-line override could never validate.
+    """
+    if not isinstance(config, dict):
+        return
+    for name, sub in schema.get("properties", {}).items():
+        value = config.get(name)
+        if isinstance(value, dict):
+            _coerce_numbers(value, sub)
+        elif isinstance(value, str) and sub.get("type") in ("integer", "number"):
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            if sub["type"] == "number":
+                config[name] = number
+            elif number.is_integer():
+                config[name] = int(number)
+
+
 def validate_config(config: dict, workdir: Path | str = ".") -> dict:
     """Check `config` in place against the schema, fill defaults, and check what a schema cannot.
 
     Returns the same dict for convenience; raises ConfigError listing every problem.
     """
-    errors = sorted(_Validator(load_schema()).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    schema = load_schema()
+    _coerce_numbers(config, schema)
+    errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]
     if not problems:
         problems = _semantic_problems(config, Path(workdir))
