@@ -73,8 +73,8 @@ def test_workflow_runs_through_slurm(workdir):
     cmd = [
         "timeout", "-s", "INT", "-k", "60", str(TIMEOUT_S),
         sys.executable, "-m", "snakemake",
-        "--profile", "workflow/profiles/slurm",
-        "--workflow-profile", "none",  # else profiles/default overrides the SLURM profile's keys
+        # In place of profiles/default, whose keys would otherwise override a --profile's.
+        "--workflow-profile", "workflow/profiles/slurm",
         "--configfile", "overrides.yaml",
         # A job asking for more CPUs than a node has would wait in the queue forever.
         "--cores", str(min(NODE_CPUS, 4)),

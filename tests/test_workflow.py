@@ -143,3 +143,31 @@ def test_added_recordings_extract_only_the_new_ones(run, tmp_path):
     logs = "".join(p.read_text() for p in (workdir / "logs/extract").glob("*.log"))
     extracted = re.findall(r"extracted (\S+):", logs)
     assert sorted(extracted) == sorted(extra["recording"])
+
+
+def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
+    """Kill the whole run (SIGKILL, as a scheduler would) while folds train; the next run redoes
+    exactly the unfinished folds, keeps the finished ones and accepts no half-written output."""
+    import signal
+    import time
+
+    config = write_config(tmp_path, targets=["label"])
+    snakemake(tmp_path, "--configfile", str(config), "gather_features")
+    process = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "--directory", str(tmp_path), "--configfile", str(config)],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    predictions = tmp_path / "results/predictions/label"
+    deadline = time.monotonic() + 300
+    while not list(predictions.glob("fold_*.info.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p: p.stat().st_mtime_ns for p in predictions.glob("fold_*.tsv")}
+    assert 1 <= len(finished) < 6
+
+    jobs = planned_jobs(tmp_path, "--configfile", str(config))
+    assert "extract_batch" not in jobs and "gather_features" not in jobs
+    assert jobs["train_fold"] == 6 - len(finished)
+    snakemake(tmp_path, "--configfile", str(config))
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    assert len(list(predictions.glob("fold_*.tsv"))) == 6
+    assert (tmp_path / "results/metrics.tsv").is_file()

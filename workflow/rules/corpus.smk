@@ -13,6 +13,7 @@ if config["corpus"]["format"] == "demo":
         log:
             "logs/demo_corpus.log",
         threads: workflow.cores
+        localrule: True
         conda:
             CONDA_ENV
         script:
