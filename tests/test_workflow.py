@@ -133,41 +133,46 @@ def test_added_recordings_extract_only_the_new_ones(run, tmp_path):
     first, extra = manifest.iloc[:-2], manifest.iloc[-2:]
     (workdir / "corpus.tsv").write_text(first.to_csv(sep="\t", index=False))
     config = write_config(workdir, corpus={"format": "tsv", "path": "corpus.tsv"})
-    snakemake(workdir, "--configfile", str(config), "gather_features")
+    snakemake(workdir, "gather_features", "--configfile", str(config))
 
     (workdir / "corpus.tsv").write_text(manifest.to_csv(sep="\t", index=False))
-    jobs = planned_jobs(workdir, "--configfile", str(config), "gather_features")
+    jobs = planned_jobs(workdir, "gather_features", "--configfile", str(config))
     assert jobs["extract_batch"] <= 2
     shutil.rmtree(workdir / "logs" / "extract")  # keep only the logs of the batches that rerun
-    snakemake(workdir, "--configfile", str(config), "gather_features")
+    snakemake(workdir, "gather_features", "--configfile", str(config))
     logs = "".join(p.read_text() for p in (workdir / "logs/extract").glob("*.log"))
     extracted = re.findall(r"extracted (\S+):", logs)
     assert sorted(extracted) == sorted(extra["recording"])
 
 
 def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
-    """Kill the whole run (SIGKILL, as a scheduler would) while folds train; the next run redoes
-    exactly the unfinished folds, keeps the finished ones and accepts no half-written output."""
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while folds train: the
+    next plain run redoes exactly the unfinished folds and keeps the finished ones; the
+    interrupted jobs' partial outputs are not taken as done."""
     import signal
     import time
 
     config = write_config(tmp_path, targets=["label"])
-    snakemake(tmp_path, "--configfile", str(config), "gather_features")
-    process = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "--directory", str(tmp_path), "--configfile", str(config)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    snakemake(tmp_path, "gather_features", "--configfile", str(config))
+    output = tmp_path / "run.out"
+    with open(output, "w") as sink:
+        process = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "--directory", str(tmp_path), "--configfile",
+                                    str(config)], cwd=ROOT, stdout=sink, stderr=sink, start_new_session=True)
     predictions = tmp_path / "results/predictions/label"
     deadline = time.monotonic() + 300
-    while not list(predictions.glob("fold_*.info.json")) and time.monotonic() < deadline:
+    # Kill once Snakemake has recorded the first finished fold, with others still running.
+    while "(Rule: train_fold)" not in output.read_text() and time.monotonic() < deadline:
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    finished = {p: p.stat().st_mtime_ns for p in predictions.glob("fold_*.tsv")}
-    assert 1 <= len(finished) < 6
-
-    jobs = planned_jobs(tmp_path, "--configfile", str(config))
-    assert "extract_batch" not in jobs and "gather_features" not in jobs
-    assert jobs["train_fold"] == 6 - len(finished)
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=120) != 0
+    dry_run = snakemake(tmp_path, "--dry-run", "--configfile", str(config))
+    text = dry_run.stdout + dry_run.stderr
+    assert "rule extract_batch" not in text and "rule gather_features" not in text
+    redo = set(re.findall(r"wildcards: target=label, session=(\w+)", text))
+    kept = {f"fold_{s}" for s in ("1", "2", "3", "4", "5", "6")} - {f"fold_{s}" for s in redo}
+    assert 1 <= len(kept) < 6, text
+    before = {p: p.stat().st_mtime_ns for p in predictions.iterdir() if p.name.split(".")[0] in kept}
     snakemake(tmp_path, "--configfile", str(config))
-    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    assert {p: p.stat().st_mtime_ns for p in before} == before
     assert len(list(predictions.glob("fold_*.tsv"))) == 6
     assert (tmp_path / "results/metrics.tsv").is_file()

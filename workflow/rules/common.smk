@@ -53,10 +53,10 @@ def batch_videos(wildcards):
     return sorted(set(MANIFEST_ROWS.loc[BATCHES[wildcards.batch], "path"]))
 
 
-def batch_rows_digest(wildcards):
-    """A digest of the manifest rows of one batch: a changed row reruns only its batch."""
-    rows = MANIFEST_ROWS.loc[BATCHES[wildcards.batch]].to_csv(sep="\t", index=False)
-    return hashlib.sha256(rows.encode()).hexdigest()
+def batch_rows(wildcards):
+    """The manifest rows of one batch, as plain values (empty for missing)."""
+    rows = MANIFEST_ROWS.loc[BATCHES[wildcards.batch]].astype(object)
+    return rows.where(rows.notna(), None).to_dict("records")
 
 
 def corpus_source(wildcards):

@@ -5,15 +5,14 @@ rule extract_batch:
     settings and the video file, so a rerun batch extracts only what is new or changed.
     """
     input:
-        # ancient: a rewritten manifest must not rerun every batch; the rows digest below does.
-        manifest=ancient("results/manifest.tsv"),
+        # Not the manifest: a new manifest must not rerun every batch. The batch's own rows come
+        # as a param, so a change in them reruns just this batch.
         videos=batch_videos,
     output:
         features="results/extraction/batches/{batch}.parquet",
         report="results/extraction/batches/{batch}.report.tsv",
     params:
-        recordings=lambda wildcards: BATCHES[wildcards.batch],
-        rows_digest=batch_rows_digest,
+        rows=batch_rows,
         settings=EXTRACTION_SETTINGS,
         cache_dir="results/extraction/recordings",
     log:

@@ -4,14 +4,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+import pandas as pd
+
 from facemotion.extract import ExtractionSettings, run_batch
 from facemotion.features import write_batch
 from facemotion.logs import log_to
-from facemotion.manifest import read_manifest
 
 with log_to(snakemake.log[0]) as log:
-    manifest = read_manifest(snakemake.input.manifest)
-    rows = manifest.set_index("recording", drop=False).loc[snakemake.params.recordings].reset_index(drop=True)
+    rows = pd.DataFrame(snakemake.params.rows)
     settings = ExtractionSettings(**snakemake.params.settings)
     records, report = run_batch(rows, settings, Path(snakemake.params.cache_dir), log=log)
     write_batch(records, report, settings, snakemake.output.features, snakemake.output.report)
