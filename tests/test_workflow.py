@@ -176,3 +176,41 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert len(list(predictions.glob("fold_*.tsv"))) == 6
     assert (tmp_path / "results/metrics.tsv").is_file()
+
+
+def test_final_models_predict_new_recordings_and_the_command_agrees(run):
+    import cv2
+
+    blank = run / "blank.avi"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
+    for _ in range(40):
+        writer.write(np.full((360, 640, 3), 90, np.uint8))
+    writer.release()
+    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str)
+    report = pd.read_csv(run / "results/extraction/report.tsv", sep="\t", dtype=str)
+    faces = manifest[manifest["recording"].isin(report.loc[report["status"] == "ok", "recording"])].head(2)
+    recordings = pd.DataFrame({"recording": [*faces["recording"], "blank"],
+                               "path": [str(run / p) for p in faces["path"]] + ["blank.avi"]})
+    recordings.to_csv(run / "to_predict.tsv", sep="\t", index=False)
+    config = write_config(run, predict={"recordings": "to_predict.tsv"})
+    snakemake(run, "predict", "--configfile", str(config))
+
+    predicted = pd.read_csv(run / "results/predict/predictions.tsv", sep="\t", keep_default_na=False)
+    assert predicted["recording"].tolist() == recordings["recording"].tolist()
+    assert predicted["status"].tolist() == ["ok", "ok", "no_face"]
+    for target, classes in (("label", ["Angry", "Happy", "Neutral", "Sad"]),
+                            ("activation", ["low", "medium", "high"]), ("valence", ["negative", "neutral", "positive"])):
+        probabilities = predicted[[f"{target}_p_{c}" for c in classes]].iloc[:2].astype(float)
+        assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+        assert set(predicted[target].iloc[:2]) <= set(classes) and predicted[target].iloc[2] == ""
+    metadata = json.loads((run / "results/final/label/model.keras.json").read_text())
+    assert metadata["extraction"]["face_size"] == 24 and metadata["features"] == "pixels"
+
+    command = subprocess.run([sys.executable, "-m", "facemotion", "predict", "results/final", *recordings["path"]],
+                             cwd=run, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    assert command.returncode == 0, command.stderr[-3000:]
+    from io import StringIO
+
+    printed = pd.read_csv(StringIO(command.stdout), sep="\t", keep_default_na=False)
+    columns = [c for c in predicted.columns if c not in ("recording", "detail")]
+    pd.testing.assert_frame_equal(printed[columns], predicted[columns])
