@@ -214,3 +214,23 @@ def test_final_models_predict_new_recordings_and_the_command_agrees(run):
     printed = pd.read_csv(StringIO(command.stdout), sep="\t", keep_default_na=False)
     columns = [c for c in predicted.columns if c not in ("recording", "detail")]
     pd.testing.assert_frame_equal(printed[columns], predicted[columns])
+
+
+def test_the_html_report_holds_the_plots_and_metrics(run):
+    snakemake(run, "--report", "report.html", "--configfile", str(write_config(run)))
+    html = (run / "report.html").read_text(errors="replace")
+    assert "confusion_label.png" in html and "metrics.tsv" in html
+    assert "averaged" in html  # the caption of the confusion matrices
+
+
+def test_the_landmark_variant_runs_end_to_end(tmp_path):
+    config = write_config(tmp_path, features="landmarks", targets=["label"], training={"epochs": 2, "batch_size": 8})
+    snakemake(tmp_path, "--configfile", str(config))
+    table = read_feature_table(tmp_path / "results/features.parquet")
+    assert table.pixels is None
+    assert table.landmarks.shape[1:] == (4, 68, 2) and table.geometry.shape[1:] == (4, 6)
+    assert np.isfinite(table.geometry).all()
+    metadata = json.loads((tmp_path / "results/models/label/fold_1.keras.json").read_text())
+    assert metadata["model"] == "seed_dense"
+    metrics = pd.read_csv(tmp_path / "results/metrics.tsv", sep="\t", dtype={"fold": str})
+    assert metrics["target"].unique().tolist() == ["label"]
