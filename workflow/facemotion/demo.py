@@ -28,7 +28,7 @@ EMOTIONS = ("Angry", "Happy", "Neutral", "Sad")
 CLASS_SHARES = (0.10, 0.34, 0.45, 0.11)  # class shares of the seed corpus
 # (activation, valence) means per class on the 1-5 scale
 RATING_MEANS = {"Angry": (4.0, 1.8), "Happy": (3.6, 4.1), "Neutral": (2.8, 3.0), "Sad": (2.0, 1.9)}
-RATING_SD = 0.55
+RATING_SD = 0.4
 N_SESSIONS = 6
 SPEAKERS = tuple(f"F0{k}" for k in range(1, 7)) + tuple(f"M0{k}" for k in range(1, 7))
 HARD_KINDS = ("face_leaves", "no_face", "too_short")
@@ -91,7 +91,7 @@ def plan_demo_corpus(n_recordings: int = 300, seed: int = 0) -> pd.DataFrame:
     n_frames = np.round(rng.uniform(*DURATION_S, size=n) * fps).astype(int)
     n_frames = np.where(kinds == "too_short", rng.integers(3, 6, size=n), n_frames)
     # Expression strength: mostly clear, some weak, so the task is learnable but not trivial.
-    intensity = np.where(rng.random(n) < 0.2, rng.uniform(0.15, 0.4, n), rng.uniform(0.45, 1.0, n)).round(3)
+    intensity = np.where(rng.random(n) < 0.1, rng.uniform(0.45, 0.7, n), rng.uniform(0.7, 1.0, n)).round(3)
     look_seeds = rng.integers(0, 2**31, size=len(SPEAKERS))  # one appearance per speaker
     row_seeds = rng.integers(0, 2**31, size=n)
 
@@ -173,15 +173,15 @@ def _expression(label: str, strength: float) -> dict:
     e = dict(brow_inner=0.0, brow_outer=0.0, brow_pull=0.0, eye_open=1.0, squint=0.0,
              mouth_lift=0.0, mouth_wide=1.0, lip=1.0, teeth=0.0, folds=0.0, frown=0.0)
     s = strength
-    if label == "Angry":  # inner brows down and together, lids tight, lips pressed
-        e.update(brow_inner=0.13 * s, brow_outer=-0.02 * s, brow_pull=0.06 * s, eye_open=1.0 - 0.3 * s,
-                 mouth_lift=-0.02 * s, mouth_wide=1.0 - 0.12 * s, lip=1.0 - 0.65 * s, frown=s)
-    elif label == "Happy":  # corners up, wider mouth, teeth, cheeks push the lower lids up
-        e.update(brow_inner=-0.02 * s, brow_outer=-0.02 * s, squint=0.45 * s, eye_open=1.0 - 0.15 * s,
-                 mouth_lift=0.11 * s, mouth_wide=1.0 + 0.22 * s, teeth=max(0.0, s - 0.35), folds=s)
+    if label == "Angry":  # inner brows down and together, glaring eyes over tight lower lids, lips pressed
+        e.update(brow_inner=0.25 * s, brow_outer=-0.05 * s, brow_pull=0.07 * s, eye_open=1.0 + 0.2 * s,
+                 squint=0.35 * s, mouth_lift=-0.04 * s, mouth_wide=1.0 - 0.18 * s, lip=1.0 - 0.8 * s, frown=s)
+    elif label == "Happy":  # corners up, wide open smile, teeth, cheeks push the lower lids up
+        e.update(brow_inner=-0.03 * s, brow_outer=-0.03 * s, squint=0.55 * s, eye_open=1.0 - 0.15 * s,
+                 mouth_lift=0.22 * s, mouth_wide=1.0 + 0.32 * s, teeth=max(0.0, s - 0.15), folds=s)
     elif label == "Sad":  # inner brows up, drooping lids, corners down
-        e.update(brow_inner=-0.12 * s, brow_outer=0.04 * s, eye_open=1.0 - 0.35 * s,
-                 mouth_lift=-0.09 * s, mouth_wide=1.0 - 0.06 * s, lip=1.0 + 0.15 * s)
+        e.update(brow_inner=-0.2 * s, brow_outer=0.1 * s, eye_open=1.0 - 0.5 * s,
+                 mouth_lift=-0.22 * s, mouth_wide=1.0 - 0.1 * s, lip=1.0 + 0.25 * s)
     return e
 
 
@@ -369,13 +369,13 @@ class FaceModel:
                 ff = np.linspace(0, 1, 6)
                 fx = cx + side * (0.24 + 0.16 * ff) * a
                 fy = cy + (L.nose_len - 0.05 + 0.3 * ff) * b
-                col = _mix(self.cheek, self.fold_color, 0.6 * e["folds"])
-                cv2.polylines(img, _pts(np.stack([fx, fy], 1)), False, col, 2, cv2.LINE_AA, SHIFT)
+                col = _mix(self.cheek, self.fold_color, 0.8 * e["folds"])
+                cv2.polylines(img, _pts(np.stack([fx, fy], 1)), False, col, 3, cv2.LINE_AA, SHIFT)
         if e["frown"] > 0.3:  # Angry: vertical creases between the brows
-            col = _mix(self.cheek, self.frown_color, 0.5 * e["frown"])
+            col = _mix(self.cheek, self.frown_color, 0.8 * e["frown"])
             for side in (-1, 1):
                 crease = [(cx + side * 0.05 * a, brow_y + 0.02 * b), (cx + side * 0.04 * a, brow_y + 0.13 * b)]
-                cv2.polylines(img, _pts(crease), False, col, 2, cv2.LINE_AA, SHIFT)
+                cv2.polylines(img, _pts(crease), False, col, 3, cv2.LINE_AA, SHIFT)
 
         # Mouth: a lip line curving with the corner lift; lips and opening around it.
         my = cy + 0.5 * b
@@ -384,7 +384,7 @@ class FaceModel:
         xs = cx + k * mw
         mid = my - lift * k * k
         arch = np.sqrt(1 - k * k)
-        opening = (0.02 + talk) * b * arch + 0.09 * b * e["teeth"] * arch
+        opening = (0.02 + talk) * b * arch + 0.13 * b * e["teeth"] * arch
         top = mid - opening * 0.35
         bot = mid + opening
         upper = top - 0.055 * b * e["lip"] * arch * (1 - 0.25 * np.exp(-(k * 6) ** 2))  # cupid's bow
@@ -506,7 +506,7 @@ def _clip_frames(row: dict, n_frames: int) -> Iterator[np.ndarray]:
         t = i / fps
         frame = bg.copy()
         if face is not None:
-            e = _expression(row["label"], strength * (0.8 + 0.2 * math.sin(2 * math.pi * swell_hz * t + swell_phase)))
+            e = _expression(row["label"], strength * (0.9 + 0.1 * math.sin(2 * math.pi * swell_hz * t + swell_phase)))
             for k, v in idle.items():
                 e[k] += v
             talk = talk_amp * max(0.0, math.sin(2 * math.pi * talk_hz * t)) ** 2
