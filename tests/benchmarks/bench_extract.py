@@ -24,36 +24,13 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for its test-video face
+
+from test_extract import draw_face  # noqa: E402
 
 from facemotion import extract  # noqa: E402
 from facemotion.extract import (ExtractionSettings, _open, detect_face, extract_recording,  # noqa: E402
                                 face_detector)
-
-
-def draw_face(half: int) -> np.ndarray:
-    """A shaded, drawn face that dlib's HOG detector finds (as in tests/test_extract.py)."""
-    img = np.full((2 * half, 2 * half), 90, np.uint8)
-    s = half / 200
-
-    def p(x, y):
-        return int(half + x * s), int(half + y * s)
-
-    def a(x, y):
-        return int(x * s), int(y * s)
-
-    cv2.ellipse(img, p(0, -20), a(85, 110), 0, 0, 360, 50, -1)
-    cv2.rectangle(img, p(-30, 90), p(30, 200), 170, -1)
-    cv2.ellipse(img, p(0, 5), a(75, 100), 0, 0, 360, 190, -1)
-    for side in (-1, 1):
-        cv2.ellipse(img, p(side * 32, -30), a(22, 7), 0, 180, 360, 60, max(1, int(5 * s)))
-        cv2.ellipse(img, p(side * 32, -12), a(16, 8), 0, 0, 360, 245, -1)
-        cv2.circle(img, p(side * 32, -12), max(1, int(6 * s)), 30, -1)
-        cv2.ellipse(img, p(side * 32, -12), a(16, 8), 0, 0, 360, 80, max(1, int(2 * s)))
-    cv2.line(img, p(0, -10), p(-8, 30), 150, max(1, int(3 * s)))
-    cv2.ellipse(img, p(0, 35), a(14, 7), 0, 0, 180, 120, max(1, int(3 * s)))
-    cv2.ellipse(img, p(0, 60), a(28, 10), 0, 0, 180, 70, -1)
-    cv2.line(img, p(-28, 60), p(28, 60), 60, max(1, int(3 * s)))
-    return cv2.GaussianBlur(img, (0, 0), 2 * s)
 
 
 def write_clip(path: Path, n_frames: int, size: tuple[int, int], fourcc: str, fps: int = 30, face=True) -> Path:
