@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record
+from facemotion.manifest import read_manifest
 
 META_KEY = b"facemotion"
 FORMAT_VERSION = 1
@@ -220,7 +221,7 @@ def gather_batches(manifest_path: str | os.PathLike | None, feature_paths: Seque
 
     report = pd.concat([read_report(path) for path in report_paths], ignore_index=True)
     if manifest_path is not None:
-        order = pd.read_csv(manifest_path, sep="\t", dtype=str, keep_default_na=False)["recording"]
+        order = read_manifest(manifest_path)["recording"]
         missing = sorted(set(order) - set(report["recording"]))
         if missing:
             raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
