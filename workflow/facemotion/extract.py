@@ -441,7 +441,7 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or bool(pd.isna(value))
 
 
-def _optional_float(value) -> float | None:
+def optional_float(value) -> float | None:
     return None if _missing(value) else float(value)
 
 
@@ -502,7 +502,7 @@ def run_batch(rows: pd.DataFrame, settings: ExtractionSettings, cache_dir: Path,
     kept, report, counts = [], [], {"extracted": 0, "reused": 0}
     for row in rows.to_dict("records"):
         recording, path = str(row["recording"]), str(row["path"])
-        start, end, region = _optional_float(row.get("start")), _optional_float(row.get("end")), \
+        start, end, region = optional_float(row.get("start")), optional_float(row.get("end")), \
             _optional_region(row.get("region"))
         entry = cache_dir / f"{recording}.npz"
         key = cache_key(path, settings, start, end, region) if os.path.isfile(path) else None
@@ -530,5 +530,5 @@ def run_batch(rows: pd.DataFrame, settings: ExtractionSettings, cache_dir: Path,
 
 
 def _float_or_nan(value) -> float:
-    value = _optional_float(value)
+    value = optional_float(value)
     return math.nan if value is None else value

@@ -140,6 +140,12 @@ class FeatureTable:
         return len(self.meta)
 
 
+def model_input(source, features: str) -> np.ndarray | None:
+    """The array the models learn from, from a FeatureTable or one ExtractionResult: the face
+    crops for `pixels`, the seed's 6 geometric features per frame for `landmarks`."""
+    return source.pixels if features == "pixels" else source.geometry
+
+
 def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     """Zero-copy view of a fixed-size binary column as an (N, *shape) array."""
     width = int(np.prod(shape)) * np.dtype(dtype).itemsize

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facemotion.extract import ExtractionSettings, extract_recording
+from facemotion.extract import ExtractionSettings, extract_recording, optional_float
+from facemotion.features import model_input
 
 MODEL_FILE = "model.keras"
 
@@ -32,7 +33,7 @@ def load_final_models(model_dir: Path | str) -> dict:
 
 def model_features(result, metadata: dict) -> np.ndarray | None:
     """The array a model takes from one extraction result (one recording, batch axis added)."""
-    values = result.pixels if metadata["features"] == "pixels" else result.geometry
+    values = model_input(result, metadata["features"])
     return None if values is None else values[None]
 
 
@@ -47,8 +48,8 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     settings = ExtractionSettings(**json.loads(settings.pop()))
     output = []
     for row in rows.to_dict("records"):
-        segment = [None if pd.isna(row.get(key)) or row.get(key) == "" else float(row[key]) for key in ("start", "end")]
-        result = extract_recording(row["path"], settings, *segment)
+        result = extract_recording(row["path"], settings, optional_float(row.get("start")),
+                                   optional_float(row.get("end")))
         entry = {"recording": row["recording"], "status": result.status, "detail": result.detail}
         for target, (model, meta) in models.items():
             features = model_features(result, meta) if result.ok else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.features import read_feature_table
+from facemotion.features import model_input, read_feature_table
 from facemotion.logs import log_to
 from facemotion.training import save_model, train_final, training_params
 
@@ -17,7 +17,7 @@ with log_to(snakemake.log[0]) as log:
     chosen = [json.loads(Path(path).read_text())["best_epoch"] for path in snakemake.input.infos]
     epochs = round(statistics.median(chosen)) if settings["protocol"] == "loso" else settings["epochs"]
     table = read_feature_table(snakemake.input.features)
-    features = table.pixels if snakemake.params.extraction["features"] == "pixels" else table.geometry
+    features = model_input(table, snakemake.params.extraction["features"])
     params = training_params(settings, threads=snakemake.threads)
     model, info = train_final(table.meta, features, snakemake.wildcards.target, params, epochs)
     metadata = {**info["model_metadata"], "features": snakemake.params.extraction["features"],

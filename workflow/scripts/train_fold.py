@@ -5,13 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.features import read_feature_table
+from facemotion.features import model_input, read_feature_table
 from facemotion.logs import log_to
 from facemotion.training import save_model, train_fold, training_params
 
 with log_to(snakemake.log[0]) as log:
     table = read_feature_table(snakemake.input[0])
-    features = table.pixels if snakemake.params.features == "pixels" else table.geometry
+    features = model_input(table, snakemake.params.features)
     params = training_params(snakemake.params.settings, threads=snakemake.threads)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
                                           snakemake.wildcards.session, params)
