@@ -125,7 +125,7 @@ def report_for(records, extra=()):
             for r in records]
     rows += [{"recording": r, "status": "no_face", "faces_found": 0, "frames_read": 60,
               "detail": "no face\tin 30\nprobed frames"} for r in extra]
-    return pd.DataFrame(rows)
+    return rows
 
 
 def test_batches_gather_into_the_same_table_as_one_write(tmp_path):

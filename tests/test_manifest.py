@@ -97,10 +97,18 @@ def test_corpora_with_more_emotions_drop_them_with_a_count():
 
 
 def test_batches_are_stable_when_recordings_are_added():
-    recordings = [f"rec{i:04d}" for i in range(400)]
+    recordings = [f"rec{i:04d}" for i in range(360)]
     before = assign_batches(recordings, per_job=50)
-    assert len(before) == 8 and sum(map(len, before.values())) == 400
+    assert len(before) == 8 and sum(map(len, before.values())) == 360
     after = assign_batches(recordings + ["new1", "new2"], per_job=50)
     changed = [b for b in after if after[b] != before.get(b)]
     assert len(changed) <= 2
     assert all(set(after[b]) - set(before[b]) <= {"new1", "new2"} for b in changed)
+
+
+@pytest.mark.parametrize("n, per_job, expected", [(1, 250, 1), (250, 250, 1), (251, 250, 2), (300, 250, 2),
+                                                  (1000, 250, 4), (1001, 250, 8), (8400, 250, 64)])
+def test_batches_hold_at_most_per_job_recordings_on_average(n, per_job, expected):
+    batches = assign_batches([f"r{i}" for i in range(n)], per_job)
+    assert len(batches) == expected
+    assert sorted(r for batch in batches.values() for r in batch) == sorted(f"r{i}" for i in range(n))

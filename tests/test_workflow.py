@@ -144,6 +144,9 @@ def test_added_recordings_extract_only_the_new_ones(run, tmp_path):
     extracted = re.findall(r"extracted (\S+):", logs)
     assert sorted(extracted) == sorted(extra["recording"])
 
+    os.utime(workdir / "corpus.tsv")  # touched (an editor's save, a copy), not changed: nothing reruns
+    assert planned_jobs(workdir, "gather_features", "--configfile", str(config)) == {}
+
 
 def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while folds train: the

@@ -15,6 +15,7 @@ metadata, fixed writer options; Parquet stores no timestamps).
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import json
 import logging
@@ -22,16 +23,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record
-from facemotion.manifest import read_manifest
+
+if TYPE_CHECKING:  # imported where used: extraction jobs write batches without paying for pandas
+    import pandas as pd
 
 META_KEY = b"facemotion"
 FORMAT_VERSION = 1
@@ -169,6 +171,8 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     """Read the table back: exactly the arrays that were written."""
+    import pandas as pd
+
     meta = read_metadata(path)
     table = pq.read_table(path)
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
@@ -186,21 +190,26 @@ def read_feature_table(path: str | os.PathLike) -> FeatureTable:
 # ----------------------------------------------------------------------------- batches
 
 
-def write_batch(records: Sequence[Record], report: pd.DataFrame, settings: ExtractionSettings,
+def write_batch(records: Sequence[Record], report: Iterable[Mapping], settings: ExtractionSettings,
                 features_path: str | os.PathLike, report_path: str | os.PathLike) -> None:
-    """One extraction batch: its feature table (same schema as the final one) and report TSV."""
+    """One extraction batch: its feature table (same schema as the final one) and report TSV
+    (`report`: one mapping of REPORT_COLUMNS per manifest row)."""
     write_feature_table(records, features_path, settings)
     _write_report(report, report_path)
 
 
-def _write_report(report: pd.DataFrame, path: str | os.PathLike) -> None:
-    report = report[REPORT_COLUMNS].copy()
-    report["detail"] = report["detail"].astype(str).str.split().str.join(" ")  # one line, no tabs
-    with _atomic(path) as temporary:
-        report.to_csv(temporary, sep="\t", index=False)
+def _write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
+    with _atomic(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for row in report:
+            detail = " ".join(str(row["detail"]).split())  # one line, no tabs
+            writer.writerow([row["recording"], row["status"], int(row["faces_found"]), int(row["frames_read"]), detail])
 
 
 def read_report(path: str | os.PathLike) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(path, sep="\t", dtype={"recording": str, "status": str, "detail": str},
                        keep_default_na=False)
 
@@ -211,6 +220,10 @@ def gather_batches(manifest_path: str | os.PathLike | None, feature_paths: Seque
                    log: logging.Logger | Callable[[str], object] | None = None) -> None:
     """Concatenate batch tables into the final table (sorted by recording) and the batch
     reports into one report in manifest order; every manifest row must have a report row."""
+    import pandas as pd
+
+    from facemotion.manifest import read_manifest
+
     say = log.info if hasattr(log, "info") else (log or (lambda message: None))
     if not feature_paths:
         raise ValueError("no extraction batches to gather")
@@ -235,6 +248,6 @@ def gather_batches(manifest_path: str | os.PathLike | None, feature_paths: Seque
         rank = {recording: i for i, recording in enumerate(order)}
         report = report.assign(_rank=report["recording"].map(rank)).sort_values(
             ["_rank", "recording"], kind="stable", na_position="last").drop(columns="_rank")
-    _write_report(report.reset_index(drop=True), out_report)
+    _write_report(report.to_dict("records"), out_report)
     counts = ", ".join(f"{s} {n}" for s, n in report["status"].value_counts().sort_index().items())
     say(f"gathered {len(feature_paths)} batches: {table.num_rows} of {len(report)} recordings kept ({counts})")

@@ -164,14 +164,22 @@ def write_manifest(table: pd.DataFrame, path: Path | str) -> None:
     table[MANIFEST_COLUMNS].to_csv(path, sep="\t", index=False, na_rep="", float_format="%.10g")
 
 
+def describe_manifest(table: pd.DataFrame, notes: list[str]) -> str:
+    """The manifest job's log: what reading the corpus noted, then the counts."""
+    summary = (f"{len(table)} recordings, {table['speaker'].nunique()} speakers, "
+               f"{table['session'].nunique()} sessions")
+    return "".join(f"{line}\n" for line in [*notes, summary])
+
+
 def assign_batches(recordings: list[str], per_job: int) -> dict[str, list[str]]:
-    """Group recordings into extraction jobs of about `per_job` recordings each.
+    """Group recordings into extraction jobs of at most about `per_job` recordings each
+    (between per_job / 2 and per_job on average).
 
     A recording's batch follows from a hash of its id, and the number of batches is a power of
     two, so adding a few recordings changes only the batches they land in: Snakemake reruns just
     those jobs, and the per-recording cache inside them extracts only the new recordings.
     """
-    n_batches = 2 ** max(0, round(math.log2(max(1.0, len(recordings) / per_job))))
+    n_batches = 2 ** max(0, math.ceil(math.log2(max(1.0, len(recordings) / per_job))))
     batches: dict[str, list[str]] = {}
     for recording in sorted(recordings):
         bucket = int(hashlib.sha1(recording.encode()).hexdigest(), 16) % n_batches

@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from facemotion.config import validate_config
-from facemotion.manifest import assign_batches, build_manifest
+from facemotion.manifest import assign_batches, build_manifest, describe_manifest, write_manifest
 
 validate_config(config)
 
@@ -57,16 +57,6 @@ def batch_rows(wildcards):
     """The manifest rows of one batch, as plain values (empty for missing)."""
     rows = MANIFEST_ROWS.loc[BATCHES[wildcards.batch]].astype(object)
     return rows.where(rows.notna(), None).to_dict("records")
-
-
-def corpus_source(wildcards):
-    """The file the manifest is read from, so editing it reruns the manifest rule."""
-    if config["corpus"]["format"] == "demo":
-        return rules.demo_corpus.output.manifest
-    if config["corpus"]["format"] == "tsv":
-        return config["corpus"]["path"]
-    return []
-
 
 
 def predict_recordings_file(wildcards):

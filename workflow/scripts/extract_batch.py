@@ -4,14 +4,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-import pandas as pd
-
 from facemotion.extract import ExtractionSettings, run_batch
 from facemotion.features import write_batch
 from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
-    rows = pd.DataFrame(snakemake.params.rows)
     settings = ExtractionSettings(**snakemake.params.settings)
-    records, report = run_batch(rows, settings, Path(snakemake.params.cache_dir), log=log)
+    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log)
     write_batch(records, report, settings, snakemake.output.features, snakemake.output.report)
