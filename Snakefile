@@ -17,6 +17,7 @@ include: "workflow/rules/evaluate.smk"
 
 rule all:
     input:
+        "results/manifest.tsv",
         "results/metrics.tsv",
         expand("results/plots/confusion_{target}.{ext}", target=TARGETS, ext=["png", "pdf"]),
     default_target: True

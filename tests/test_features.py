@@ -137,11 +137,9 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path):
         feature_paths.append(tmp_path / f"{i}.parquet")
         report_paths.append(tmp_path / f"{i}.report.tsv")
         write_batch(batch, report_for(batch, extra), PIXELS, feature_paths[-1], report_paths[-1])
-    manifest = tmp_path / "manifest.tsv"
     order = ["z1"] + [r.recording for r in reversed(records)] + ["a0"]
-    pd.DataFrame({"recording": order, "path": "x"}).to_csv(manifest, sep="\t", index=False)
     messages = []
-    gather_batches(manifest, feature_paths, report_paths, tmp_path / "all.parquet", tmp_path / "report.tsv",
+    gather_batches(order, feature_paths, report_paths, tmp_path / "all.parquet", tmp_path / "report.tsv",
                    log=messages.append)
     write_feature_table(records, tmp_path / "direct.parquet", PIXELS)
     assert (tmp_path / "all.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
@@ -159,8 +157,6 @@ def test_gather_refuses_mixed_settings_and_missing_rows(tmp_path):
     with pytest.raises(ValueError, match="different settings"):
         gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"], [tmp_path / "a.tsv", tmp_path / "b.tsv"],
                        tmp_path / "all.parquet", tmp_path / "r.tsv")
-    manifest = tmp_path / "m.tsv"
-    pd.DataFrame({"recording": ["a", "q"]}).to_csv(manifest, sep="\t", index=False)
     with pytest.raises(ValueError, match="no extraction report row"):
-        gather_batches(manifest, [tmp_path / "a.parquet"], [tmp_path / "a.tsv"], tmp_path / "all.parquet",
+        gather_batches(["a", "q"], [tmp_path / "a.parquet"], [tmp_path / "a.tsv"], tmp_path / "all.parquet",
                        tmp_path / "r.tsv")

@@ -1,7 +1,7 @@
 """Extraction through the workflow against the same extraction in one process (run by hand).
 
     .venv/bin/python tests/benchmarks/bench_workflow_extract.py [--recordings 1000] [--cores 2]
-        [--per-job 125 250] [--corpus-dir DIR]
+        [--per-job 125 250] [--rounds 3] [--corpus-dir DIR]
 
 Renders a demo corpus (or reuses the one in --corpus-dir), extracts every recording in this
 process (sum of per-recording times), then runs `snakemake --cores N gather_features` on the same
@@ -9,17 +9,19 @@ videos (as a tsv corpus, so rendering is not timed) from an empty results folder
 --per-job value, and prints wall time / (sum / N): the cost of Snakemake, job start-up, batching
 and gathering over ideal parallel extraction. Target: at most 1.15 for 1,000 recordings on 2 cores.
 
-Two more lines say where the difference goes:
-- "parallel in-process": the same extraction split over N worker processes with no Snakemake,
-  i.e. what the hardware gives when N extractions share the machine;
-- a breakdown of each workflow run from its outputs' modification times: until the first batch
-  finished, the extraction phase, and gathering.
+Where the difference goes:
+- "N processes": the same extraction split over N worker processes with no Snakemake, i.e. what
+  the hardware gives when N extractions share the machine (on this 2-vCPU virtual machine that
+  varied between 0.95x and 1.14x of sum / N from one minute to the next);
+- a breakdown of each workflow run from its outputs' modification times: when the first and the
+  last batch finished, and when gathering did.
+Every measurement is repeated --rounds times, interleaved, and the medians are compared.
 """
 
 import argparse
 import json
-import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,6 +86,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--per-job", type=int, nargs="+", default=[None],
                         help="extraction.recordings_per_job values to run (default: the schema's)")
+    parser.add_argument("--rounds", type=int, default=3, help="repeat everything, interleaved; medians compared")
     parser.add_argument("--corpus-dir", type=Path, help="render here once and reuse (default: a temporary folder)")
     args = parser.parse_args()
 
@@ -91,24 +94,29 @@ def main() -> None:
         workdir = Path(tmp)
         corpus_dir = (args.corpus_dir or workdir / "corpus").resolve()
         paths = _corpus(corpus_dir, args.recordings)
-
-        total = _extract_all(paths)
-        ideal = total / args.cores
-        began = time.perf_counter()
-        with Pool(args.cores) as pool:
-            pool.map(_extract_all, [paths[k::args.cores] for k in range(args.cores)])
-        parallel = time.perf_counter() - began
-        print(f"in-process: sum {total:.1f} s, ideal on {args.cores} cores {ideal:.1f} s; "
-              f"{args.cores} worker processes, no Snakemake: {parallel:.1f} s ({parallel / ideal:.2f}x ideal)")
-
-        print(f"{'per job':>8} {'batches':>8} {'1st batch done':>15} {'last batch done':>16} "
-              f"{'gathered':>9} {'wall':>7} {'ratio':>6}")
-        for per_job in args.per_job:
-            run = _run_workflow(workdir, corpus_dir, args.cores, per_job)
-            print(f"{per_job or 'default':>8} {run['batches']:>8} {run['first_batch_done']:>14.1f}s "
-                  f"{run['last_batch_done']:>15.1f}s {run['gathered']:>8.1f}s {run['wall']:>6.1f}s "
-                  f"{run['wall'] / ideal:>6.2f}")
-
+        ideals, pools, walls = [], [], {per_job: [] for per_job in args.per_job}
+        print(f"{'round':>5} {'sum / cores':>11} {'N processes':>11} {'per job':>8} {'batches':>7} "
+              f"{'1st batch':>9} {'last batch':>10} {'gathered':>8} {'wall':>6} {'/ ideal':>7} {'/ N proc':>8}")
+        for round_ in range(1, args.rounds + 1):
+            ideals.append(_extract_all(paths) / args.cores)
+            began = time.perf_counter()
+            with Pool(args.cores) as pool:
+                pool.map(_extract_all, [paths[k::args.cores] for k in range(args.cores)])
+            pools.append(time.perf_counter() - began)
+            for per_job in args.per_job:
+                run = _run_workflow(workdir, corpus_dir, args.cores, per_job)
+                walls[per_job].append(run["wall"])
+                print(f"{round_:>5} {ideals[-1]:>10.1f}s {pools[-1]:>10.1f}s {per_job or 'default':>8} "
+                      f"{run['batches']:>7} {run['first_batch_done']:>8.1f}s {run['last_batch_done']:>9.1f}s "
+                      f"{run['gathered']:>7.1f}s {run['wall']:>5.1f}s {run['wall'] / ideals[-1]:>7.2f} "
+                      f"{run['wall'] / pools[-1]:>8.2f}", flush=True)
+        ideal, pooled = statistics.median(ideals), statistics.median(pools)
+        print(f"medians of {args.rounds} round(s), {len(paths)} recordings: sum / {args.cores} = {ideal:.1f} s, "
+              f"{args.cores} processes without Snakemake {pooled:.1f} s ({pooled / ideal:.2f}x)")
+        for per_job, times in walls.items():
+            wall = statistics.median(times)
+            print(f"  per job {per_job or 'default'}: workflow {wall:.1f} s = {wall / ideal:.2f}x sum / "
+                  f"{args.cores} (target 1.15), {wall / pooled:.2f}x {args.cores} processes")
 
 if __name__ == "__main__":
     main()

@@ -214,15 +214,14 @@ def read_report(path: str | os.PathLike) -> pd.DataFrame:
                        keep_default_na=False)
 
 
-def gather_batches(manifest_path: str | os.PathLike | None, feature_paths: Sequence[str | os.PathLike],
+def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str | os.PathLike],
                    report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
                    out_report: str | os.PathLike,
                    log: logging.Logger | Callable[[str], object] | None = None) -> None:
     """Concatenate batch tables into the final table (sorted by recording) and the batch
-    reports into one report in manifest order; every manifest row must have a report row."""
+    reports into one report in the order of `recordings` (the manifest's), each of which must
+    have a report row."""
     import pandas as pd
-
-    from facemotion.manifest import read_manifest
 
     say = log.info if hasattr(log, "info") else (log or (lambda message: None))
     if not feature_paths:
@@ -239,8 +238,8 @@ def gather_batches(manifest_path: str | os.PathLike | None, feature_paths: Seque
     _write_table(table.combine_chunks(), out_features)
 
     report = pd.concat([read_report(path) for path in report_paths], ignore_index=True)
-    if manifest_path is not None:
-        order = read_manifest(manifest_path)["recording"]
+    if recordings is not None:
+        order = list(recordings)
         missing = sorted(set(order) - set(report["recording"]))
         if missing:
             raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "

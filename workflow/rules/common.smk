@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from facemotion.config import validate_config
-from facemotion.manifest import assign_batches, build_manifest, describe_manifest, write_manifest
+from facemotion.manifest import assign_batches, build_manifest
 
 validate_config(config)
 

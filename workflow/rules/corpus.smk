@@ -21,7 +21,8 @@ if config["corpus"]["format"] == "demo":
 
 
 rule manifest:
-    """Write the normalised manifest read at parse time (common.smk) for every later rule."""
+    """Write the normalised manifest (read and checked at parse time, common.smk): the record of
+    which recordings, speakers, sessions and labels this run used."""
     # No input file: the corpus' content (not its files' times) decides. A changed row rewrites
     # the manifest through the digest; a corpus file touched or copied without change reruns nothing.
     output:
@@ -31,8 +32,7 @@ rule manifest:
     log:
         "logs/manifest.log",
     localrule: True
-    run:
-        # Inside Snakemake: the table read and checked at parse time, written as it is; no second
-        # scan of the corpus and no Python start-up in front of extraction.
-        write_manifest(MANIFEST, output[0])
-        Path(log[0]).write_text(describe_manifest(MANIFEST, MANIFEST_NOTES))
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/write_manifest.py"

@@ -32,12 +32,15 @@ rule extract_batch:
 rule gather_features:
     """Gather the batches into one feature table and one report row per manifest row."""
     input:
-        manifest="results/manifest.tsv",
         features=expand("results/extraction/batches/{batch}.parquet", batch=BATCHES),
         reports=expand("results/extraction/batches/{batch}.report.tsv", batch=BATCHES),
     output:
         features="results/features.parquet",
         report="results/extraction/report.tsv",
+    params:
+        # The manifest's recordings, in order (not results/manifest.tsv: that job stays off the
+        # path from extraction to training).
+        recordings=list(MANIFEST["recording"]),
     log:
         "logs/gather_features.log",
     resources:

@@ -1,0 +1,15 @@
+"""Write results/manifest.tsv (rule manifest)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from facemotion.logs import log_to
+from facemotion.manifest import build_manifest, describe_manifest, write_manifest
+
+with log_to(snakemake.log[0]) as log:
+    # Read again rather than passed in, so the job is self-contained; the rule's digest param
+    # reruns it whenever the table read at parse time changes.
+    manifest, notes = build_manifest(snakemake.config)
+    write_manifest(manifest, snakemake.output[0])
+    log.info(describe_manifest(manifest, notes).rstrip())
