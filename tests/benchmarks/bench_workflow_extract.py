@@ -15,7 +15,8 @@ Where the difference goes:
   varied between 0.95x and 1.14x of sum / N from one minute to the next);
 - a breakdown of each workflow run from its outputs' modification times: when the first and the
   last batch finished, and when gathering did.
-Every measurement is repeated --rounds times, interleaved, and the medians are compared.
+Every measurement is repeated --rounds times, interleaved (in alternating order), and the
+medians are compared.
 """
 
 import argparse
@@ -98,14 +99,22 @@ def main() -> None:
         print(f"{'round':>5} {'sum / cores':>11} {'N processes':>11} {'per job':>8} {'batches':>7} "
               f"{'1st batch':>9} {'last batch':>10} {'gathered':>8} {'wall':>6} {'/ ideal':>7} {'/ N proc':>8}")
         for round_ in range(1, args.rounds + 1):
-            ideals.append(_extract_all(paths) / args.cores)
-            began = time.perf_counter()
-            with Pool(args.cores) as pool:
-                pool.map(_extract_all, [paths[k::args.cores] for k in range(args.cores)])
-            pools.append(time.perf_counter() - began)
-            for per_job in args.per_job:
-                run = _run_workflow(workdir, corpus_dir, args.cores, per_job)
-                walls[per_job].append(run["wall"])
+            # Odd rounds: in-process first; even rounds: workflows first. Sustained load on this
+            # virtual machine slows what follows it, so neither side always comes second.
+            steps = ["serial", "pool", *args.per_job]
+            runs = {}
+            for step in steps if round_ % 2 else reversed(steps):
+                if step == "serial":
+                    ideals.append(_extract_all(paths) / args.cores)
+                elif step == "pool":
+                    began = time.perf_counter()
+                    with Pool(args.cores) as pool:
+                        pool.map(_extract_all, [paths[k::args.cores] for k in range(args.cores)])
+                    pools.append(time.perf_counter() - began)
+                else:
+                    runs[step] = _run_workflow(workdir, corpus_dir, args.cores, step)
+                    walls[step].append(runs[step]["wall"])
+            for per_job, run in runs.items():
                 print(f"{round_:>5} {ideals[-1]:>10.1f}s {pools[-1]:>10.1f}s {per_job or 'default':>8} "
                       f"{run['batches']:>7} {run['first_batch_done']:>8.1f}s {run['last_batch_done']:>9.1f}s "
                       f"{run['gathered']:>7.1f}s {run['wall']:>5.1f}s {run['wall'] / ideals[-1]:>7.2f} "

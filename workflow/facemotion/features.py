@@ -14,6 +14,7 @@ metadata, fixed writer options; Parquet stores no timestamps).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -207,11 +208,13 @@ def _write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
             writer.writerow([row["recording"], row["status"], int(row["faces_found"]), int(row["frames_read"]), detail])
 
 
-def read_report(path: str | os.PathLike) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.read_csv(path, sep="\t", dtype={"recording": str, "status": str, "detail": str},
-                       keep_default_na=False)
+def read_report(path: str | os.PathLike) -> list[dict]:
+    """An extraction report back as rows of REPORT_COLUMNS (counts as int)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    for row in rows:
+        row["faces_found"], row["frames_read"] = int(row["faces_found"]), int(row["frames_read"])
+    return rows
 
 
 def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str | os.PathLike],
@@ -221,8 +224,6 @@ def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str
     """Concatenate batch tables into the final table (sorted by recording) and the batch
     reports into one report in the order of `recordings` (the manifest's), each of which must
     have a report row."""
-    import pandas as pd
-
     say = log.info if hasattr(log, "info") else (log or (lambda message: None))
     if not feature_paths:
         raise ValueError("no extraction batches to gather")
@@ -237,16 +238,14 @@ def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str
         raise ValueError("a recording appears in more than one extraction batch")
     _write_table(table.combine_chunks(), out_features)
 
-    report = pd.concat([read_report(path) for path in report_paths], ignore_index=True)
+    report = [row for path in report_paths for row in read_report(path)]
     if recordings is not None:
-        order = list(recordings)
-        missing = sorted(set(order) - set(report["recording"]))
+        rank = {recording: i for i, recording in enumerate(recordings)}
+        missing = sorted(set(rank) - {row["recording"] for row in report})
         if missing:
             raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
                              f"e.g. {missing[:5]}")
-        rank = {recording: i for i, recording in enumerate(order)}
-        report = report.assign(_rank=report["recording"].map(rank)).sort_values(
-            ["_rank", "recording"], kind="stable", na_position="last").drop(columns="_rank")
-    _write_report(report.to_dict("records"), out_report)
-    counts = ", ".join(f"{s} {n}" for s, n in report["status"].value_counts().sort_index().items())
+        report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
+    _write_report(report, out_report)
+    counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
     say(f"gathered {len(feature_paths)} batches: {table.num_rows} of {len(report)} recordings kept ({counts})")
