@@ -3,8 +3,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, assign_batches, normalise_manifest,
-                                 read_manifest, read_tsv_manifest, write_manifest)
+from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, assign_batches, normalise_manifest, read_manifest,
+                                 read_tsv_manifest, resolve_paths, write_manifest)
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence\n"
@@ -112,3 +112,14 @@ def test_batches_hold_at_most_per_job_recordings_on_average(n, per_job, expected
     batches = assign_batches([f"r{i}" for i in range(n)], per_job)
     assert len(batches) == expected
     assert sorted(r for batch in batches.values() for r in batch) == sorted(f"r{i}" for i in range(n))
+
+
+def test_relative_video_paths_resolve_against_the_tsv_folder_in_both_readers(tmp_path):
+    from facemotion.predict import read_recordings
+
+    (tmp_path / "lists").mkdir()
+    rows = "recording\tpath\nr1\t../videos/a.mp4\nr2\t/data/b.mp4\n"
+    (tmp_path / "lists" / "predict.tsv").write_text(rows)
+    expected = [str(tmp_path / "videos" / "a.mp4"), "/data/b.mp4"]
+    assert read_recordings(tmp_path / "lists" / "predict.tsv")["path"].tolist() == expected
+    assert resolve_paths(["../videos/a.mp4", "/data/b.mp4", ""], tmp_path / "lists") == expected + [""]

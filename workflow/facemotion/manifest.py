@@ -124,6 +124,11 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     return result.reset_index(drop=True), notes
 
 
+def resolve_paths(paths, folder: Path | str) -> list[str]:
+    """Video paths as written in a tsv: relative ones are relative to the tsv's folder."""
+    return [p if not p or os.path.isabs(p) else os.path.normpath(Path(folder) / p) for p in paths]
+
+
 def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Read a hand-written manifest; relative video paths are relative to the manifest's folder."""
     path = Path(path)
@@ -132,8 +137,7 @@ def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = 
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ManifestError(f"{path}: cannot read as a tab-separated manifest: {error}") from error
     if "path" in table.columns:
-        table["path"] = [p if not p or os.path.isabs(p) else os.path.normpath(path.parent / p)
-                         for p in table["path"].str.strip()]
+        table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
     return normalise_manifest(table, classes, str(path), drop_unknown_labels=False, check_files=check_files)
 
 

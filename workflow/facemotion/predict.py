@@ -15,6 +15,7 @@ import pandas as pd
 
 from facemotion.extract import ExtractionSettings, extract_recording, optional_float
 from facemotion.features import model_input
+from facemotion.manifest import resolve_paths
 
 MODEL_FILE = "model.keras"
 
@@ -69,5 +70,5 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need recording, path, "
                          "optional start, end")
-    table["path"] = [p if Path(p).is_absolute() else str(path.parent / p) for p in table["path"]]
+    table["path"] = resolve_paths(table["path"], path.parent)
     return table
