@@ -110,7 +110,7 @@ def test_batches_are_stable_when_recordings_are_added():
                                                   (1000, 250, 4), (1001, 250, 8), (8400, 250, 64)])
 def test_batches_hold_at_most_per_job_recordings_on_average(n, per_job, expected):
     batches = assign_batches([f"r{i}" for i in range(n)], per_job)
-    assert len(batches) == expected
+    assert len(batches) == expected and n / len(batches) <= per_job
     assert sorted(r for batch in batches.values() for r in batch) == sorted(f"r{i}" for i in range(n))
 
 
@@ -118,8 +118,9 @@ def test_relative_video_paths_resolve_against_the_tsv_folder_in_both_readers(tmp
     from facemotion.predict import read_recordings
 
     (tmp_path / "lists").mkdir()
-    rows = "recording\tpath\nr1\t../videos/a.mp4\nr2\t/data/b.mp4\n"
+    rows = "recording\tpath\nr1\t../videos/a.mp4\nr2\t/data/b.mp4\nNA\t\n"
     (tmp_path / "lists" / "predict.tsv").write_text(rows)
-    expected = [str(tmp_path / "videos" / "a.mp4"), "/data/b.mp4"]
-    assert read_recordings(tmp_path / "lists" / "predict.tsv")["path"].tolist() == expected
-    assert resolve_paths(["../videos/a.mp4", "/data/b.mp4", ""], tmp_path / "lists") == expected + [""]
+    expected = [str(tmp_path / "videos" / "a.mp4"), "/data/b.mp4", ""]  # empty: reported unreadable later
+    recordings = read_recordings(tmp_path / "lists" / "predict.tsv")
+    assert recordings["path"].tolist() == expected and recordings["recording"].tolist() == ["r1", "r2", "NA"]
+    assert resolve_paths(["../videos/a.mp4", "/data/b.mp4", ""], tmp_path / "lists") == expected

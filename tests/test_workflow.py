@@ -122,9 +122,10 @@ def test_a_plot_setting_reruns_only_the_evaluation(run):
     assert set(jobs) == {"evaluate", "all"}
 
 
-def test_added_recordings_extract_only_the_new_ones(run, tmp_path):
+def test_corpus_edits_rerun_only_what_they_touch(run, tmp_path):
     """A tsv corpus grows by two recordings: only the batches they land in rerun, and inside
-    them only the two new recordings are decoded (the rest come from the per-recording cache)."""
+    them only the two new recordings are decoded (the rest come from the per-recording cache).
+    Then: touching the file reruns nothing; a changed label or a removed row reruns its batch."""
     workdir = tmp_path / "grow"
     workdir.mkdir()
     shutil.copytree(run / "resources", workdir / "resources")
@@ -133,19 +134,28 @@ def test_added_recordings_extract_only_the_new_ones(run, tmp_path):
     first, extra = manifest.iloc[:-2], manifest.iloc[-2:]
     (workdir / "corpus.tsv").write_text(first.to_csv(sep="\t", index=False))
     config = write_config(workdir, corpus={"format": "tsv", "path": "corpus.tsv"})
-    snakemake(workdir, "gather_features", "--configfile", str(config))
+    targets = ["gather_features", "results/manifest.tsv"]
+    snakemake(workdir, *targets, "--configfile", str(config))
 
     (workdir / "corpus.tsv").write_text(manifest.to_csv(sep="\t", index=False))
     jobs = planned_jobs(workdir, "gather_features", "--configfile", str(config))
     assert jobs["extract_batch"] <= 2
     shutil.rmtree(workdir / "logs" / "extract")  # keep only the logs of the batches that rerun
-    snakemake(workdir, "gather_features", "--configfile", str(config))
+    snakemake(workdir, *targets, "--configfile", str(config))
     logs = "".join(p.read_text() for p in (workdir / "logs/extract").glob("*.log"))
     extracted = re.findall(r"extracted (\S+):", logs)
     assert sorted(extracted) == sorted(extra["recording"])
 
     os.utime(workdir / "corpus.tsv")  # touched (an editor's save, a copy), not changed: nothing reruns
-    assert planned_jobs(workdir, "gather_features", "--configfile", str(config)) == {}
+    assert planned_jobs(workdir, *targets, "--configfile", str(config)) == {}
+
+    relabelled = manifest.copy()
+    relabelled.loc[3, "label"] = "Sad" if relabelled.loc[3, "label"] != "Sad" else "Happy"
+    (workdir / "corpus.tsv").write_text(relabelled.to_csv(sep="\t", index=False))
+    expected = {"manifest": 1, "extract_batch": 1, "gather_features": 1}
+    assert planned_jobs(workdir, *targets, "--configfile", str(config)) == expected
+    (workdir / "corpus.tsv").write_text(manifest.drop(index=3).to_csv(sep="\t", index=False))
+    assert planned_jobs(workdir, *targets, "--configfile", str(config)) == expected
 
 
 def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):

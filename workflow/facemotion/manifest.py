@@ -1,4 +1,5 @@
-"""The normalised manifest: one row per recording, the single source every later step reads.
+"""The normalised manifest: one row per recording. Snakemake reads the corpus into it when it
+starts (rules/common.smk) and hands each job its rows; results/manifest.tsv is the record of it.
 
 Columns of results/manifest.tsv:
   recording  unique id, safe as a file name

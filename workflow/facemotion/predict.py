@@ -65,10 +65,12 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
 def read_recordings(path: Path | str) -> pd.DataFrame:
     """The predict.recordings tsv: `recording`, `path` (relative to the tsv's folder), optional start/end."""
     path = Path(path)
-    table = pd.read_csv(path, sep="\t", dtype={"recording": str, "path": str})
+    # Empty cells stay "" (an empty path is then reported unreadable, not a crash).
+    table = pd.read_csv(path, sep="\t", dtype={"recording": str, "path": str}, keep_default_na=False,
+                        na_values={"start": [""], "end": [""]})
     missing = {"recording", "path"} - set(table.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need recording, path, "
                          "optional start, end")
-    table["path"] = resolve_paths(table["path"], path.parent)
+    table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
     return table
