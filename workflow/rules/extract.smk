@@ -18,6 +18,8 @@ rule extract_batch:
     log:
         "logs/extract/{batch}.log",
     threads: 1
+    # Largest batches first (longest-processing-time order), so the cores finish close together.
+    priority: lambda wildcards: len(BATCHES[wildcards.batch])
     resources:
         mem_mb=1500,
         runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]) // 10,
