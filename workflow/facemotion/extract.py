@@ -33,6 +33,8 @@ import cv2
 import dlib
 import numpy as np
 
+from facemotion.files import atomic_path
+from facemotion.logs import sayer
 from facemotion.sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, sample_faces
 
 FEATURE_TYPES = ("pixels", "landmarks")
@@ -460,23 +462,15 @@ def cache_key(path: str, settings: ExtractionSettings, start, end, region) -> st
 
 
 def save_result(path: Path, key: str, result: ExtractionResult) -> None:
-    """Write atomically: a temporary name in the same folder, then os.replace, so a killed
-    run never leaves a half-written file under the final name."""
+    """Write atomically, so a killed run never leaves a half-written entry under the final name."""
     arrays = {"key": np.array(key), "status": np.array(result.status), "detail": np.array(result.detail),
               "faces_found": np.array(result.faces_found), "frames_read": np.array(result.frames_read),
               "frame_index": result.frame_index}
     for name in ("pixels", "landmarks", "geometry"):
         if getattr(result, name) is not None:
             arrays[name] = getattr(result, name)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)  # a handle, not a name: np.savez would append ".npz" to the name
 
 
 def load_result(path: Path, key: str) -> ExtractionResult | None:
@@ -500,7 +494,7 @@ def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: 
 
     No pandas on this path: it costs an extraction job 0.35 s of imports, as much as
     extracting a few recordings."""
-    say = log.info if hasattr(log, "info") else (log or (lambda message: None))
+    say = sayer(log)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cv2.setNumThreads(1)  # one batch job per core; resize/cvtColor threads only contend

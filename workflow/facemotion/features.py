@@ -15,13 +15,11 @@ metadata, fixed writer options; Parquet stores no timestamps).
 from __future__ import annotations
 
 import collections
-import contextlib
 import csv
 import dataclasses
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
@@ -32,6 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record
+from facemotion.files import atomic_path
+from facemotion.logs import sayer
 
 if TYPE_CHECKING:  # imported where used: extraction jobs write batches without paying for pandas
     import pandas as pd
@@ -100,24 +100,8 @@ def _to_table(records: Sequence[Record], settings: ExtractionSettings) -> pa.Tab
     return pa.table(columns, schema=schema)
 
 
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; on success it replaces `path` in one step."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 def _write_table(table: pa.Table, path: str | os.PathLike) -> None:
-    with _atomic(path) as temporary:
+    with atomic_path(path) as temporary:
         # Statistics and dictionaries of 80 KB blobs are useless and large; fixed options keep
         # the bytes identical from run to run.
         pq.write_table(table, temporary, compression=COMPRESSION, use_dictionary=["recording", "speaker",
@@ -200,7 +184,7 @@ def write_batch(records: Sequence[Record], report: Iterable[Mapping], settings: 
 
 
 def _write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
-    with _atomic(path) as temporary, open(temporary, "w", newline="") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(REPORT_COLUMNS)
         for row in report:
@@ -224,7 +208,7 @@ def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str
     """Concatenate batch tables into the final table (sorted by recording) and the batch
     reports into one report in the order of `recordings` (the manifest's), each of which must
     have a report row."""
-    say = log.info if hasattr(log, "info") else (log or (lambda message: None))
+    say = sayer(log)
     if not feature_paths:
         raise ValueError("no extraction batches to gather")
     metas = [read_metadata(path) for path in feature_paths]

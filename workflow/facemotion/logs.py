@@ -6,6 +6,15 @@ import contextlib
 import logging
 import sys
 import traceback
+from typing import Callable
+
+
+def sayer(log: logging.Logger | Callable[[str], object] | None) -> Callable[[str], object]:
+    """One way to report progress from library code: a logger, any callable (tests collect
+    messages with `list.append`), or None for silence."""
+    if hasattr(log, "info"):
+        return log.info
+    return log or (lambda message: None)
 
 
 @contextlib.contextmanager
