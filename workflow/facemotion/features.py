@@ -147,6 +147,14 @@ def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtyp
     return raw.view(dtype).reshape((len(column),) + tuple(shape))
 
 
+def _read_table(path: str | os.PathLike) -> pa.Table:
+    # Not pq.read_table: it imports pyarrow.dataset, ~0.2 s of every job that reads a table.
+    # Memory-mapped, the pixel buffers are the file's pages instead of a heap copy. Together,
+    # gathering 1,000 recordings (4 batches, 77 MB) in a fresh process: imports + work 0.31-0.57 s
+    # (median of 6: 0.42) instead of 0.50-1.14 s (0.64); the same bytes written.
+    return pq.ParquetFile(path, memory_map=True).read()
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     schema = pq.read_schema(path)
     if not schema.metadata or META_KEY not in schema.metadata:
@@ -159,7 +167,7 @@ def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     import pandas as pd
 
     meta = read_metadata(path)
-    table = pq.read_table(path)
+    table = _read_table(path)
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
     for name in ("activation", "valence"):
         frame[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -216,7 +224,7 @@ def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str
         odd = next(str(p) for p, m in zip(feature_paths, metas) if m != metas[0])
         raise ValueError(f"extraction batches were made with different settings: {feature_paths[0]} vs {odd}")
     # Cast to the canonical schema: Parquet renames list items, which would change the bytes.
-    table = pa.concat_tables([pq.read_table(path).cast(_schema(metas[0])) for path in feature_paths])
+    table = pa.concat_tables([_read_table(path).cast(_schema(metas[0])) for path in feature_paths])
     table = table.take(pc.sort_indices(table, sort_keys=[("recording", "ascending")]))
     if len(set(table.column("recording").to_pylist())) != table.num_rows:
         raise ValueError("a recording appears in more than one extraction batch")

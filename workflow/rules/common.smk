@@ -15,7 +15,9 @@ validate_config(config)
 MANIFEST, MANIFEST_NOTES = build_manifest(config)
 for note in MANIFEST_NOTES:
     logger.info(f"manifest: {note}")
-MANIFEST_ROWS = MANIFEST.set_index("recording", drop=False)
+# Each recording's manifest row as plain values (None for missing), as extraction jobs get them.
+MANIFEST_ROWS = {row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None)
+                 .to_dict("records")}
 BATCHES = assign_batches(list(MANIFEST["recording"]), config["extraction"]["recordings_per_job"])
 SESSIONS = sorted(MANIFEST["session"].unique())
 
@@ -49,14 +51,12 @@ for _resource_only in ("mem_mb", "runtime", "gpu", "threads"):
     TRAINING_SETTINGS.pop(_resource_only)
 
 
-def batch_videos(wildcards):
-    return sorted(set(MANIFEST_ROWS.loc[BATCHES[wildcards.batch], "path"]))
-
-
 def batch_rows(wildcards):
-    """The manifest rows of one batch, as plain values (empty for missing)."""
-    rows = MANIFEST_ROWS.loc[BATCHES[wildcards.batch]].astype(object)
-    return rows.where(rows.notna(), None).to_dict("records")
+    return [MANIFEST_ROWS[recording] for recording in BATCHES[wildcards.batch]]
+
+
+def batch_videos(wildcards):
+    return sorted({row["path"] for row in batch_rows(wildcards)})
 
 
 def predict_recordings_file(wildcards):
