@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import dataclasses
 import functools
 import hashlib
@@ -126,6 +127,7 @@ def find_landmark_model(configured: str | os.PathLike | None = None) -> Path:
 
 
 _FACE_DETECTOR = None
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
 def face_detector(cache_dir: str | os.PathLike | None = None):
@@ -136,8 +138,29 @@ def face_detector(cache_dir: str | os.PathLike | None = None):
     in ~1 ms (dlib serialises the weights exactly: the same detections, tested)."""
     global _FACE_DETECTOR
     if _FACE_DETECTOR is None:
+        _reuse_freed_memory()
         _FACE_DETECTOR = _cached_face_detector(Path(cache_dir)) if cache_dir else dlib.get_frontal_face_detector()
     return _FACE_DETECTOR
+
+
+def _reuse_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse instead of handing it back to the kernel.
+
+    Decoding a frame and the detector's HOG pyramid allocate and free buffers of 0.1-1 MB per
+    probe. With glibc's default thresholds these are mmap'd and unmapped (or trimmed off the
+    heap) each time and page-fault again on reuse, unless something earlier in the process
+    happened to raise the thresholds (building the detector from dlib's built-in model does).
+    Measured over 150 demo recordings with the detector loaded from the cache: 174,000-558,000
+    minor page faults and 0.6-1.5 s system time (5-13 % of the extraction) against 1,900 and
+    0.1 s with these settings."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)  # keep up to 64 MB freed at the top of the heap
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # allocations below 32 MB come from the heap
+    except (OSError, AttributeError):  # not glibc (e.g. musl): its allocator, its behaviour
+        pass
 
 
 def _cached_face_detector(cache_dir: Path):
