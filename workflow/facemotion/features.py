@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record
@@ -225,7 +224,7 @@ def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str
         raise ValueError(f"extraction batches were made with different settings: {feature_paths[0]} vs {odd}")
     # Cast to the canonical schema: Parquet renames list items, which would change the bytes.
     table = pa.concat_tables([_read_table(path).cast(_schema(metas[0])) for path in feature_paths])
-    table = table.take(pc.sort_indices(table, sort_keys=[("recording", "ascending")]))
+    table = table.sort_by("recording")
     if len(set(table.column("recording").to_pylist())) != table.num_rows:
         raise ValueError("a recording appears in more than one extraction batch")
     _write_table(table.combine_chunks(), out_features)
