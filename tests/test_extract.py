@@ -504,7 +504,7 @@ def test_demo_corpus_videos(tmp_path):
 # ----------------------------------------------------------------------------- settings, model
 
 
-def test_settings_validate_and_fingerprint():
+def test_settings_validate_and_fingerprint(monkeypatch):
     base = ExtractionSettings()
     assert base.fingerprint() == ExtractionSettings().fingerprint()
     assert base.fingerprint() != ExtractionSettings(margin=0.1).fingerprint()
@@ -512,6 +512,12 @@ def test_settings_validate_and_fingerprint():
     # The landmark model only matters for landmark features; "" from the config means the default.
     assert base.fingerprint() == ExtractionSettings(landmark_model="x.dat").fingerprint()
     assert ExtractionSettings(landmark_model="").landmark_model is None
+    before = base.fingerprint()
+    for library in (extract.cv2, extract.dlib):  # an upgraded decoder or detector: not the same values
+        with monkeypatch.context() as upgraded:
+            upgraded.setattr(library, "__version__", "99.0")
+            assert base.fingerprint() != before
+    assert base.fingerprint() == before
     for bad in ({"features": "hog"}, {"n_frames": 0}, {"margin": 1.5}, {"face_size": 2.5}):
         with pytest.raises(ValueError):
             ExtractionSettings(**bad)
@@ -594,6 +600,16 @@ def test_cache_reuses_results_and_extracts_only_what_changed(videos, tmp_path, c
     segment = [{**first[0], "start": 1.0, "end": 3.0}, first[1]]  # a row's segment changed
     run_batch(segment, ExtractionSettings(face_size=64), cache)
     assert counted == ["face.mp4"]
+
+
+def test_cache_is_not_reused_after_a_library_upgrade(videos, tmp_path, counted, monkeypatch):
+    rows = manifest_rows({"a": videos["face"]})
+    run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
+    run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
+    assert counted == ["face.mp4"]
+    monkeypatch.setattr(extract.cv2, "__version__", "99.0")
+    run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
+    assert counted == ["face.mp4", "face.mp4"]
 
 
 def test_cache_notices_a_changed_video(videos, tmp_path, counted):

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from facemotion import features
+from facemotion import extract, features
 from facemotion.extract import ExtractionResult, ExtractionSettings, Record
-from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_report, write_batch,
-                                 write_feature_table)
+from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_metadata, read_report,
+                                 write_batch, write_feature_table)
 
 
 def pixel_records(ids, n=8, size=16, seed=0):
@@ -160,3 +160,16 @@ def test_gather_refuses_mixed_settings_and_missing_rows(tmp_path):
     with pytest.raises(ValueError, match="no extraction report row"):
         gather_batches(["a", "q"], [tmp_path / "a.parquet"], [tmp_path / "a.tsv"], tmp_path / "all.parquet",
                        tmp_path / "r.tsv")
+
+
+def test_gather_refuses_batches_from_other_library_versions(tmp_path, monkeypatch):
+    a, b = pixel_records(["a"]), pixel_records(["b"])
+    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet", tmp_path / "a.tsv")
+    monkeypatch.setattr(extract.dlib, "__version__", "99.0")  # a batch extracted after an upgrade
+    write_batch(b, report_for(b), PIXELS, tmp_path / "b.parquet", tmp_path / "b.tsv")
+    assert read_metadata(tmp_path / "b.parquet")["libraries"]["dlib"] == "99.0"
+    with pytest.raises(ValueError, match=r"libraries\.dlib: .* vs 99\.0.*--forcerun extract_batch") as error:
+        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"], [tmp_path / "a.tsv", tmp_path / "b.tsv"],
+                       tmp_path / "all.parquet", tmp_path / "r.tsv")
+    assert "a.parquet" in str(error.value) and "b.parquet" in str(error.value)
+    assert not (tmp_path / "all.parquet").exists()

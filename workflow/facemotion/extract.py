@@ -94,12 +94,20 @@ class ExtractionSettings:
         object.__setattr__(self, "landmark_model", str(self.landmark_model) if self.landmark_model else None)
 
     def fingerprint(self) -> str:
-        """Stable hash of what affects extracted values (the model path only for landmarks)."""
+        """Stable hash of what affects extracted values (the model path only for landmarks),
+        including the decoder's and the detector's versions: results of an upgraded OpenCV or
+        dlib are never mixed with cached ones."""
         values = dataclasses.asdict(self)
         if self.features != "landmarks":
             values.pop("landmark_model")
         values["extractor_version"] = EXTRACTOR_VERSION
+        values["libraries"] = library_versions()
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries whose output the extracted values are."""
+    return {"opencv": cv2.__version__, "dlib": dlib.__version__}
 
 
 # ----------------------------------------------------------------------------- models

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record
+from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record, library_versions
 from facemotion.files import atomic_path
 from facemotion.logs import sayer
 
@@ -57,7 +57,7 @@ def feature_shapes(features: str, n_frames: int, face_size: int) -> dict[str, tu
 def _metadata(settings: ExtractionSettings) -> dict:
     return {"format_version": FORMAT_VERSION, "features": settings.features, "n_frames": settings.n_frames,
             "face_size": settings.face_size, "settings": dataclasses.asdict(settings),
-            "fingerprint": settings.fingerprint()}
+            "libraries": library_versions(), "fingerprint": settings.fingerprint()}
 
 
 def _schema(meta: dict) -> pa.Schema:
@@ -208,6 +208,18 @@ def read_report(path: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def _differences(a: dict, b: dict) -> str:
+    """'key: a vs b' for every differing entry, one level into nested dicts (settings, libraries)."""
+    found = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            found += [f"{key}.{k}: {x.get(k)} vs {y.get(k)}" for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)]
+        elif x != y and key != "fingerprint":
+            found.append(f"{key}: {x} vs {y}")
+    return "; ".join(found) or "fingerprint"
+
+
 def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str | os.PathLike],
                    report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
                    out_report: str | os.PathLike,
@@ -219,9 +231,11 @@ def gather_batches(recordings: Sequence[str] | None, feature_paths: Sequence[str
     if not feature_paths:
         raise ValueError("no extraction batches to gather")
     metas = [read_metadata(path) for path in feature_paths]
-    if any(meta != metas[0] for meta in metas[1:]):
-        odd = next(str(p) for p, m in zip(feature_paths, metas) if m != metas[0])
-        raise ValueError(f"extraction batches were made with different settings: {feature_paths[0]} vs {odd}")
+    odd = next((i for i, meta in enumerate(metas) if meta != metas[0]), None)
+    if odd is not None:
+        raise ValueError(f"extraction batches were made with different settings or library versions: "
+                         f"{feature_paths[0]} vs {feature_paths[odd]} ({_differences(metas[0], metas[odd])}); "
+                         f"extract them all again: snakemake --forcerun extract_batch")
     # Cast to the canonical schema: Parquet renames list items, which would change the bytes.
     table = pa.concat_tables([_read_table(path).cast(_schema(metas[0])) for path in feature_paths])
     table = table.sort_by("recording")
