@@ -555,13 +555,7 @@ def manifest_rows(paths: dict) -> list[dict]:
 @pytest.fixture
 def counted(monkeypatch):
     calls = []
-    real = extract.extract_recording
-
-    def counting(path, *args, **kwargs):
-        calls.append(Path(path).name)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(extract, "extract_recording", counting)
+    monkeypatch.setattr(extract, "extract_recording", _counter(calls))
     return calls
 
 
@@ -690,8 +684,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_extraction_reuses_freed_memory_with_a_cached_detector(videos, tmp_path):
     # A process that loads the detector instead of building it used to page-fault on every
     # frame buffer (glibc's default thresholds): 5-13 % of the extraction time on demo videos.
-    extract.dlib.get_frontal_face_detector().save(str(tmp_path / f"dlib-{extract.dlib.__version__}"
-                                                              "-frontal_face_detector.dat"))
+    extract.dlib.get_frontal_face_detector().save(str(extract.saved_detector_path(tmp_path)))
     done = subprocess.run([sys.executable, "-c", FAULTS_PROBE, str(videos["face"]), str(tmp_path)],
                           capture_output=True, text=True, env=_package_env(), check=True)
     assert int(done.stdout) < 2_000  # measured: ~70 with the thresholds raised, 14,000-27,000 without

@@ -135,7 +135,6 @@ def find_landmark_model(configured: str | os.PathLike | None = None) -> Path:
 
 
 _FACE_DETECTOR = None
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
 def face_detector(cache_dir: str | os.PathLike | None = None):
@@ -155,6 +154,9 @@ def prepare_process(cache_dir: str | os.PathLike) -> None:
     _reuse_freed_memory()
     face_detector(cache_dir)
     cv2.setNumThreads(1)  # one batch job per core; resize/cvtColor threads only contend
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
 def _reuse_freed_memory() -> None:
@@ -177,8 +179,13 @@ def _reuse_freed_memory() -> None:
         pass
 
 
+def saved_detector_path(cache_dir: str | os.PathLike) -> Path:
+    """Where `face_detector(cache_dir)` keeps the detector for this dlib version."""
+    return Path(cache_dir) / f"dlib-{dlib.__version__}-frontal_face_detector.dat"
+
+
 def _cached_face_detector(cache_dir: Path):
-    saved = cache_dir / f"dlib-{dlib.__version__}-frontal_face_detector.dat"
+    saved = saved_detector_path(cache_dir)
     if saved.is_file():
         try:
             return dlib.fhog_object_detector(str(saved))
