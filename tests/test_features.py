@@ -1,6 +1,8 @@
 """The parquet feature table: exact round trips, deterministic bytes, atomic writes, gathering."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +13,7 @@ from facemotion import extract, features
 from facemotion.extract import ExtractionResult, ExtractionSettings, Record
 from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_metadata, read_report,
                                  write_batch, write_feature_table)
+from facemotion.files import atomic_path
 
 
 def pixel_records(ids, n=8, size=16, seed=0):
@@ -117,6 +120,20 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         write_feature_table(pixel_records(["a", "b"]), path, PIXELS)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002], ids=["umask-022", "umask-002"])
+def test_written_files_get_the_usual_permissions(tmp_path, umask):
+    """Results are shared by a group on a cluster: written like open() writes, not mkstemp's 0o600."""
+    previous = os.umask(umask)
+    try:
+        write_feature_table(pixel_records(["a"]), tmp_path / "f.parquet", PIXELS)
+        with atomic_path(tmp_path / "r.tsv") as temporary, open(temporary, "w") as handle:
+            handle.write("x\n")
+    finally:
+        os.umask(previous)
+    for name in ("f.parquet", "r.tsv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
 
 
 def report_for(records, extra=()):
