@@ -736,8 +736,8 @@ rows = [{"recording": "a", "path": video, "speaker": "S", "session": "1", "label
          "activation": None, "valence": 2.5}]
 settings = ExtractionSettings(n_frames=2)
 records, report = run_batch(rows, settings, out / "cache")
-write_batch(records, report, settings, out / "b.parquet", out / "b.tsv")
-gather_batches(["a"], [out / "b.parquet"], [out / "b.tsv"], out / "features.parquet", out / "report.tsv")
+write_batch(records, report, settings, out / "b.parquet")
+gather_batches(["a"], [out / "b.parquet"], out / "features.parquet", out / "report.tsv")
 print(len(records), sorted(m for m in sys.modules if m.split(".")[0] == "pandas"))
 """
 

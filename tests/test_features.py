@@ -148,14 +148,12 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path):
     records = pixel_records([f"r{i:02d}" for i in range(7)])
     batches = [[records[5], records[0], records[3]], [records[6], records[1]], [records[2], records[4]]]
     extras = [["z1"], [], ["a0"]]
-    feature_paths, report_paths = [], []
-    for i, (batch, extra) in enumerate(zip(batches, extras)):
-        feature_paths.append(tmp_path / f"{i}.parquet")
-        report_paths.append(tmp_path / f"{i}.report.tsv")
-        write_batch(batch, report_for(batch, extra), PIXELS, feature_paths[-1], report_paths[-1])
+    batch_paths = [tmp_path / f"{i}.parquet" for i in range(len(batches))]
+    for path, batch, extra in zip(batch_paths, batches, extras):
+        write_batch(batch, report_for(batch, extra), PIXELS, path)
     order = ["z1"] + [r.recording for r in reversed(records)] + ["a0"]
     messages = []
-    gather_batches(order, feature_paths, report_paths, tmp_path / "all.parquet", tmp_path / "report.tsv",
+    gather_batches(order, batch_paths, tmp_path / "all.parquet", tmp_path / "report.tsv",
                    log=messages.append)
     write_feature_table(records, tmp_path / "direct.parquet", PIXELS)
     assert (tmp_path / "all.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
@@ -168,25 +166,24 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path):
 
 def test_gather_refuses_mixed_settings_and_missing_rows(tmp_path):
     a, b = pixel_records(["a"]), pixel_records(["b"])
-    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet", tmp_path / "a.tsv")
-    write_batch(b, report_for(b), ExtractionSettings(n_frames=8, face_size=16, margin=0.2),
-                tmp_path / "b.parquet", tmp_path / "b.tsv")
+    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet")
+    write_batch(b, report_for(b), ExtractionSettings(n_frames=8, face_size=16, margin=0.2), tmp_path / "b.parquet")
     with pytest.raises(ValueError, match="different settings"):
-        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"], [tmp_path / "a.tsv", tmp_path / "b.tsv"],
+        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"],
                        tmp_path / "all.parquet", tmp_path / "r.tsv")
     with pytest.raises(ValueError, match="no extraction report row"):
-        gather_batches(["a", "q"], [tmp_path / "a.parquet"], [tmp_path / "a.tsv"], tmp_path / "all.parquet",
-                       tmp_path / "r.tsv")
+        gather_batches(["a", "q"], [tmp_path / "a.parquet"], tmp_path / "all.parquet", tmp_path / "r.tsv")
+    assert not (tmp_path / "all.parquet").exists() and not (tmp_path / "r.tsv").exists()
 
 
 def test_gather_refuses_batches_from_other_library_versions(tmp_path, monkeypatch):
     a, b = pixel_records(["a"]), pixel_records(["b"])
-    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet", tmp_path / "a.tsv")
+    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet")
     monkeypatch.setattr(extract.dlib, "__version__", "99.0")  # a batch extracted after an upgrade
-    write_batch(b, report_for(b), PIXELS, tmp_path / "b.parquet", tmp_path / "b.tsv")
+    write_batch(b, report_for(b), PIXELS, tmp_path / "b.parquet")
     assert read_metadata(tmp_path / "b.parquet")["libraries"]["dlib"] == "99.0"
     with pytest.raises(ValueError, match=r"libraries\.dlib: .* vs 99\.0.*--forcerun extract_batch") as error:
-        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"], [tmp_path / "a.tsv", tmp_path / "b.tsv"],
+        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"],
                        tmp_path / "all.parquet", tmp_path / "r.tsv")
     assert "a.parquet" in str(error.value) and "b.parquet" in str(error.value)
     assert not (tmp_path / "all.parquet").exists()

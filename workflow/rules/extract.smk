@@ -9,8 +9,8 @@ rule extract_batch:
         # as a param, so a change in them reruns just this batch.
         videos=batch_videos,
     output:
-        features="results/extraction/batches/{batch}.parquet",
-        report="results/extraction/batches/{batch}.report.tsv",
+        # The batch's report rows travel in the table's metadata: one file, written whole.
+        "results/extraction/batches/{batch}.parquet",
     params:
         rows=batch_rows,
         settings=EXTRACTION_SETTINGS,
@@ -34,8 +34,7 @@ rule extract_batch:
 rule gather_features:
     """Gather the batches into one feature table and one report row per manifest row."""
     input:
-        features=expand("results/extraction/batches/{batch}.parquet", batch=BATCHES),
-        reports=expand("results/extraction/batches/{batch}.report.tsv", batch=BATCHES),
+        expand("results/extraction/batches/{batch}.parquet", batch=BATCHES),
     output:
         features="results/features.parquet",
         report="results/extraction/report.tsv",

@@ -11,4 +11,4 @@ from facemotion.logs import log_to
 with log_to(snakemake.log[0]) as log:
     settings = ExtractionSettings(**snakemake.params.settings)
     records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log)
-    write_batch(records, report, settings, snakemake.output.features, snakemake.output.report)
+    write_batch(records, report, settings, snakemake.output[0])

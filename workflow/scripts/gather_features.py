@@ -8,5 +8,5 @@ from facemotion.features import gather_batches
 from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
-    gather_batches(snakemake.params.recordings, snakemake.input.features, snakemake.input.reports,
-                   snakemake.output.features, snakemake.output.report, log=log)
+    gather_batches(snakemake.params.recordings, list(snakemake.input), snakemake.output.features,
+                   snakemake.output.report, log=log)
