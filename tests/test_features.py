@@ -40,10 +40,23 @@ PIXELS = ExtractionSettings(n_frames=8, face_size=16)
 LANDMARKS = ExtractionSettings(n_frames=4, features="landmarks")
 
 
-def test_pixel_round_trip_is_exact_and_sorted(tmp_path):
+@pytest.fixture(params=["one row group", "row groups of 2"])
+def row_group_rows(request, monkeypatch):
+    """Tables are written and read one row group at a time: check both one and several."""
+    if request.param == "row groups of 2":
+        monkeypatch.setattr(features, "ROW_GROUP_ROWS", 2)
+    return features.ROW_GROUP_ROWS
+
+
+def row_groups(path):
+    return pq.ParquetFile(path).metadata.num_row_groups
+
+
+def test_pixel_round_trip_is_exact_and_sorted(tmp_path, row_group_rows):
     records = pixel_records(["c", "a", "b"])
     path = tmp_path / "f.parquet"
     write_feature_table(records, path, PIXELS)
+    assert row_groups(path) == (2 if row_group_rows == 2 else 1)
     table = read_feature_table(path)
     order = [1, 2, 0]  # sorted by recording id
     assert list(table.meta.recording) == ["a", "b", "c"]
@@ -60,13 +73,13 @@ def test_pixel_round_trip_is_exact_and_sorted(tmp_path):
     assert table.settings["face_size"] == 16 and table.settings["features"] == "pixels"
 
 
-def test_landmark_round_trip_is_exact(tmp_path):
-    records = landmark_records(["x", "y"])
+def test_landmark_round_trip_is_exact(tmp_path, row_group_rows):
+    records = landmark_records(["x", "y", "z"])
     path = tmp_path / "f.parquet"
     write_feature_table(records, path, LANDMARKS)
     table = read_feature_table(path)
     assert table.pixels is None
-    assert table.landmarks.dtype == np.float32 and table.landmarks.shape == (2, 4, 68, 2)
+    assert table.landmarks.dtype == np.float32 and table.landmarks.shape == (3, 4, 68, 2)
     np.testing.assert_array_equal(table.landmarks, np.stack([r.result.landmarks for r in records]))
     np.testing.assert_array_equal(table.geometry, np.stack([r.result.geometry for r in records]))
 
@@ -110,12 +123,12 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     write_feature_table(pixel_records(["a"]), path, PIXELS)
     before = path.read_bytes()
 
-    def killed(table, where, **options):
-        with open(where, "wb") as handle:
-            handle.write(b"PAR1 half a file")
-        raise KeyboardInterrupt
+    class Killed(features.pq.ParquetWriter):  # interrupted after the first row group
+        def write_table(self, table, row_group_size=None):
+            super().write_table(table, row_group_size)
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(features.pq, "write_table", killed)
+    monkeypatch.setattr(features.pq, "ParquetWriter", Killed)
     with pytest.raises(KeyboardInterrupt):
         write_feature_table(pixel_records(["a", "b"]), path, PIXELS)
     assert path.read_bytes() == before
@@ -144,7 +157,7 @@ def report_for(records, extra=()):
     return rows
 
 
-def test_batches_gather_into_the_same_table_as_one_write(tmp_path):
+def test_batches_gather_into_the_same_table_as_one_write(tmp_path, row_group_rows):
     records = pixel_records([f"r{i:02d}" for i in range(7)])
     batches = [[records[5], records[0], records[3]], [records[6], records[1]], [records[2], records[4]]]
     extras = [["z1"], [], ["a0"]]
@@ -157,6 +170,9 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path):
                    log=messages.append)
     write_feature_table(records, tmp_path / "direct.parquet", PIXELS)
     assert (tmp_path / "all.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
+    assert row_groups(tmp_path / "all.parquet") == (4 if row_group_rows == 2 else 1)
+    np.testing.assert_array_equal(read_feature_table(tmp_path / "all.parquet").pixels,
+                                  np.stack([r.result.pixels for r in records]))
     report = read_report(tmp_path / "report.tsv")
     assert [row["recording"] for row in report] == order  # manifest order, one row each
     assert report[0] == {"recording": "z1", "status": "no_face", "faces_found": 0, "frames_read": 60,

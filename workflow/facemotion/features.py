@@ -44,6 +44,13 @@ SCALAR_COLUMNS = ["recording", "speaker", "session", "label", "activation", "val
 # and 0.09-0.30 s with zstd, which saved 23 % (124 MB). The table is written once and re-read
 # by every training job, and is small next to the videos.
 COMPRESSION = "none"
+# Tables are written and read one row group at a time, so neither gathering nor reading holds a
+# second copy of all the features (128 rows of 8 x 100 x 100 crops are 10 MB). Fresh memory is
+# what costs: after a few idle seconds this VM zeroes every new page again (clear_page, 45 % of
+# the samples in `perf`). Gathering 1,000 demo recordings (77 MB) in a fresh process after 8 s
+# idle: 0.59-0.69 s (4 runs) against 0.85-1.07 s for one sorted copy of the whole table;
+# back to back, when memory is warm, 0.19 s against 0.15-0.89 s.
+ROW_GROUP_ROWS = 128
 
 
 def feature_shapes(features: str, n_frames: int, face_size: int) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -127,13 +134,17 @@ def _int32_list_column(arrays: Sequence[np.ndarray]) -> pa.Array:
     return pa.ListArray.from_arrays(_int32_column(offsets), _int32_column(values))
 
 
-def _write_table(table: pa.Table, path: str | os.PathLike) -> None:
-    with atomic_path(path) as temporary:
-        # Statistics and dictionaries of 80 KB blobs are useless and large; fixed options keep
-        # the bytes identical from run to run.
-        pq.write_table(table, temporary, compression=COMPRESSION, use_dictionary=["recording", "speaker",
-                       "session", "label"], write_statistics=["recording", "speaker", "session", "label",
-                       "activation", "valence"], row_group_size=1024, store_schema=True)
+def _write_table(table: pa.Table, path: str | os.PathLike, order: pa.Array | None = None) -> None:
+    """Write `table`, its rows in `order` (row indices) if given, one row group at a time."""
+    # Statistics and dictionaries of 80 KB blobs are useless and large; fixed options keep the
+    # bytes identical from run to run.
+    options = dict(compression=COMPRESSION, use_dictionary=["recording", "speaker", "session", "label"],
+                   write_statistics=["recording", "speaker", "session", "label", "activation", "valence"],
+                   store_schema=True)
+    with atomic_path(path) as temporary, pq.ParquetWriter(temporary, table.schema, **options) as writer:
+        for start in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
+            rows = table.slice(start, ROW_GROUP_ROWS) if order is None else table.take(order[start:start + ROW_GROUP_ROWS])
+            writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
 
 
 def write_feature_table(records: Sequence[Record], path: str | os.PathLike, settings: ExtractionSettings) -> None:
@@ -144,7 +155,6 @@ def write_feature_table(records: Sequence[Record], path: str | os.PathLike, sett
 @dataclass
 class FeatureTable:
     meta: pd.DataFrame                 # SCALAR_COLUMNS + frame_index (int32 arrays)
-    # The arrays are read-only views of the file's buffers (no copy): copy before editing in place.
     pixels: np.ndarray | None          # uint8 (N, n_frames, s, s)
     landmarks: np.ndarray | None       # float32 (N, n_frames, 68, 2)
     geometry: np.ndarray | None        # float32 (N, n_frames, 6)
@@ -161,25 +171,21 @@ def model_input(source, features: str) -> np.ndarray | None:
 
 
 def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """Zero-copy view of a fixed-size binary column as an (N, *shape) array."""
+    """A fixed-size binary column as an (N, *shape) array (a view of its buffer when it has one chunk)."""
     width = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    parts = []
-    for chunk in column.chunks:
-        if len(chunk) == 0:
-            continue
-        data = chunk.buffers()[1]
-        raw = np.frombuffer(data, dtype=np.uint8)[chunk.offset * width:(chunk.offset + len(chunk)) * width]
-        parts.append(raw)
+    parts = [np.frombuffer(chunk.buffers()[1], dtype=np.uint8)[chunk.offset * width:(chunk.offset + len(chunk)) * width]
+             for chunk in column.chunks if len(chunk)]
     raw = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.uint8)
     return raw.view(dtype).reshape((len(column),) + tuple(shape))
 
 
-def _read_table(path: str | os.PathLike) -> pa.Table:
-    # Not pq.read_table: it imports pyarrow.dataset, ~0.2 s of every job that reads a table.
+def _open_table(path: str | os.PathLike) -> pq.ParquetFile:
     # Memory-mapped, the file is decoded straight into one copy instead of being read into a
-    # buffer first. Together, gathering 1,000 recordings (4 batches, 77 MB) in a fresh process:
-    # imports + work 0.31-0.57 s (median of 6: 0.42) instead of 0.50-1.14 s (0.64); same bytes.
-    return pq.ParquetFile(path, memory_map=True).read()
+    # buffer first. Together with ParquetFile instead of pq.read_table (which imports
+    # pyarrow.dataset, ~0.2 s of every job that reads a table), gathering 1,000 recordings
+    # (4 batches, 77 MB) in a fresh process: imports + work 0.31-0.57 s (median of 6: 0.42)
+    # instead of 0.50-1.14 s (0.64); same bytes.
+    return pq.ParquetFile(path, memory_map=True)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -194,7 +200,8 @@ def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     import pandas as pd
 
     meta = read_metadata(path)
-    table = _read_table(path)
+    parquet = _open_table(path)
+    table = parquet.read(columns=SCALAR_COLUMNS + ["frame_index"])
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
     for name in ("activation", "valence"):
         frame[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -202,8 +209,14 @@ def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     values = offsets_column.flatten().to_numpy().astype(np.int32)
     offsets = offsets_column.offsets.to_numpy() - offsets_column.offsets[0].as_py()
     frame["frame_index"] = [values[offsets[i]:offsets[i + 1]] for i in range(len(frame))]
-    arrays = {name: _fixed_binary_to_numpy(table.column(name), tuple(shape), dtype)
-              for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items()}
+    shapes = feature_shapes(meta["features"], meta["n_frames"], meta["face_size"])
+    arrays = {name: np.empty((len(frame),) + tuple(shape), dtype) for name, (shape, dtype) in shapes.items()}
+    start = 0
+    for group in range(parquet.num_row_groups):  # one row group decoded at a time (see ROW_GROUP_ROWS)
+        rows = parquet.read_row_group(group, columns=list(shapes))
+        for name, (shape, dtype) in shapes.items():
+            arrays[name][start:start + rows.num_rows] = _fixed_binary_to_numpy(rows.column(name), tuple(shape), dtype)
+        start += rows.num_rows
     return FeatureTable(frame, arrays.get("pixels"), arrays.get("landmarks"), arrays.get("geometry"), meta["settings"])
 
 
@@ -289,11 +302,14 @@ def gather_batches(recordings: Sequence[str] | None, batch_paths: Sequence[str |
         report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
     # Cast to the canonical schema: Parquet renames list items, which would change the bytes
     # (and the batch's report metadata is left behind).
-    table = pa.concat_tables([_read_table(path).cast(_schema(metas[0])) for path in batch_paths])
-    table = table.sort_by("recording")
-    if len(set(table.column("recording").to_pylist())) != table.num_rows:
+    table = pa.concat_tables([_open_table(path).read().cast(_schema(metas[0])) for path in batch_paths])
+    recordings_found = table.column("recording").to_pylist()
+    if len(set(recordings_found)) != table.num_rows:
         raise ValueError("a recording appears in more than one extraction batch")
-    _write_table(table.combine_chunks(), out_features)
+    # Sorted as write_feature_table sorts (code points), taken one row group at a time.
+    # (A pyarrow array: given numpy indices, take() imports pandas.)
+    order = _int32_column(np.argsort(np.array(recordings_found, dtype=str), kind="stable"))
+    _write_table(table, out_features, order=order)
     _write_report(report, out_report)
     counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
     say(f"gathered {len(batch_paths)} batches: {table.num_rows} of {len(report)} recordings kept ({counts})")
