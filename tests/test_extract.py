@@ -505,6 +505,23 @@ def test_demo_corpus_videos(tmp_path):
 # ----------------------------------------------------------------------------- settings, model
 
 
+OPENCV_BUILD = """
+  Video I/O:
+    FFMPEG:                      YES
+      avcodec:                   YES (62.28.101)
+      avformat:                  YES (62.12.101)
+      swscale:                   YES (9.5.101)
+    GStreamer:                   NO
+    v4l/v4l2:                    YES (linux/videodev2.h)
+"""
+
+
+def test_ffmpeg_versions_come_from_opencvs_build_information():
+    assert extract.ffmpeg_versions(OPENCV_BUILD) == "avcodec 62.28.101, avformat 62.12.101, swscale 9.5.101"
+    assert extract.ffmpeg_versions("  Video I/O:\n    FFMPEG:   NO\n    GStreamer:   NO\n") == "none"
+    assert extract.library_versions()["ffmpeg"] == extract.ffmpeg_versions(extract.cv2.getBuildInformation())
+
+
 def test_settings_validate_and_fingerprint(monkeypatch):
     base = ExtractionSettings()
     assert base.fingerprint() == ExtractionSettings().fingerprint()
@@ -518,6 +535,9 @@ def test_settings_validate_and_fingerprint(monkeypatch):
         with monkeypatch.context() as upgraded:
             upgraded.setattr(library, "__version__", "99.0")
             assert base.fingerprint() != before
+    with monkeypatch.context() as rebuilt:  # the same OpenCV version built with another FFmpeg
+        rebuilt.setattr(extract.cv2, "getBuildInformation", lambda: OPENCV_BUILD.replace("62.28.101", "61.19.100"))
+        assert base.fingerprint() != before
     assert base.fingerprint() == before
     for bad in ({"features": "hog"}, {"n_frames": 0}, {"margin": 1.5}, {"face_size": 2.5}):
         with pytest.raises(ValueError):

@@ -7,9 +7,10 @@ per recording holding the C-order array:
   landmarks  float32 (n_frames, 68, 2), geometry float32 (n_frames, 6)  for "landmarks"
 The shapes and the extraction settings live in the schema metadata under b"facemotion".
 
-Extraction batches write the same schema, so gathering is a concatenation and a sort. Files
-are written atomically and byte-identically for the same input (sorted rows, no pandas
-metadata, fixed writer options; Parquet stores no timestamps).
+Extraction batches write the same schema, plus their report rows under b"facemotion.report",
+so gathering is a concatenation and a sort. Files are written atomically and byte-identically
+for the same input (sorted rows, row groups of ROW_GROUP_ROWS, no pandas metadata, fixed writer
+options; Parquet stores no timestamps).
 """
 
 from __future__ import annotations
