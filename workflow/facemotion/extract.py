@@ -108,7 +108,8 @@ class ExtractionSettings:
 def library_versions() -> dict[str, str]:
     """The versions of the libraries whose output the extracted values are. OpenCV's version
     does not tell its wheel builds apart, and they bundle different FFmpeg decoders: those are
-    named too."""
+    named too (as OpenCV was built; an OpenCV linked to a system FFmpeg reports the version it
+    was compiled against, not a later upgrade of that library)."""
     return {"opencv": cv2.__version__, "ffmpeg": ffmpeg_versions(cv2.getBuildInformation()),
             "dlib": dlib.__version__}
 

@@ -23,7 +23,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -48,9 +48,9 @@ COMPRESSION = "none"
 # Tables are written and read one row group at a time, so neither gathering nor reading holds a
 # second copy of all the features (128 rows of 8 x 100 x 100 crops are 10 MB). Fresh memory is
 # what costs: after a few idle seconds this VM zeroes every new page again (clear_page, 45 % of
-# the samples in `perf`). Gathering 1,000 demo recordings (77 MB) in a fresh process after 8 s
-# idle: 0.59-0.69 s (4 runs) against 0.85-1.07 s for one sorted copy of the whole table;
-# back to back, when memory is warm, 0.19 s against 0.15-0.89 s.
+# the samples in `perf`). Gathering 1,000 demo recordings (4 batches, 77 MB) in a fresh process
+# after 8 s idle: 0.42-0.49 s (4 runs) against 0.89-1.10 s for one sorted copy of the whole
+# table; back to back 0.19-0.20 s against 0.20-0.69 s.
 ROW_GROUP_ROWS = 128
 
 
@@ -135,22 +135,26 @@ def _int32_list_column(arrays: Sequence[np.ndarray]) -> pa.Array:
     return pa.ListArray.from_arrays(_int32_column(offsets), _int32_column(values))
 
 
-def _write_table(table: pa.Table, path: str | os.PathLike, order: pa.Array | None = None) -> None:
-    """Write `table`, its rows in `order` (row indices) if given, one row group at a time."""
+def _write_table(schema: pa.Schema, row_groups: Iterable[pa.Table], path: str | os.PathLike) -> None:
+    """Write the tables `row_groups` as the row groups of one file, atomically."""
     # Statistics and dictionaries of 80 KB blobs are useless and large; fixed options keep the
     # bytes identical from run to run.
     options = dict(compression=COMPRESSION, use_dictionary=["recording", "speaker", "session", "label"],
                    write_statistics=["recording", "speaker", "session", "label", "activation", "valence"],
                    store_schema=True)
-    with atomic_path(path) as temporary, pq.ParquetWriter(temporary, table.schema, **options) as writer:
-        for start in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
-            rows = table.slice(start, ROW_GROUP_ROWS) if order is None else table.take(order[start:start + ROW_GROUP_ROWS])
+    with atomic_path(path) as temporary, pq.ParquetWriter(temporary, schema, **options) as writer:
+        for rows in row_groups:
             writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
 
 
 def write_feature_table(records: Sequence[Record], path: str | os.PathLike, settings: ExtractionSettings) -> None:
     """Write the kept records, sorted by recording id, atomically."""
-    _write_table(_to_table(records, settings), path)
+    _write_in_row_groups(_to_table(records, settings), path)
+
+
+def _write_in_row_groups(table: pa.Table, path: str | os.PathLike) -> None:
+    starts = range(0, max(table.num_rows, 1), ROW_GROUP_ROWS)  # an empty table: one empty row group
+    _write_table(table.schema, (table.slice(start, ROW_GROUP_ROWS) for start in starts), path)
 
 
 @dataclass
@@ -182,10 +186,8 @@ def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtyp
 
 def _open_table(path: str | os.PathLike) -> pq.ParquetFile:
     # Memory-mapped, the file is decoded straight into one copy instead of being read into a
-    # buffer first. Together with ParquetFile instead of pq.read_table (which imports
-    # pyarrow.dataset, ~0.2 s of every job that reads a table), gathering 1,000 recordings
-    # (4 batches, 77 MB) in a fresh process: imports + work 0.31-0.57 s (median of 6: 0.42)
-    # instead of 0.50-1.14 s (0.64); same bytes.
+    # buffer first; and not pq.read_table, which imports pyarrow.dataset (~0.2 s of every job
+    # that reads a table).
     return pq.ParquetFile(path, memory_map=True)
 
 
@@ -201,8 +203,16 @@ def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     import pandas as pd
 
     meta = read_metadata(path)
-    parquet = _open_table(path)
-    table = parquet.read(columns=SCALAR_COLUMNS + ["frame_index"])
+    with _open_table(path) as parquet:
+        table = parquet.read(columns=SCALAR_COLUMNS + ["frame_index"])
+        shapes = feature_shapes(meta["features"], meta["n_frames"], meta["face_size"])
+        arrays = {name: np.empty((table.num_rows,) + tuple(shape), dtype) for name, (shape, dtype) in shapes.items()}
+        start = 0
+        for group in range(parquet.num_row_groups):  # one row group decoded at a time (see ROW_GROUP_ROWS)
+            rows = parquet.read_row_group(group, columns=list(shapes))
+            for name, (shape, dtype) in shapes.items():
+                arrays[name][start:start + rows.num_rows] = _fixed_binary_to_numpy(rows.column(name), tuple(shape), dtype)
+            start += rows.num_rows
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
     for name in ("activation", "valence"):
         frame[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -210,14 +220,6 @@ def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     values = offsets_column.flatten().to_numpy().astype(np.int32)
     offsets = offsets_column.offsets.to_numpy() - offsets_column.offsets[0].as_py()
     frame["frame_index"] = [values[offsets[i]:offsets[i + 1]] for i in range(len(frame))]
-    shapes = feature_shapes(meta["features"], meta["n_frames"], meta["face_size"])
-    arrays = {name: np.empty((len(frame),) + tuple(shape), dtype) for name, (shape, dtype) in shapes.items()}
-    start = 0
-    for group in range(parquet.num_row_groups):  # one row group decoded at a time (see ROW_GROUP_ROWS)
-        rows = parquet.read_row_group(group, columns=list(shapes))
-        for name, (shape, dtype) in shapes.items():
-            arrays[name][start:start + rows.num_rows] = _fixed_binary_to_numpy(rows.column(name), tuple(shape), dtype)
-        start += rows.num_rows
     return FeatureTable(frame, arrays.get("pixels"), arrays.get("landmarks"), arrays.get("geometry"), meta["settings"])
 
 
@@ -233,14 +235,16 @@ def write_batch(records: Sequence[Record], report: Iterable[Mapping], settings: 
     table = _to_table(records, settings)
     rows = [[row["recording"], row["status"], int(row["faces_found"]), int(row["frames_read"]), _one_line(row["detail"])]
             for row in report]
-    _write_table(table.replace_schema_metadata({**table.schema.metadata, REPORT_KEY: json.dumps(rows).encode()}), path)
+    _write_in_row_groups(table.replace_schema_metadata({**table.schema.metadata, REPORT_KEY: json.dumps(rows).encode()}),
+                         path)
 
 
 def read_batch_report(path: str | os.PathLike) -> list[dict]:
     """The report rows a batch file carries (see write_batch)."""
     metadata = pq.read_schema(path).metadata or {}
     if REPORT_KEY not in metadata:
-        raise ValueError(f"{path} is not an extraction batch (no {REPORT_KEY.decode()} metadata)")
+        raise ValueError(f"{path} is not an extraction batch of this version (no {REPORT_KEY.decode()} metadata); "
+                         f"extract it again: snakemake --forcerun extract_batch")
     return [dict(zip(REPORT_COLUMNS, row)) for row in json.loads(metadata[REPORT_KEY])]
 
 
@@ -301,16 +305,37 @@ def gather_batches(recordings: Sequence[str] | None, batch_paths: Sequence[str |
             raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
                              f"e.g. {missing[:5]}")
         report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
-    # Cast to the canonical schema: Parquet renames list items, which would change the bytes
-    # (and the batch's report metadata is left behind).
-    table = pa.concat_tables([_open_table(path).read().cast(_schema(metas[0])) for path in batch_paths])
-    recordings_found = table.column("recording").to_pylist()
-    if len(set(recordings_found)) != table.num_rows:
+    # Every row group of every batch on its own (one chunk each), cast to the canonical schema:
+    # Parquet renames list items, which would change the bytes (and the report is left behind).
+    schema = _schema(metas[0])
+    parts = []
+    for path in batch_paths:
+        with _open_table(path) as parquet:
+            parts += [parquet.read_row_group(group).cast(schema) for group in range(parquet.num_row_groups)]
+    recordings_found = [recording for part in parts for recording in part.column("recording").to_pylist()]
+    if len(set(recordings_found)) != len(recordings_found):
         raise ValueError("a recording appears in more than one extraction batch")
-    # Sorted as write_feature_table sorts (code points), taken one row group at a time.
-    # (A pyarrow array: given numpy indices, take() imports pandas.)
-    order = _int32_column(np.argsort(np.array(recordings_found, dtype=str), kind="stable"))
-    _write_table(table, out_features, order=order)
+    order = sorted(range(len(recordings_found)), key=recordings_found.__getitem__)  # as write_feature_table sorts
+    _write_table(schema, _row_groups_in_order(parts, order), out_features)
     _write_report(report, out_report)
     counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
-    say(f"gathered {len(batch_paths)} batches: {table.num_rows} of {len(report)} recordings kept ({counts})")
+    say(f"gathered {len(batch_paths)} batches: {len(order)} of {len(report)} recordings kept ({counts})")
+
+
+def _row_groups_in_order(parts: Sequence[pa.Table], order: Sequence[int]) -> Iterator[pa.Table]:
+    """The rows `order` (indices into `parts` laid end to end), ROW_GROUP_ROWS at a time, each
+    part taken from on its own: take() on a table of several chunks concatenates them first,
+    a copy of the whole table for every row group (34 ms per 128 rows of 4 x 250 demo rows)."""
+    sizes = [part.num_rows for part in parts]
+    part_of, first = np.repeat(np.arange(len(parts)), sizes), np.cumsum([0] + sizes)
+    if not order:
+        yield parts[0].slice(0, 0)
+    for start in range(0, len(order), ROW_GROUP_ROWS):
+        rows = np.asarray(order[start:start + ROW_GROUP_ROWS])
+        pieces, taken = [], []
+        for k in np.unique(part_of[rows]):
+            mine = rows[part_of[rows] == k]
+            pieces.append(parts[k].take(_int32_column(mine - first[k])))  # pyarrow indices: numpy ones import pandas
+            taken.extend(mine.tolist())
+        position = {row: i for i, row in enumerate(taken)}
+        yield pa.concat_tables(pieces).take(_int32_column(np.array([position[row] for row in rows.tolist()])))
