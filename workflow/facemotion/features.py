@@ -98,15 +98,15 @@ def _to_table(records: Sequence[Record], settings: ExtractionSettings) -> pa.Tab
         "frame_index": _int32_list_column([r.result.frame_index for r in records]),
     }
     for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items():
-        values = []
-        for r in records:
+        values = np.empty((len(records), schema.field(name).type.byte_width), np.uint8)  # filled in place: one copy
+        for row, r in enumerate(records):
             array = getattr(r.result, name)
             if array is None or array.shape != shape or array.dtype != np.dtype(dtype):
                 got = None if array is None else (array.shape, str(array.dtype))
                 raise ValueError(f"{r.recording}: {name} must be {dtype} {shape} for these settings, got {got}")
-            values.append(np.ascontiguousarray(array).tobytes())
-        columns[name] = pa.FixedSizeBinaryArray.from_buffers(schema.field(name).type, len(values),
-                                                             [None, pa.py_buffer(b"".join(values))])
+            values[row] = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
+        columns[name] = pa.FixedSizeBinaryArray.from_buffers(schema.field(name).type, len(records),
+                                                             [None, pa.py_buffer(values)])
     return pa.table(columns, schema=schema)
 
 
