@@ -114,7 +114,6 @@ def library_versions() -> dict[str, str]:
             "dlib": dlib.__version__}
 
 
-@functools.lru_cache(maxsize=8)  # asked for each recording's cache key: 70 us to parse, 2 us cached
 def ffmpeg_versions(build_information: str) -> str:
     """'avcodec 62.28.101, avformat 62.12.101, ...' from OpenCV's build information; 'none'
     for an OpenCV built without FFmpeg."""
@@ -533,10 +532,11 @@ def _optional_region(value) -> str | None:
     return None if _missing(value) else str(value).strip()
 
 
-def cache_key(path: str, settings: ExtractionSettings, start, end, region) -> str:
-    """What a cached result depends on: settings, the video file's identity, the segment."""
+def cache_key(path: str, fingerprint: str, start, end, region) -> str:
+    """What a cached result depends on: the settings' fingerprint, the video file's identity,
+    the segment."""
     stat = os.stat(path)
-    return json.dumps({"settings": settings.fingerprint(), "path": str(path), "size": stat.st_size,
+    return json.dumps({"settings": fingerprint, "path": str(path), "size": stat.st_size,
                        "mtime_ns": stat.st_mtime_ns, "start": start, "end": end, "region": region},
                       sort_keys=True)
 
@@ -578,13 +578,14 @@ def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: 
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     prepare_process(cache_dir)
+    fingerprint = settings.fingerprint()  # once: it asks OpenCV for its build information
     kept, report, counts = [], [], {"extracted": 0, "reused": 0}
     for row in rows:
         recording, path = str(row["recording"]), str(row["path"])
         start, end, region = optional_float(row.get("start")), optional_float(row.get("end")), \
             _optional_region(row.get("region"))
         entry = cache_dir / f"{recording}.npz"
-        key = cache_key(path, settings, start, end, region) if os.path.isfile(path) else None
+        key = cache_key(path, fingerprint, start, end, region) if os.path.isfile(path) else None
         result = load_result(entry, key) if key is not None else None
         if result is not None:
             counts["reused"] += 1

@@ -16,6 +16,7 @@ options; Parquet stores no timestamps).
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import dataclasses
 import json
@@ -192,7 +193,10 @@ def _open_table(path: str | os.PathLike) -> pq.ParquetFile:
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    schema = pq.read_schema(path)
+    return _table_metadata(pq.read_schema(path), path)
+
+
+def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
     if not schema.metadata or META_KEY not in schema.metadata:
         raise ValueError(f"{path} is not a facemotion feature table (no {META_KEY.decode()} metadata)")
     return json.loads(schema.metadata[META_KEY])
@@ -233,32 +237,35 @@ def write_batch(records: Sequence[Record], report: Iterable[Mapping], settings: 
     batch is written whole or not at all, and Snakemake hashes the batch's videos for one
     output instead of two (0.1 s of its main process per batch)."""
     table = _to_table(records, settings)
-    rows = [[row["recording"], row["status"], int(row["faces_found"]), int(row["frames_read"]), _one_line(row["detail"])]
-            for row in report]
+    rows = [_report_fields(row) for row in report]
     _write_in_row_groups(table.replace_schema_metadata({**table.schema.metadata, REPORT_KEY: json.dumps(rows).encode()}),
                          path)
 
 
 def read_batch_report(path: str | os.PathLike) -> list[dict]:
     """The report rows a batch file carries (see write_batch)."""
-    metadata = pq.read_schema(path).metadata or {}
+    return _batch_report(pq.read_schema(path), path)
+
+
+def _batch_report(schema: pa.Schema, path: str | os.PathLike) -> list[dict]:
+    metadata = schema.metadata or {}
     if REPORT_KEY not in metadata:
         raise ValueError(f"{path} is not an extraction batch of this version (no {REPORT_KEY.decode()} metadata); "
                          f"extract it again: snakemake --forcerun extract_batch")
     return [dict(zip(REPORT_COLUMNS, row)) for row in json.loads(metadata[REPORT_KEY])]
 
 
-def _one_line(detail) -> str:
-    return " ".join(str(detail).split())  # no tabs or line breaks in a TSV cell
+def _report_fields(row: Mapping) -> list:
+    """A report row's REPORT_COLUMNS values, the detail on one line (no tabs or line breaks)."""
+    return [row["recording"], row["status"], int(row["faces_found"]), int(row["frames_read"]),
+            " ".join(str(row["detail"]).split())]
 
 
 def _write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
     with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(REPORT_COLUMNS)
-        for row in report:
-            writer.writerow([row["recording"], row["status"], int(row["faces_found"]), int(row["frames_read"]),
-                             _one_line(row["detail"])])
+        writer.writerows(_report_fields(row) for row in report)
 
 
 def read_report(path: str | os.PathLike) -> list[dict]:
@@ -291,27 +298,26 @@ def gather_batches(recordings: Sequence[str] | None, batch_paths: Sequence[str |
     say = sayer(log)
     if not batch_paths:
         raise ValueError("no extraction batches to gather")
-    metas = [read_metadata(path) for path in batch_paths]
-    odd = next((i for i, meta in enumerate(metas) if meta != metas[0]), None)
-    if odd is not None:
-        raise ValueError(f"extraction batches were made with different settings or library versions: "
-                         f"{batch_paths[0]} vs {batch_paths[odd]} ({_differences(metas[0], metas[odd])}); "
-                         f"extract them all again: snakemake --forcerun extract_batch")
-    report = [row for path in batch_paths for row in read_batch_report(path)]
-    if recordings is not None:
-        rank = {recording: i for i, recording in enumerate(recordings)}
-        missing = sorted(set(rank) - {row["recording"] for row in report})
-        if missing:
-            raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
-                             f"e.g. {missing[:5]}")
-        report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
-    # Every row group of every batch on its own (one chunk each), cast to the canonical schema:
-    # Parquet renames list items, which would change the bytes (and the report is left behind).
-    schema = _schema(metas[0])
-    parts = []
-    for path in batch_paths:
-        with _open_table(path) as parquet:
-            parts += [parquet.read_row_group(group).cast(schema) for group in range(parquet.num_row_groups)]
+    with contextlib.ExitStack() as opened:  # each batch's footer read once
+        batches = [opened.enter_context(_open_table(path)) for path in batch_paths]
+        metas = [_table_metadata(batch.schema_arrow, path) for batch, path in zip(batches, batch_paths)]
+        odd = next((i for i, meta in enumerate(metas) if meta != metas[0]), None)
+        if odd is not None:
+            raise ValueError(f"extraction batches were made with different settings or library versions: "
+                             f"{batch_paths[0]} vs {batch_paths[odd]} ({_differences(metas[0], metas[odd])}); "
+                             f"extract them all again: snakemake --forcerun extract_batch")
+        report = [row for batch, path in zip(batches, batch_paths) for row in _batch_report(batch.schema_arrow, path)]
+        if recordings is not None:
+            rank = {recording: i for i, recording in enumerate(recordings)}
+            missing = sorted(set(rank) - {row["recording"] for row in report})
+            if missing:
+                raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
+                                 f"e.g. {missing[:5]}")
+            report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
+        # Every row group of every batch on its own (one chunk each), cast to the canonical schema:
+        # Parquet renames list items, which would change the bytes (and the report is left behind).
+        schema = _schema(metas[0])
+        parts = [batch.read_row_group(group).cast(schema) for batch in batches for group in range(batch.num_row_groups)]
     recordings_found = [recording for part in parts for recording in part.column("recording").to_pylist()]
     if len(set(recordings_found)) != len(recordings_found):
         raise ValueError("a recording appears in more than one extraction batch")
@@ -332,10 +338,7 @@ def _row_groups_in_order(parts: Sequence[pa.Table], order: Sequence[int]) -> Ite
         yield parts[0].slice(0, 0)
     for start in range(0, len(order), ROW_GROUP_ROWS):
         rows = np.asarray(order[start:start + ROW_GROUP_ROWS])
-        pieces, taken = [], []
-        for k in np.unique(part_of[rows]):
-            mine = rows[part_of[rows] == k]
-            pieces.append(parts[k].take(_int32_column(mine - first[k])))  # pyarrow indices: numpy ones import pandas
-            taken.extend(mine.tolist())
-        position = {row: i for i, row in enumerate(taken)}
-        yield pa.concat_tables(pieces).take(_int32_column(np.array([position[row] for row in rows.tolist()])))
+        grouped = np.argsort(part_of[rows], kind="stable")  # the rows part by part, in order within each
+        pieces = [parts[k].take(_int32_column(rows[grouped][part_of[rows[grouped]] == k] - first[k]))
+                  for k in np.unique(part_of[rows])]  # pyarrow indices: numpy ones import pandas
+        yield pa.concat_tables(pieces).take(_int32_column(np.argsort(grouped)))  # back into `order`
