@@ -18,6 +18,8 @@ include: "workflow/rules/evaluate.smk"
 rule all:
     input:
         "results/manifest.tsv",
-        "results/metrics.tsv",
-        expand("results/plots/confusion_{target}.{ext}", target=TARGETS, ext=["png", "pdf"]),
+        [f"results/{e.dir}metrics.tsv" for e in EXPERIMENTS.values()],
+        [f"results/{e.dir}plots/confusion_{target}.{ext}"
+         for e in EXPERIMENTS.values() for target in e.targets for ext in ("png", "pdf")],
+        "results/summary.tsv",
     default_target: True

@@ -91,6 +91,16 @@ def test_every_output_is_written(run):
         folds = metrics.loc[metrics["target"] == target, "fold"].tolist()
         assert folds == sessions + ["mean", "std"]
     assert (run / "logs/evaluate.log").read_text().count("UAR") == 3
+    summary = pd.read_csv(run / "results/summary.tsv", sep="\t")
+    assert summary["experiment"].tolist() == ["default"] * 3
+    means = metrics[metrics["fold"] == "mean"].set_index("target")
+    for row in summary.itertuples():
+        assert row.uar == pytest.approx(means.loc[row.target, "uar"], abs=1e-4)
+        assert row.uar_ci_low <= row.uar <= row.uar_ci_high and 0 < row.p_chance <= 1
+    speakers = pd.read_csv(run / "results/speakers.tsv", sep="\t", dtype=str)
+    assert set(speakers["speaker"]) == set(manifest["speaker"])
+    assert pd.read_csv(run / "results/comparison.tsv", sep="\t").empty  # one experiment: nothing to compare
+    assert (run / "results/plots/comparison.png").stat().st_size > 1000
 
 
 def test_every_test_recording_is_predicted_once_per_target(run):
@@ -107,7 +117,7 @@ def test_nothing_reruns_after_a_complete_run(run):
 
 def test_a_training_setting_reruns_training_and_evaluation_only(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, training={"learning_rate": 0.001})))
-    assert set(jobs) == {"train_fold", "evaluate", "all"}
+    assert set(jobs) == {"train_fold", "evaluate", "confusion", "summarise", "all"}
     assert jobs["train_fold"] == 18
 
 
@@ -117,9 +127,9 @@ def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
     assert "manifest" not in jobs and "demo_corpus" not in jobs
 
 
-def test_a_plot_setting_reruns_only_the_evaluation(run):
+def test_a_plot_setting_reruns_only_the_plots(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"dpi": 72})))
-    assert set(jobs) == {"evaluate", "all"}
+    assert set(jobs) == {"confusion", "summarise", "all"}
 
 
 def test_corpus_edits_rerun_only_what_they_touch(run, tmp_path):
@@ -232,7 +242,7 @@ def test_final_models_predict_new_recordings_and_the_command_agrees(run):
 def test_the_html_report_holds_the_plots_and_metrics(run):
     snakemake(run, "--report", "report.html", "--configfile", str(write_config(run)))
     html = (run / "report.html").read_text(errors="replace")
-    assert "confusion_label.png" in html and "metrics.tsv" in html
+    assert "confusion_label.png" in html and "metrics.tsv" in html and "comparison.png" in html
     assert "averaged" in html  # the caption of the confusion matrices
 
 
@@ -247,3 +257,46 @@ def test_the_landmark_variant_runs_end_to_end(tmp_path):
     assert metadata["model"] == "seed_dense"
     metrics = pd.read_csv(tmp_path / "results/metrics.tsv", sep="\t", dtype={"fold": str})
     assert metrics["target"].unique().tolist() == ["label"]
+
+
+def test_experiments_share_extraction_and_a_new_one_reruns_only_its_own_jobs(tmp_path):
+    one = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path)))
+    experiments = {"base": {}, "faster": {"training": {"learning_rate": 0.001}}}
+    config = write_config(tmp_path, targets=["label"], experiments=experiments)
+    jobs = planned_jobs(tmp_path, "--configfile", str(config))
+    # Same extraction settings: one set of batches and one feature table for both.
+    assert jobs["extract_batch"] == one["extract_batch"] and jobs["gather_features"] == 1
+    assert jobs["train_fold"] == 12 and jobs["evaluate"] == 2
+
+    snakemake(tmp_path, "--configfile", str(config))
+    for name in experiments:
+        assert (tmp_path / f"results/experiments/{name}/metrics.tsv").is_file()
+        assert (tmp_path / f"results/experiments/{name}/plots/confusion_label.png").is_file()
+        assert len(list((tmp_path / f"results/experiments/{name}/predictions/label").glob("fold_*.tsv"))) == 6
+        assert len(list((tmp_path / f"results/experiments/{name}/models/label").glob("fold_*.keras"))) == 6
+    assert not (tmp_path / "results/metrics.tsv").exists()
+    summary = pd.read_csv(tmp_path / "results/summary.tsv", sep="\t")
+    assert summary["experiment"].tolist() == ["base", "faster"]
+    comparison = pd.read_csv(tmp_path / "results/comparison.tsv", sep="\t")
+    assert comparison[["experiment", "reference", "target"]].values.tolist() == [["faster", "base", "label"]]
+    assert comparison["n_test"].iloc[0] == summary["n_test"].iloc[0]
+
+    added = {**experiments, "bigger_batches": {"training": {"batch_size": 16}}}
+    jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, targets=["label"], experiments=added)))
+    assert jobs == {"train_fold": 6, "evaluate": 1, "confusion": 1, "summarise": 1, "all": 1}
+    changed = {**experiments, "faster": {"training": {"learning_rate": 0.002}}}
+    jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, targets=["label"], experiments=changed)))
+    assert jobs == {"train_fold": 6, "evaluate": 1, "confusion": 1, "summarise": 1, "all": 1}
+    other_extraction = {**experiments, "larger_faces": {"extraction": {"face_size": 32}}}
+    jobs = planned_jobs(tmp_path, "--configfile",
+                        str(write_config(tmp_path, targets=["label"], experiments=other_extraction)))
+    assert jobs["extract_batch"] == one["extract_batch"] and jobs["gather_features"] == 1
+    assert jobs["train_fold"] == 6
+
+
+def test_an_invalid_experiment_is_named(tmp_path):
+    config = write_config(tmp_path, experiments={"bad": {"extraction": {"n_frames": 0}}})
+    result = subprocess.run([*SNAKEMAKE, "--cores", "1", "--dry-run", "--directory", str(tmp_path), "--configfile",
+                             str(config)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "experiments.bad.extraction.n_frames: got 0" in result.stdout + result.stderr

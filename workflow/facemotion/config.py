@@ -49,6 +49,8 @@ def _allowed(schema: dict) -> str:
     """Say in words what a schema allows, for error messages."""
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    if "pattern" in schema:
+        return f"a name matching {schema['pattern']}"
     kind = schema.get("type", "value")
     if kind == "array":
         return "a list of " + _allowed(schema.get("items", {}))
@@ -71,6 +73,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         prefix = key + "." if error.absolute_path else ""
         return "; ".join(f"unknown key '{prefix}{name}' (known keys here: {known})" for name in extra)
+    if "propertyNames" in error.schema_path:
+        # A key's name is wrong: experiments' names, or what an experiment may set.
+        return f"{key}: key {error.instance!r} not allowed; allowed: {_allowed(error.schema)}"
     if error.validator in ("minItems", "uniqueItems"):
         return f"{key}: {error.message}"
     return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}"
@@ -104,15 +109,61 @@ def validate_config(config: dict, workdir: Path | str = ".") -> dict:
 
     Returns the same dict for convenience; raises ConfigError listing every problem.
     """
+    experiment_configs(config, workdir)
+    return config
+
+
+def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dict]:
+    """Validate `config` in place and return each experiment's full, validated configuration.
+
+    Without `experiments` that is {"default": config}. Each experiment's partial config is
+    merged over the top level as written (before defaults, so that e.g. the model follows an
+    experiment's `features`) and validated like it; its problems are named
+    `experiments.<name>.<key>`. Raises ConfigError listing every problem.
+    """
+    as_written = copy.deepcopy(config)
+    problems = _problems(config, Path(workdir))
+    experiments = {}
+    if not problems:
+        for name, override in (config.get("experiments") or {}).items():
+            merged = _merged({k: v for k, v in as_written.items() if k != "experiments"}, override)
+            found = _problems(merged, Path(workdir)) or _experiment_problems(merged, config)
+            problems += [f"experiments.{name}.{problem}" for problem in found]
+            experiments[name] = merged
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return experiments or {"default": config}
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """`override` laid over a copy of `base`, mappings merged key by key, other values replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _problems(config: dict, workdir: Path) -> list[str]:
     schema = load_schema()
     _coerce_numbers(config, schema)
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [_describe(e) for e in errors]
-    if not problems:
-        problems = _semantic_problems(config, Path(workdir))
-    if problems:
-        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
-    return config
+    return [_describe(e) for e in errors] or _semantic_problems(config, workdir)
+
+
+def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
+    """What an experiment may not change: the corpus is read once, with the top level's classes and folds."""
+    problems = []
+    extra = [c for c in experiment["classes"] if c not in top_level["classes"]]
+    if extra:
+        problems.append(f"classes: {extra} are not among the top level's classes {top_level['classes']} "
+                        "(the corpus is read once, with those)")
+    if experiment["cv"]["folds"] != top_level["cv"]["folds"]:
+        problems.append(f"cv.folds: got {experiment['cv']['folds']}; the folds are the corpus's, "
+                        f"shared by all experiments (top level: {top_level['cv']['folds']})")
+    return problems
 
 
 def _semantic_problems(config: dict, workdir: Path) -> list[str]:

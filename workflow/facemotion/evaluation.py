@@ -207,17 +207,18 @@ def plot_confusion(
     return written
 
 
-def write_evaluation(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
-                     metrics_path: Path, confusion_paths: Mapping[str, Path], plot_paths: Mapping[str, list[Path]],
-                     plots: Mapping, log=None) -> pd.DataFrame:
-    """Evaluate every (target, fold): metrics.tsv, averaged confusion matrices and heatmaps.
+def read_predictions(prediction_files: Mapping[tuple[str, str], Path]) -> dict[tuple[str, str], pd.DataFrame]:
+    """{(target, fold): predictions file} -> {(target, fold): table}, ids and classes as strings."""
+    text = {"session": str, "recording": str, "speaker": str, "y_true": str, "y_pred": str}
+    return {key: pd.read_csv(path, sep="\t", dtype=text) for key, path in prediction_files.items()}
 
-    ``plots``: config ``plots`` (cmap, dpi, width, height). Returns the metrics table.
-    """
+
+def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
+                  metrics_path: Path, log=None) -> pd.DataFrame:
+    """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table."""
     import json
 
-    predictions = {key: pd.read_csv(path, sep="\t", dtype={"session": str, "recording": str, "speaker": str})
-                   for key, path in prediction_files.items()}
+    predictions = read_predictions(prediction_files)
     train_counts = {key: json.loads(Path(path).read_text())["train_class_counts"] for key, path in info_files.items()}
     metrics = aggregate(predictions, train_counts)
     written = metrics.round(4)
@@ -225,15 +226,25 @@ def write_evaluation(prediction_files: Mapping[tuple[str, str], Path], info_file
     written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
                          for fold, n in zip(written["fold"], metrics["n_test"])]
     written.to_csv(metrics_path, sep="\t", index=False)
-    for target, folds in _by_target(predictions).items():
-        summary = confusion_summary(folds)
-        confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},
-                              names=["matrix"])
-        confusion.to_csv(confusion_paths[target], sep="\t", float_format="%.2f")
-        plot_confusion(summary.mean_percent, plot_paths[target], confusion_title(target, summary.uar),
-                       cmap=plots["cmap"], dpi=plots["dpi"], figsize=(plots["width"], plots["height"]))
-        if log is not None:
+    if log is not None:
+        for target, folds in _by_target(predictions).items():
             mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
             log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
                      target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], len(folds))
     return metrics
+
+
+def write_confusion(target: str, prediction_files: Sequence[Path], confusion_path: Path, plot_paths: Sequence[Path],
+                    plots: Mapping) -> ConfusionSummary:
+    """One target's averaged confusion matrix (tsv) and heatmaps, from its folds' predictions files.
+
+    ``plots``: config ``plots`` (cmap, dpi, width, height).
+    """
+    folds = read_predictions({(target, str(i)): path for i, path in enumerate(prediction_files)})
+    summary = confusion_summary({fold: frame for (_, fold), frame in folds.items()})
+    confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},
+                          names=["matrix"])
+    confusion.to_csv(confusion_path, sep="\t", float_format="%.2f")
+    plot_confusion(summary.mean_percent, plot_paths, confusion_title(target, summary.uar),
+                   cmap=plots["cmap"], dpi=plots["dpi"], figsize=(plots["width"], plots["height"]))
+    return summary

@@ -1,16 +1,19 @@
 # Parse-time setup: validate the config and read the corpus once, so every mistake is reported
 # before any job starts and the folds and extraction batches are known to the DAG.
 import hashlib
+import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import validate_config
+from facemotion.config import experiment_configs
 from facemotion.manifest import assign_batches, build_manifest
 
-validate_config(config)
+# Validates the top level and every experiment; without `experiments`, one called "default".
+EXPERIMENT_CONFIGS = experiment_configs(config)
 
 MANIFEST, MANIFEST_NOTES = build_manifest(config)
 for note in MANIFEST_NOTES:
@@ -18,41 +21,90 @@ for note in MANIFEST_NOTES:
 # Each recording's manifest row as plain values (None for missing), as extraction jobs get them.
 MANIFEST_ROWS = {row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None)
                  .to_dict("records")}
-BATCHES = assign_batches(list(MANIFEST["recording"]), config["extraction"]["recordings_per_job"])
 SESSIONS = sorted(MANIFEST["session"].unique())
 
-
-def _targets_with_values():
-    """Configured targets the corpus has values for; the others are skipped with a message."""
-    kept = []
-    for target in config["targets"]:
-        if target != "label" and MANIFEST[target].isna().all():
-            logger.warning(f"target {target!r} skipped: the corpus has no {target} ratings")
-        else:
-            kept.append(target)
-    return kept
+_NO_VALUES = [t for t in ("activation", "valence") if MANIFEST[t].isna().all()]
+for _target in _NO_VALUES:
+    logger.warning(f"target {_target!r} skipped: the corpus has no {_target} ratings")
 
 
-TARGETS = _targets_with_values()
+def extraction_settings(settings):
+    """What extraction depends on; `recordings_per_job` only groups recordings into jobs."""
+    return {
+        "features": settings["features"],
+        **{key: value for key, value in settings["extraction"].items() if key != "recordings_per_job"},
+    }
 
-# The settings each step depends on travel as params, so changing one reruns exactly its dependents.
-EXTRACTION_SETTINGS = {
-    "features": config["features"],
-    **{key: value for key, value in config["extraction"].items() if key != "recordings_per_job"},
+
+def extraction_dir(settings):
+    """Folder under results/ of the extraction these settings need: the top level's settings
+    extract into results/ itself, as without experiments; others into extractions/<digest>/."""
+    if extraction_settings(settings) == extraction_settings(config) and (
+            settings["extraction"]["recordings_per_job"] == config["extraction"]["recordings_per_job"]):
+        return ""
+    key = json.dumps([extraction_settings(settings), settings["extraction"]["recordings_per_job"]], sort_keys=True)
+    return f"extractions/{hashlib.sha256(key.encode()).hexdigest()[:12]}/"
+
+
+def training_settings(settings):
+    """The settings training depends on; resources only schedule jobs and do not change results."""
+    training = {key: value for key, value in settings["training"].items()
+                if key not in ("mem_mb", "runtime", "gpu", "threads")}
+    return {"classes": settings["classes"], "binning": settings["binning"], "protocol": settings["cv"]["protocol"],
+            **training}
+
+
+@dataclass
+class Experiment:
+    """One experiment: where its results go, what it learns and with which settings."""
+
+    name: str
+    dir: str  # under results/ and logs/: "" without `experiments`, else "experiments/<name>/"
+    settings: dict  # its full, validated configuration
+    targets: list
+    extraction_dir: str  # under results/: where its extraction and feature table are
+    extraction: dict
+    training: dict
+
+
+EXPERIMENTS = {
+    name: Experiment(
+        name=name,
+        dir=f"experiments/{name}/" if config.get("experiments") else "",
+        settings=settings,
+        targets=[t for t in settings["targets"] if t not in _NO_VALUES],
+        extraction_dir=extraction_dir(settings),
+        extraction=extraction_settings(settings),
+        training=training_settings(settings),
+    )
+    for name, settings in EXPERIMENT_CONFIGS.items()
 }
-TRAINING_SETTINGS = {
-    "classes": config["classes"],
-    "binning": config["binning"],
-    "protocol": config["cv"]["protocol"],
-    **config["training"],
+# The first experiment is the reference of the comparison, and its final models predict.
+REFERENCE = next(iter(EXPERIMENTS.values()))
+EXPERIMENT_AT = {e.dir: e for e in EXPERIMENTS.values()}
+# Experiments with the same extraction settings share one extraction: one set of batches each.
+EXTRACTIONS = {
+    e.extraction_dir: {"settings": e.extraction,
+                       "batches": assign_batches(list(MANIFEST["recording"]),
+                                                 e.settings["extraction"]["recordings_per_job"])}
+    for e in EXPERIMENTS.values()
 }
-# Resources only schedule jobs; they do not change results.
-for _resource_only in ("mem_mb", "runtime", "gpu", "threads"):
-    TRAINING_SETTINGS.pop(_resource_only)
+
+
+def experiment(wildcards):
+    return EXPERIMENT_AT[wildcards.experiment_dir]
+
+
+def batches(wildcards):
+    return EXTRACTIONS[wildcards.extraction_dir]["batches"]
+
+
+def features_file(wildcards):
+    return f"results/{experiment(wildcards).extraction_dir}features.parquet"
 
 
 def batch_rows(wildcards):
-    return [MANIFEST_ROWS[recording] for recording in BATCHES[wildcards.batch]]
+    return [MANIFEST_ROWS[recording] for recording in batches(wildcards)[wildcards.batch]]
 
 
 def batch_videos(wildcards):
@@ -68,6 +120,9 @@ def predict_recordings_file(wildcards):
 
 wildcard_constraints:
     batch=r"\d{4}",
+    # Empty for the default layout: results/metrics.tsv; else results/experiments/<name>/metrics.tsv.
+    experiment_dir=r"(experiments/[A-Za-z0-9][A-Za-z0-9_-]*/)?",
+    extraction_dir=r"(extractions/[0-9a-f]{12}/)?",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     target="|".join(["label", "activation", "valence"]),
 

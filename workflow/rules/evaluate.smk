@@ -1,24 +1,77 @@
+def experiment_predictions(suffix):
+    """Input function: one experiment's fold files (`suffix`: tsv or info.json), target by target."""
+
+    def files(wildcards):
+        return expand("results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
+                      experiment_dir=wildcards.experiment_dir, target=experiment(wildcards).targets,
+                      session=SESSIONS, suffix=suffix)
+
+    return files
+
+
 rule evaluate:
-    """Metrics per fold and target, averaged row-normalised confusion matrices, and heatmaps."""
+    """Metrics per fold and target of one experiment, with their means and the baselines."""
     input:
-        predictions=expand("results/predictions/{target}/fold_{session}.tsv", target=TARGETS, session=SESSIONS),
-        infos=expand("results/predictions/{target}/fold_{session}.info.json", target=TARGETS, session=SESSIONS),
+        predictions=experiment_predictions("tsv"),
+        infos=experiment_predictions("info.json"),
     output:
-        metrics=report("results/metrics.tsv", caption="../report/metrics.rst", category="Metrics"),
-        confusion=expand("results/confusion/{target}.tsv", target=TARGETS),
-        plots=report(
-            expand("results/plots/confusion_{target}.{ext}", target=TARGETS, ext=["png", "pdf"]),
-            caption="../report/confusion.rst",
-            category="Confusion matrices",
-        ),
+        metrics=report("results/{experiment_dir}metrics.tsv", caption="../report/metrics.rst", category="Metrics"),
     params:
-        targets=TARGETS,
+        targets=lambda wildcards: experiment(wildcards).targets,
         sessions=SESSIONS,
-        plots=config["plots"],
     log:
-        "logs/evaluate.log",
+        "logs/{experiment_dir}evaluate.log",
     localrule: True
     conda:
         CONDA_ENV
     script:
         "../scripts/evaluate.py"
+
+
+rule confusion:
+    """One target's averaged row-normalised confusion matrix and its heatmaps."""
+    input:
+        expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.tsv", session=SESSIONS),
+    output:
+        confusion="results/{experiment_dir}confusion/{target}.tsv",
+        plots=report(
+            expand("results/{{experiment_dir}}plots/confusion_{{target}}.{ext}", ext=["png", "pdf"]),
+            caption="../report/confusion.rst",
+            category="Confusion matrices",
+        ),
+    params:
+        plots=config["plots"],
+    log:
+        "logs/{experiment_dir}confusion/{target}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/confusion.py"
+
+
+rule summarise:
+    """Every experiment's metrics with speaker-bootstrap intervals and tests, per speaker, and
+    each experiment against the first."""
+    input:
+        predictions=[f"results/{e.dir}predictions/{t}/fold_{s}.tsv"
+                     for e in EXPERIMENTS.values() for t in e.targets for s in SESSIONS],
+        infos=[f"results/{e.dir}predictions/{t}/fold_{s}.info.json"
+               for e in EXPERIMENTS.values() for t in e.targets for s in SESSIONS],
+    output:
+        summary=report("results/summary.tsv", caption="../report/summary.rst", category="Summary"),
+        speakers="results/speakers.tsv",
+        comparison=report("results/comparison.tsv", caption="../report/comparison.rst", category="Summary"),
+        plot=report("results/plots/comparison.png", caption="../report/comparison.rst", category="Summary"),
+    params:
+        targets={name: e.targets for name, e in EXPERIMENTS.items()},
+        sessions=SESSIONS,
+        statistics=config["statistics"],
+        dpi=config["plots"]["dpi"],
+    log:
+        "logs/summarise.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/summarise.py"

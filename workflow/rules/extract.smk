@@ -10,19 +10,19 @@ rule extract_batch:
         videos=batch_videos,
     output:
         # The batch's report rows travel in the table's metadata: one file, written whole.
-        "results/extraction/batches/{batch}.parquet",
+        "results/{extraction_dir}extraction/batches/{batch}.parquet",
     params:
         rows=batch_rows,
-        settings=EXTRACTION_SETTINGS,
+        settings=lambda wildcards: EXTRACTIONS[wildcards.extraction_dir]["settings"],
         cache_dir="results/extraction/recordings",
     log:
-        "logs/extract/{batch}.log",
+        "logs/{extraction_dir}extract/{batch}.log",
     threads: 1
     # Largest batches first (longest-processing-time order), so the cores finish close together.
-    priority: lambda wildcards: len(BATCHES[wildcards.batch])
+    priority: lambda wildcards: len(batches(wildcards)[wildcards.batch])
     resources:
         mem_mb=1500,
-        runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]) // 10,
+        runtime=lambda wildcards: 10 + len(batches(wildcards)[wildcards.batch]) // 10,
     group:
         "extract"
     conda:
@@ -34,16 +34,17 @@ rule extract_batch:
 rule gather_features:
     """Gather the batches into one feature table and one report row per manifest row."""
     input:
-        expand("results/extraction/batches/{batch}.parquet", batch=BATCHES),
+        lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.parquet",
+                                 extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),
     output:
-        features="results/features.parquet",
-        report="results/extraction/report.tsv",
+        features="results/{extraction_dir}features.parquet",
+        report="results/{extraction_dir}extraction/report.tsv",
     params:
         # The manifest's recordings, in order (not results/manifest.tsv: that job stays off the
         # path from extraction to training).
         recordings=list(MANIFEST["recording"]),
     log:
-        "logs/gather_features.log",
+        "logs/{extraction_dir}gather_features.log",
     resources:
         mem_mb=4000,
     conda:

@@ -1,22 +1,22 @@
 rule train_fold:
     """Train on all sessions but one and predict the held-out session, for one target."""
     input:
-        "results/features.parquet",
+        features_file,
     output:
-        model="results/models/{target}/fold_{session}.keras",
-        model_metadata="results/models/{target}/fold_{session}.keras.json",
-        predictions="results/predictions/{target}/fold_{session}.tsv",
-        info="results/predictions/{target}/fold_{session}.info.json",
+        model="results/{experiment_dir}models/{target}/fold_{session}.keras",
+        model_metadata="results/{experiment_dir}models/{target}/fold_{session}.keras.json",
+        predictions="results/{experiment_dir}predictions/{target}/fold_{session}.tsv",
+        info="results/{experiment_dir}predictions/{target}/fold_{session}.info.json",
     params:
-        settings=TRAINING_SETTINGS,
-        features=config["features"],
+        settings=lambda wildcards: experiment(wildcards).training,
+        features=lambda wildcards: experiment(wildcards).extraction["features"],
     log:
-        "logs/train/{target}/fold_{session}.log",
-    threads: config["training"]["threads"]
+        "logs/{experiment_dir}train/{target}/fold_{session}.log",
+    threads: lambda wildcards: experiment(wildcards).settings["training"]["threads"]
     resources:
-        mem_mb=config["training"]["mem_mb"],
-        runtime=config["training"]["runtime"],
-        gpu=config["training"]["gpu"],
+        mem_mb=lambda wildcards: experiment(wildcards).settings["training"]["mem_mb"],
+        runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
+        gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     conda:
         CONDA_ENV
     script:
@@ -26,21 +26,21 @@ rule train_fold:
 rule final_model:
     """Train one target on every session, for as many epochs as the evaluation chose."""
     input:
-        features="results/features.parquet",
-        infos=expand("results/predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
+        features=features_file,
+        infos=expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
     output:
-        model="results/final/{target}/model.keras",
-        model_metadata="results/final/{target}/model.keras.json",
+        model="results/{experiment_dir}final/{target}/model.keras",
+        model_metadata="results/{experiment_dir}final/{target}/model.keras.json",
     params:
-        settings=TRAINING_SETTINGS,
-        extraction=EXTRACTION_SETTINGS,
+        settings=lambda wildcards: experiment(wildcards).training,
+        extraction=lambda wildcards: experiment(wildcards).extraction,
     log:
-        "logs/final/{target}.log",
-    threads: config["training"]["threads"]
+        "logs/{experiment_dir}final/{target}.log",
+    threads: lambda wildcards: experiment(wildcards).settings["training"]["threads"]
     resources:
-        mem_mb=config["training"]["mem_mb"],
-        runtime=config["training"]["runtime"],
-        gpu=config["training"]["gpu"],
+        mem_mb=lambda wildcards: experiment(wildcards).settings["training"]["mem_mb"],
+        runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
+        gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     conda:
         CONDA_ENV
     script:
@@ -48,17 +48,19 @@ rule final_model:
 
 
 rule final_models:
-    """Target: the final models of every target."""
+    """Target: the final models of every experiment and target."""
     input:
-        expand("results/final/{target}/model.keras", target=TARGETS),
+        [f"results/{e.dir}final/{target}/model.keras" for e in EXPERIMENTS.values() for target in e.targets],
     localrule: True
 
 
 rule predict:
-    """Predict the recordings listed in predict.recordings with the final models."""
+    """Predict the recordings listed in predict.recordings with the final models (of the first
+    experiment, where there are several)."""
     input:
         recordings=predict_recordings_file,
-        models=expand("results/final/{target}/model.keras", target=TARGETS),
+        models=expand("results/{experiment_dir}final/{target}/model.keras", experiment_dir=REFERENCE.dir,
+                      target=REFERENCE.targets),
     output:
         "results/predict/predictions.tsv",
     log:

@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facemotion.summary import COMPARISON_COLUMNS, SUMMARY_COLUMNS, summary_inputs, write_summary
+
+CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+
+
+def _write_fold(folder, target, fold, frame):
+    """A fold's predictions and info file as train_fold writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for c in CLASSES:
+        frame[f"p_{c}"] = 0.25
+    predictions = folder / f"{target}_fold_{fold}.tsv"
+    frame.to_csv(predictions, sep="\t", index=False)
+    info = folder / f"{target}_fold_{fold}.info.json"
+    info.write_text(json.dumps({"train_class_counts": [10, 30, 40, 10]}))
+    return str(predictions), str(info)
+
+
+def _experiment(folder, accuracy, rng, empty_fold=None):
+    files = {}
+    for fold in ("1", "2", "3"):
+        recordings = [f"r{fold}_{i:02d}" for i in range(40)]
+        true = np.array(CLASSES)[np.arange(40) % 4]
+        right = rng.random(40) < accuracy
+        predicted = np.where(right, true, np.array(CLASSES)[rng.integers(0, 4, 40)])
+        frame = pd.DataFrame({"recording": recordings, "session": fold,
+                              "speaker": [f"s{fold}{'ab'[i % 2]}" for i in range(40)],
+                              "y_true": true, "y_pred": predicted})
+        if fold == empty_fold:
+            frame = frame.iloc[:0].copy()
+        files[("label", fold)] = _write_fold(folder, "label", fold, frame)
+    return files
+
+
+@pytest.fixture
+def written(tmp_path):
+    rng = np.random.default_rng(0)
+    experiments = {"base": _experiment(tmp_path / "base", 0.3, rng),
+                   "better": _experiment(tmp_path / "better", 0.9, rng, empty_fold="3")}
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv", "comparison.png")]
+    write_summary(experiments, *paths, resamples=2000, seed=0)
+    return paths
+
+
+def test_summary_has_a_row_per_experiment_and_target_with_intervals(written):
+    summary = pd.read_csv(written[0], sep="\t")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert summary["experiment"].tolist() == ["base", "better"]
+    assert summary["n_test"].tolist() == [120, 80]  # the empty fold is skipped, not fatal
+    for metric in ("uar", "accuracy", "f1_macro"):
+        assert (summary[f"{metric}_ci_low"] <= summary[metric]).all()
+        assert (summary[metric] <= summary[f"{metric}_ci_high"]).all()
+    assert summary["chance"].tolist() == [0.25, 0.25]
+    # The majority baseline always predicts Neutral: recall 1 for one class of four.
+    assert summary["majority_uar"].tolist() == [0.25, 0.25]
+    better = summary.iloc[1]
+    assert better["uar"] > 0.8 and better["p_chance"] == pytest.approx(1 / 2001, abs=1e-4)
+
+
+def test_speakers_table_has_each_speakers_metrics_and_recalls(written):
+    speakers = pd.read_csv(written[1], sep="\t", dtype={"fold": str})
+    base = speakers[speakers["experiment"] == "base"]
+    assert sorted(base["speaker"]) == ["s1a", "s1b", "s2a", "s2b", "s3a", "s3b"]
+    assert (base["n_test"] == 20).all()
+    assert {f"recall_{c}" for c in CLASSES} <= set(speakers.columns)
+    # Speaker "a" holds the even recordings (Angry and Neutral): other recalls are empty.
+    assert base.loc[base["speaker"] == "s1a", "recall_Happy"].isna().all()
+
+
+def test_comparison_is_paired_against_the_first_experiment(written):
+    comparison = pd.read_csv(written[2], sep="\t")
+    assert list(comparison.columns) == COMPARISON_COLUMNS
+    row = comparison.iloc[0]
+    assert (row["experiment"], row["reference"], row["target"], row["n_test"]) == ("better", "base", "label", 80)
+    assert row["delta_ci_low"] <= row["delta_uar"] <= row["delta_ci_high"]
+    assert row["delta_uar"] > 0.4
+    assert written[3].stat().st_size > 1000
+
+
+def test_the_outputs_are_the_same_on_every_run(written, tmp_path):
+    first = [path.read_bytes() for path in written[:3]]
+    experiments = {name: {("label", f): (str(tmp_path / name / f"label_fold_{f}.tsv"),
+                                         str(tmp_path / name / f"label_fold_{f}.info.json")) for f in "123"}
+                   for name in ("base", "better")}
+    again = [tmp_path / f"again_{path.name}" for path in written]
+    write_summary(experiments, *again, resamples=2000, seed=0)
+    assert [path.read_bytes() for path in again[:3]] == first
+
+
+def test_rule_inputs_are_regrouped_by_experiment():
+    grouped = summary_inputs(["a", "b"], {"a": ["label", "valence"], "b": ["label"]}, ["1", "2"],
+                             ["a_l1", "a_l2", "a_v1", "a_v2", "b_l1", "b_l2"],
+                             ["ia_l1", "ia_l2", "ia_v1", "ia_v2", "ib_l1", "ib_l2"])
+    assert grouped["a"][("valence", "2")] == ("a_v2", "ia_v2")
+    assert grouped["b"] == {("label", "1"): ("b_l1", "ib_l1"), ("label", "2"): ("b_l2", "ib_l2")}
