@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from facemotion.config import ConfigError, validate_config
+from facemotion.config import ConfigError, experiment_configs, validate_config
 
 
 @pytest.fixture
@@ -64,3 +64,48 @@ def test_nested_command_line_overrides_arrive_as_strings_and_still_validate():
     assert config["training"]["learning_rate"] == 0.001
     with pytest.raises(ConfigError, match="extraction.n_frames: got '4.5'"):
         validate_config({"extraction": {"n_frames": "4.5"}})
+
+
+def test_experiments_override_the_top_level_and_follow_their_features():
+    configs = experiment_configs({"training": {"learning_rate": 0.001},
+                                  "experiments": {"pixels": {}, "landmarks": {"features": "landmarks"}}})
+    assert list(configs) == ["pixels", "landmarks"]
+    assert configs["pixels"]["training"]["model"] == "seed_cnn"
+    assert configs["landmarks"]["training"]["model"] == "seed_dense" and configs["landmarks"]["training"]["epochs"] == 30
+    assert configs["landmarks"]["training"]["learning_rate"] == 0.001  # kept from the top level
+    assert "experiments" not in configs["landmarks"]
+
+
+def test_without_experiments_there_is_one_called_default():
+    config = {}
+    assert experiment_configs(config) == {"default": config}
+
+
+@pytest.mark.parametrize("experiments, expected", [
+    ({"lm": {"features": "landmarks", "training": {"model": "seed_cnn"}}},
+     "experiments.lm.training.model: 'seed_cnn' needs features 'pixels'"),
+    ({"small": {"extraction": {"n_frames": 0}}}, "experiments.small.extraction.n_frames: got 0"),
+    ({"a": {"corpus": {"format": "tsv"}}}, "experiments.a: key 'corpus' not allowed"),
+    ({"a b": {}}, "experiments: key 'a b' not allowed; allowed: a name matching"),
+    ({"more": {"classes": ["Angry", "Fear"]}}, "experiments.more.classes: ['Fear'] are not among"),
+    ({"folds": {"cv": {"folds": 3}}}, "experiments.folds.cv.folds: got 3"),
+])
+def test_invalid_experiments_are_named(experiments, expected):
+    with pytest.raises(ConfigError) as error:
+        experiment_configs({"experiments": experiments})
+    assert expected in str(error.value)
+
+
+def test_the_seed_comparison_runs_both_seed_variants_under_the_seed_protocol():
+    with open("config/seed_comparison.yaml") as handle:
+        config = yaml.safe_load(handle)
+    config["corpus"] = {"format": "demo"}  # the licensed corpus is not here
+    configs = experiment_configs(config)
+    assert list(configs) == ["pixels", "landmarks"]
+    pixels, landmarks = configs["pixels"], configs["landmarks"]
+    assert (pixels["features"], pixels["training"]["model"], pixels["training"]["epochs"]) == ("pixels", "seed_cnn", 10)
+    assert (landmarks["features"], landmarks["training"]["model"], landmarks["training"]["epochs"]) == (
+        "landmarks", "seed_dense", 30)
+    for variant in configs.values():
+        assert variant["cv"]["protocol"] == "seed"
+        assert variant["extraction"]["face_size"] == 100 and variant["training"]["batch_size"] == 128
