@@ -103,6 +103,17 @@ def features_file(wildcards):
     return f"results/{experiment(wildcards).extraction_dir}features.parquet"
 
 
+def experiment_predictions(suffix):
+    """Input function: one experiment's fold files (`suffix`: tsv or info.json), target by target."""
+
+    def files(wildcards):
+        return expand("results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
+                      experiment_dir=wildcards.experiment_dir, target=experiment(wildcards).targets,
+                      session=SESSIONS, suffix=suffix)
+
+    return files
+
+
 def batch_rows(wildcards):
     return [MANIFEST_ROWS[recording] for recording in batches(wildcards)[wildcards.batch]]
 

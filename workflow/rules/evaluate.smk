@@ -1,14 +1,3 @@
-def experiment_predictions(suffix):
-    """Input function: one experiment's fold files (`suffix`: tsv or info.json), target by target."""
-
-    def files(wildcards):
-        return expand("results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
-                      experiment_dir=wildcards.experiment_dir, target=experiment(wildcards).targets,
-                      session=SESSIONS, suffix=suffix)
-
-    return files
-
-
 rule evaluate:
     """Metrics per fold and target of one experiment, with their means and the baselines."""
     input:
