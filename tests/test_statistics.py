@@ -140,3 +140,10 @@ def test_a_clearly_better_system_has_a_positive_difference_and_a_small_p_value()
                                units_from_predictions(strong, classes, folds), 2000, seed=0)
     assert result["delta_uar"] > 0.2 and result["delta_ci_low"] > 0.1
     assert result["p_value"] < 0.01
+
+
+def test_a_target_without_test_recordings_gives_empty_values_not_an_error():
+    units = units_from_predictions(_table([]), XY, ["1", "2"])
+    assert np.isnan(list(bootstrap_summary(units, 2000, seed=0).values())).all()
+    assert np.isnan(permutation_p_chance(np.array([], int), np.array([], int), np.array([], int), 2, 100, seed=0))
+    assert np.isnan(list(paired_comparison(units, units, 100, seed=0).values())).all()

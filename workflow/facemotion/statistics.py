@@ -21,6 +21,7 @@ so 2,000 resamples cost a few matrix products instead of 2,000 passes over the r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,10 +97,11 @@ def fold_means(weights: np.ndarray, units: Units) -> dict[str, np.ndarray]:
     fold_counts = np.stack([weights[:, units.folds == fold] @ flat[units.folds == fold]
                             for fold in range(units.n_folds)], axis=1).reshape(len(weights), units.n_folds, k, k)
     per_fold = metrics_from_counts(fold_counts)
-    # Folds without test recordings are NaN and left out, as in metrics.tsv's mean row.
-    with np.errstate(invalid="ignore"):
-        return {name: np.nanmean(values, axis=1) if values.shape[1] else np.full(len(values), np.nan)
-                for name, values in per_fold.items()}
+    # Folds without test recordings are NaN and left out, as in metrics.tsv's mean row (a
+    # target without any test recording stays NaN, which nanmean would warn about).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {name: np.nanmean(values, axis=1) for name, values in per_fold.items()}
 
 
 def bootstrap_weights(unit_folds: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -136,6 +138,8 @@ def permutation_p_chance(true: np.ndarray, predicted: np.ndarray, folds: np.ndar
     rng = np.random.default_rng(seed)
     k = n_classes
     fold_ids = np.unique(folds)
+    if not len(fold_ids):
+        return np.nan
     observed = np.empty(len(fold_ids))
     permuted = np.empty((n_permutations, len(fold_ids)))
     for column, fold in enumerate(fold_ids):
@@ -146,8 +150,6 @@ def permutation_p_chance(true: np.ndarray, predicted: np.ndarray, folds: np.ndar
         cells = np.arange(n_permutations)[:, None] * k * k + shuffled * k + fold_predicted
         counts = np.bincount(cells.ravel(), minlength=n_permutations * k * k).reshape(n_permutations, k, k)
         permuted[:, column] = metrics_from_counts(counts)["uar"]
-    if not len(fold_ids):
-        return np.nan
     # A small tolerance, so that a permutation equal to the observed value counts as reaching it.
     reached = permuted.mean(axis=1) >= observed.mean() - 1e-12
     return float((1 + reached.sum()) / (1 + n_permutations))
@@ -177,5 +179,5 @@ def paired_comparison(reference: Units, other: Units, n_resamples: int, seed: in
                      - fold_means(np.concatenate([1.0 - swapped, swapped], axis=1), both)["uar"])
     extreme = np.abs(swapped_delta) >= abs(delta) - 1e-12
     low, high = percentile_interval(resampled)
-    return {"delta_uar": float(delta), "delta_ci_low": low, "delta_ci_high": high,
-            "p_value": float((1 + extreme.sum()) / (1 + n_resamples))}
+    p_value = (1 + extreme.sum()) / (1 + n_resamples) if np.isfinite(delta) else np.nan
+    return {"delta_uar": float(delta), "delta_ci_low": low, "delta_ci_high": high, "p_value": float(p_value)}
