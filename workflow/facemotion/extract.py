@@ -313,7 +313,7 @@ class FaceProbe:
 
     def __call__(self, frame: np.ndarray):
         grey = np.ascontiguousarray(frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-        key = hashlib.blake2b(grey, digest_size=16).digest() + bytes(str(grey.shape), "ascii")
+        key = hashlib.sha1(grey).digest() + bytes(str(grey.shape), "ascii")
         if key not in self.seen:
             self.seen[key] = self._features(grey)
         return self.seen[key]
