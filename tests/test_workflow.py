@@ -300,3 +300,10 @@ def test_an_invalid_experiment_is_named(tmp_path):
                              str(config)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
     assert "experiments.bad.extraction.n_frames: got 0" in result.stdout + result.stderr
+
+
+def test_a_corpus_smaller_than_one_batch_is_extracted_on_every_core(tmp_path):
+    config = write_config(tmp_path, extraction={"recordings_per_job": 100})  # 30 recordings: one batch
+    output = snakemake(tmp_path, "--configfile", str(config), "--dry-run", "gather_features")
+    block = (output.stdout + output.stderr).split("rule extract_batch:")[1].split("rule ")[0]
+    assert "wildcards: batch=0000" in block and "threads: 2" in block

@@ -118,6 +118,13 @@ def batch_rows(wildcards):
     return [MANIFEST_ROWS[recording] for recording in batches(wildcards)[wildcards.batch]]
 
 
+def extraction_processes(wildcards):
+    """Worker processes of one extraction job: fewer batches (of all extractions) than cores still
+    use every core."""
+    all_batches = sum(len(extraction["batches"]) for extraction in EXTRACTIONS.values())
+    return max(1, min(len(batches(wildcards)[wildcards.batch]), (workflow.cores or 1) // all_batches))
+
+
 def batch_videos(wildcards):
     return sorted({row["path"] for row in batch_rows(wildcards)})
 
