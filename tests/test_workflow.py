@@ -144,11 +144,11 @@ def test_corpus_edits_rerun_only_what_they_touch(run, tmp_path):
     first, extra = manifest.iloc[:-2], manifest.iloc[-2:]
     (workdir / "corpus.tsv").write_text(first.to_csv(sep="\t", index=False))
     config = write_config(workdir, corpus={"format": "tsv", "path": "corpus.tsv"})
-    targets = ["gather_features", "results/manifest.tsv"]
+    targets = ["results/features.parquet", "results/manifest.tsv"]
     snakemake(workdir, *targets, "--configfile", str(config))
 
     (workdir / "corpus.tsv").write_text(manifest.to_csv(sep="\t", index=False))
-    jobs = planned_jobs(workdir, "gather_features", "--configfile", str(config))
+    jobs = planned_jobs(workdir, "results/features.parquet", "--configfile", str(config))
     assert jobs["extract_batch"] <= 2
     shutil.rmtree(workdir / "logs" / "extract")  # keep only the logs of the batches that rerun
     snakemake(workdir, *targets, "--configfile", str(config))
@@ -176,7 +176,7 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
     import time
 
     config = write_config(tmp_path, targets=["label"])
-    snakemake(tmp_path, "gather_features", "--configfile", str(config))
+    snakemake(tmp_path, "results/features.parquet", "--configfile", str(config))
     output = tmp_path / "run.out"
     with open(output, "w") as sink:
         process = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "--directory", str(tmp_path), "--configfile",
@@ -304,6 +304,6 @@ def test_an_invalid_experiment_is_named(tmp_path):
 
 def test_a_corpus_smaller_than_one_batch_is_extracted_on_every_core(tmp_path):
     config = write_config(tmp_path, extraction={"recordings_per_job": 100})  # 30 recordings: one batch
-    output = snakemake(tmp_path, "--configfile", str(config), "--dry-run", "gather_features")
+    output = snakemake(tmp_path, "--configfile", str(config), "--dry-run", "results/features.parquet")
     block = (output.stdout + output.stderr).split("rule extract_batch:")[1].split("rule ")[0]
     assert "wildcards: batch=0000" in block and "threads: 2" in block

@@ -4,8 +4,8 @@
         [--per-job 125 250] [--rounds 3] [--corpus-dir DIR]
 
 Renders a demo corpus (or reuses the one in --corpus-dir), extracts every recording in this
-process (sum of per-recording times), then runs `snakemake --cores N gather_features` on the same
-videos (as a tsv corpus, so rendering is not timed; the manifest job, which a full run starts
+process (sum of per-recording times), then runs `snakemake --cores N results/features.parquet` on
+the same videos (as a tsv corpus, so rendering is not timed; the manifest job, which a full run starts
 beside extraction, is not part of that target) from an empty results folder, once per
 --per-job value, and prints wall time / (sum / N): the cost of Snakemake, job start-up, batching
 and gathering over ideal parallel extraction. Target: at most 1.15 for 1,000 recordings on 2 cores.
@@ -75,7 +75,7 @@ def _run_workflow(workdir: Path, corpus_dir: Path, cores: int, per_job: int | No
         config["extraction"] = {"recordings_per_job": per_job}
     (workdir / "config.json").write_text(json.dumps(config))
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--directory", str(workdir),
-               "gather_features", "--configfile", str(workdir / "config.json")]
+               "results/features.parquet", "--configfile", str(workdir / "config.json")]
     began = time.time()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     ended = time.time()
