@@ -701,6 +701,24 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not_a_zip"])
+def test_an_unreadable_cache_entry_is_extracted_again_and_logged(videos, tmp_path, counted, damage):
+    cache = tmp_path / "cache"
+    rows = manifest_rows({"a": videos["face"]})
+    run_batch(rows, ExtractionSettings(n_frames=2), cache)
+    entry = cache / "a.npz"
+    good = entry.read_bytes()
+    entry.write_bytes({"truncated": good[: len(good) // 2], "empty": b"", "not_a_zip": b"garbage"}[damage])
+    messages = []
+    kept, report = run_batch(rows, ExtractionSettings(n_frames=2), cache, log=messages.append)
+    assert counted == ["face.mp4", "face.mp4"] and report[0]["status"] == "ok"
+    assert any(m.startswith("unreadable cache entry, extracting a again") and str(entry) in m for m in messages)
+    assert entry.read_bytes() == good  # healed: the next run reuses it
+    counted.clear()
+    run_batch(rows, ExtractionSettings(n_frames=2), cache)
+    assert counted == []
+
+
 def test_extraction_reuses_freed_memory_with_a_cached_detector(videos, tmp_path):
     # A process that loads the detector instead of building it used to page-fault on every
     # frame buffer (glibc's default thresholds): 5-13 % of the extraction time on demo videos.

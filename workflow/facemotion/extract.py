@@ -26,6 +26,7 @@ import re
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -553,8 +554,13 @@ def save_result(path: Path, key: str, result: ExtractionResult) -> None:
         np.savez(handle, **arrays)  # a handle, not a name: np.savez would append ".npz" to the name
 
 
+class UnreadableCacheEntry(Exception):
+    """A cache entry exists but cannot be read (truncated, corrupted): it is extracted again."""
+
+
 def load_result(path: Path, key: str) -> ExtractionResult | None:
-    """The cached result if `path` holds one for exactly `key`, else None."""
+    """The cached result if `path` holds one for exactly `key`, None if it holds none (absent,
+    other key); raises UnreadableCacheEntry, naming the file, if it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["key"][()]) != key:
@@ -563,8 +569,10 @@ def load_result(path: Path, key: str) -> ExtractionResult | None:
                 str(data["status"][()]), int(data["faces_found"]), int(data["frames_read"]),
                 str(data["detail"][()]), data["frame_index"].astype(np.int32),
                 *(data[name] if name in data.files else None for name in ("pixels", "landmarks", "geometry")))
-    except (OSError, ValueError, KeyError, EOFError):  # absent or unreadable: extract again
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise UnreadableCacheEntry(f"{path}: {type(error).__name__}: {error}") from error
 
 
 def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: Path,
@@ -586,7 +594,11 @@ def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: 
             _optional_region(row.get("region"))
         entry = cache_dir / f"{recording}.npz"
         key = cache_key(path, fingerprint, start, end, region) if os.path.isfile(path) else None
-        result = load_result(entry, key) if key is not None else None
+        try:
+            result = load_result(entry, key) if key is not None else None
+        except UnreadableCacheEntry as error:
+            say(f"unreadable cache entry, extracting {recording} again: {error}")
+            result = None
         if result is not None:
             counts["reused"] += 1
             say(f"reused {recording}: {result.status}")
