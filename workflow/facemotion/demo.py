@@ -552,10 +552,34 @@ def _write_clip_args(args) -> None:
     _write_clip(*args)
 
 
-def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int = 8) -> None:
-    """Render every planned video under out_dir and write out_dir/manifest.tsv."""
+# Written first into a folder the generator takes over: only such a folder, a new one or an
+# empty one is ever written into, so a user's own corpus is never overwritten.
+OWNER_MARK = ".facemotion-demo"
+
+
+def demo_folder_problem(out_dir: pathlib.Path | str) -> str | None:
+    """Why the demo corpus must not be written into `out_dir`, or None if it may: a folder that
+    does not exist, holds only empty folders, or was created by this generator (OWNER_MARK)."""
     out_dir = pathlib.Path(out_dir)
+    if not out_dir.exists() or (out_dir / OWNER_MARK).is_file():
+        return None
+    if out_dir.is_dir() and not any(p.is_file() or p.is_symlink() for p in out_dir.rglob("*")):
+        return None
+    what = "a file" if not out_dir.is_dir() else "a folder with files that the demo generator did not create"
+    return (f"corpus.path: {str(out_dir)!r} is {what}, and corpus.format is 'demo', which would write a "
+            f"synthetic manifest.tsv and videos there. To use your own corpus, set corpus.format (tsv, "
+            f"msp-improv, iemocap, crema-d, ravdess); for the demo, point corpus.path at a new or empty folder")
+
+
+def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int = 8) -> None:
+    """Render every planned video under out_dir and write out_dir/manifest.tsv; refuses a folder
+    that holds anything the generator did not create (see demo_folder_problem)."""
+    out_dir = pathlib.Path(out_dir)
+    problem = demo_folder_problem(out_dir)
+    if problem:
+        raise FileExistsError(problem)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / OWNER_MARK).write_text("created by facemotion's demo corpus generator; it may rewrite this folder\n")
     # Longest clips first so the workers finish together.
     rows = sorted(plan.to_dict("records"), key=lambda r: -int(r["demo_n_frames"]))
     jobs = [(row, out_dir, int(n_frames)) for row in rows]

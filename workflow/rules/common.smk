@@ -7,14 +7,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import validate_config
+from facemotion.config import canonical, validate_config
 from facemotion.manifest import assign_batches, build_manifest
 
 validate_config(config)
 
 MANIFEST, MANIFEST_NOTES = build_manifest(config)
 for note in MANIFEST_NOTES:
-    logger.info(f"manifest: {note}")
+    logger.warning(f"manifest: {note}")
+# With cv.speakers_may_span_sessions a fold may test speakers it trained on; the start-up log,
+# the manifest log and the evaluation log say so.
+SPEAKER_INDEPENDENT = bool(MANIFEST.groupby("speaker")["session"].nunique().max() <= 1)
+if not SPEAKER_INDEPENDENT:
+    logger.warning("cv.speakers_may_span_sessions: some speakers are in several sessions, so the results are "
+                   "NOT speaker-independent (a fold tests speakers it trained on)")
 # Each recording's manifest row as plain values (None for missing), as extraction jobs get them.
 MANIFEST_ROWS = {row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None)
                  .to_dict("records")}
@@ -30,25 +36,28 @@ def _targets_with_values():
             logger.warning(f"target {target!r} skipped: the corpus has no {target} ratings")
         else:
             kept.append(target)
+    if not kept:
+        raise WorkflowError(f"targets: none of {config['targets']} can be learnt from this corpus (it has no "
+                            "ratings for them); allowed: 'label' or a target whose column the manifest fills")
     return kept
 
 
 TARGETS = _targets_with_values()
 
 # The settings each step depends on travel as params, so changing one reruns exactly its dependents.
-EXTRACTION_SETTINGS = {
+# Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything.
+EXTRACTION_SETTINGS = canonical({
     "features": config["features"],
     **{key: value for key, value in config["extraction"].items() if key != "recordings_per_job"},
-}
-TRAINING_SETTINGS = {
+})
+# Resources (mem_mb, runtime, gpu, threads) only schedule jobs; they do not change results.
+TRAINING_SETTINGS = canonical({
     "classes": config["classes"],
     "binning": config["binning"],
     "protocol": config["cv"]["protocol"],
-    **config["training"],
-}
-# Resources only schedule jobs; they do not change results.
-for _resource_only in ("mem_mb", "runtime", "gpu", "threads"):
-    TRAINING_SETTINGS.pop(_resource_only)
+    **{key: value for key, value in config["training"].items() if key not in ("mem_mb", "runtime", "gpu", "threads")},
+})
+PLOT_SETTINGS = canonical(config["plots"])
 
 
 def batch_rows(wildcards):
