@@ -26,11 +26,17 @@ def main(argv=None) -> int:
         return check_corpus(args.rest)
     from pathlib import Path
 
-    from facemotion.predict import load_final_models, predict_recordings
+    from facemotion.predict import PredictionInputError, check_segment, load_final_models, predict_recordings
 
+    try:
+        check_segment(args.start, args.end)
+        models = load_final_models(args.model_dir)
+    except PredictionInputError as error:  # the user's mistake: one line, not a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rows = pd.DataFrame({"recording": [Path(v).stem for v in args.videos], "path": args.videos,
                          "start": args.start, "end": args.end})
-    predictions = predict_recordings(rows, load_final_models(args.model_dir))
+    predictions = predict_recordings(rows, models)
     predictions.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6f")
     return 0
 
