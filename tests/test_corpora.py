@@ -119,6 +119,10 @@ def test_msp_improv_with_foreign_evaluation_txt_says_what_was_expected(tmp_path)
 def test_build_manifest_reads_a_named_corpus(tmp_path, put):
     root = msp_tree(tmp_path, put)
     config = validate_config({"corpus": {"format": "msp-improv", "path": str(root)}, "classes": CLASSES})
+    with pytest.raises(ManifestError, match="in sessions session1, session2, session6 use files of identical content"):
+        build_manifest(config)  # one clip copied under every name: the same video in several sessions
+    for video in root.rglob("*.avi"):
+        video.write_bytes(video.read_bytes() + video.name.encode())  # now each file differs
     manifest, _ = build_manifest(config)
     assert len(manifest) == 5
 
