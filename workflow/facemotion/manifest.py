@@ -207,10 +207,15 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
     if problems:
         raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    if not config["cv"]["speakers_may_span_sessions"] or manifest.groupby("speaker")["session"].nunique().max() <= 1:
+    if speaker_independent(manifest):
         return manifest, notes
     return manifest, [*notes, "speakers span sessions (cv.speakers_may_span_sessions): the results are NOT "
                               "speaker-independent"]
+
+
+def speaker_independent(manifest: pd.DataFrame) -> bool:
+    """Whether every speaker is in one session only, so that no fold tests a speaker it trained on."""
+    return bool(manifest.groupby("speaker")["session"].nunique().max() <= 1)
 
 
 def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> list[str]:
