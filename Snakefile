@@ -15,10 +15,19 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 
 
+# Every result a run promises, not just the last ones: Snakemake only checks that a job's output
+# exists where a job that needs it reruns, so a deleted fold model, feature table or extraction
+# report under an up-to-date metrics.tsv would otherwise never be made again ("Nothing to be done").
 rule all:
     input:
         "results/manifest.tsv",
+        [f"results/{d}{output}" for d in EXTRACTIONS for output in ("features.parquet", "extraction/report.tsv")],
+        [f"results/{e.dir}{kind}/{target}/fold_{session}.{ext}" for e in EXPERIMENTS.values() for target in e.targets
+         for session in SESSIONS
+         for kind, ext in (("models", "keras"), ("models", "keras.json"), ("predictions", "tsv"),
+                           ("predictions", "info.json"))],
         [f"results/{e.dir}metrics.tsv" for e in EXPERIMENTS.values()],
+        [f"results/{e.dir}confusion/{target}.tsv" for e in EXPERIMENTS.values() for target in e.targets],
         [f"results/{e.dir}plots/confusion_{target}.{ext}"
          for e in EXPERIMENTS.values() for target in e.targets for ext in ("png", "pdf")],
         "results/summary.tsv",

@@ -9,31 +9,36 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import experiment_configs
-from facemotion.manifest import assign_batches, build_manifest
+from facemotion.config import canonical, experiment_configs
+from facemotion.corpora import build_manifest
+from facemotion.manifest import assign_batches, speaker_independent
+from facemotion.targets import TARGETS as ALL_TARGETS
 
 # Validates the top level and every experiment; without `experiments`, one called "default".
 EXPERIMENT_CONFIGS = experiment_configs(config)
 
 MANIFEST, MANIFEST_NOTES = build_manifest(config)
 for note in MANIFEST_NOTES:
-    logger.info(f"manifest: {note}")
+    logger.warning(f"manifest: {note}")
+# With cv.speakers_may_span_sessions a fold may test speakers it trained on: the notes above (the
+# start-up and manifest logs) and the evaluation log say so.
+SPEAKER_INDEPENDENT = speaker_independent(MANIFEST)
 # Each recording's manifest row as plain values (None for missing), as extraction jobs get them.
 MANIFEST_ROWS = {row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None)
                  .to_dict("records")}
 SESSIONS = sorted(MANIFEST["session"].unique())
 
-_NO_VALUES = [t for t in ("activation", "valence") if MANIFEST[t].isna().all()]
+_NO_VALUES = [t for t in ALL_TARGETS if t != "label" and MANIFEST[t].isna().all()]
 for _target in _NO_VALUES:
     logger.warning(f"target {_target!r} skipped: the corpus has no {_target} ratings")
 
 
 def extraction_settings(settings):
     """What extraction depends on; `recordings_per_job` only groups recordings into jobs."""
-    return {
+    return canonical({
         "features": settings["features"],
         **{key: value for key, value in settings["extraction"].items() if key != "recordings_per_job"},
-    }
+    })
 
 
 def extraction_dir(settings):
@@ -47,11 +52,12 @@ def extraction_dir(settings):
 
 
 def training_settings(settings):
-    """The settings training depends on; resources only schedule jobs and do not change results."""
+    """The settings training depends on; resources only schedule jobs and do not change results.
+    Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything."""
     training = {key: value for key, value in settings["training"].items()
                 if key not in ("mem_mb", "runtime", "gpu", "threads")}
-    return {"classes": settings["classes"], "binning": settings["binning"], "protocol": settings["cv"]["protocol"],
-            **training}
+    return canonical({"classes": settings["classes"], "binning": settings["binning"],
+                      "protocol": settings["cv"]["protocol"], **training})
 
 
 @dataclass
@@ -79,6 +85,13 @@ EXPERIMENTS = {
     )
     for name, settings in EXPERIMENT_CONFIGS.items()
 }
+for _experiment in EXPERIMENTS.values():
+    if not _experiment.targets:
+        _where = "" if _experiment.name == "default" else f" of experiment {_experiment.name}"
+        raise WorkflowError(f"targets{_where}: "
+                            f"none of {_experiment.settings['targets']} can be learnt from this corpus (it has no "
+                            "ratings for them); allowed: 'label' or a target whose column the manifest fills")
+PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
 REFERENCE = next(iter(EXPERIMENTS.values()))
 EXPERIMENT_AT = {e.dir: e for e in EXPERIMENTS.values()}
@@ -142,7 +155,7 @@ wildcard_constraints:
     experiment_dir=r"(experiments/[A-Za-z0-9][A-Za-z0-9_-]*/)?",
     extraction_dir=r"(extractions/[0-9a-f]{12}/)?",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
-    target="|".join(["label", "activation", "valence"]),
+    target="|".join(ALL_TARGETS),
 
 # One environment for every rule, for `--sdm conda` (relative to the rule files).
 CONDA_ENV = "../../envs/facemotion.yaml"

@@ -8,6 +8,7 @@ rule evaluate:
     params:
         targets=lambda wildcards: experiment(wildcards).targets,
         sessions=SESSIONS,
+        speaker_independent=SPEAKER_INDEPENDENT,
     log:
         "logs/{experiment_dir}evaluate.log",
     localrule: True
@@ -29,7 +30,7 @@ rule confusion:
             category="Confusion matrices",
         ),
     params:
-        plots=config["plots"],
+        plots=PLOT_SETTINGS,
     log:
         "logs/{experiment_dir}confusion/{target}.log",
     localrule: True
@@ -55,7 +56,7 @@ rule summarise:
     params:
         targets={name: e.targets for name, e in EXPERIMENTS.items()},
         sessions=SESSIONS,
-        statistics=config["statistics"],
+        statistics=canonical(config["statistics"]),
         dpi=config["plots"]["dpi"],
     log:
         "logs/summarise.log",
