@@ -157,10 +157,12 @@ def test_deleted_results_are_made_again_not_taken_as_done(run, tmp_path):
     shutil.copytree(run, copy, symlinks=True)
     config = write_config(copy)
     (copy / "results/models/label/fold_2.keras").unlink()
-    assert planned_jobs(copy, "--configfile", str(config)) == {"train_fold": 1, "evaluate": 1, "all": 1}
+    assert planned_jobs(copy, "--configfile", str(config)) == {"train_fold": 1, "evaluate": 1, "confusion": 1,
+                                                               "summarise": 1, "all": 1}
     (copy / "results/features.parquet").unlink()  # e.g. deleted after it was found corrupted
     assert planned_jobs(copy, "--configfile", str(config)) == {"gather_features": 1, "train_fold": 18,
-                                                               "evaluate": 1, "all": 1}
+                                                               "evaluate": 1, "confusion": 3, "summarise": 1,
+                                                               "all": 1}
 
 
 def tsv_corpus(folder: Path, rows: list[str], header: str = "recording\tpath\tspeaker\tsession\tlabel\tactivation\n",
