@@ -43,6 +43,8 @@ def test_landmark_features_default_to_the_dense_network():
     ({"targets": ["label", "arousal"]}, "targets.1: got 'arousal'; allowed: one of 'label', 'activation', 'valence'"),
     ({"features": "landmarks", "training": {"model": "seed_cnn"}}, "training.model: 'seed_cnn' needs features 'pixels'"),
     ({"binning": {"low": 3.5, "high": 2.5}}, "binning: low (3.5) must be below high (2.5)"),
+    ({"training": {"gpu": 2}}, "training.gpu: got 2; allowed: an integer >= 0 and <= 1"),
+    ({"training": {"precision": "float16"}}, "training.precision: got 'float16'; allowed: one of 'float32', 'mixed_float16'"),
 ])
 def test_invalid_values_name_the_key_and_what_is_allowed(patch, expected):
     with pytest.raises(ConfigError) as error:

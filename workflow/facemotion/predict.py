@@ -54,7 +54,7 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
         entry = {"recording": row["recording"], "status": result.status, "detail": result.detail}
         for target, (model, meta) in models.items():
             features = model_features(result, meta) if result.ok else None
-            probabilities = (predict_proba(model, features, np.array([0]), meta["normalisation"])[0]
+            probabilities = (predict_proba(model, features, np.array([0]))[0]
                              if features is not None else [np.nan] * len(meta["classes"]))
             entry[target] = meta["classes"][int(np.argmax(probabilities))] if features is not None else ""
             entry.update({f"{target}_p_{name}": float(p) for name, p in zip(meta["classes"], probabilities)})

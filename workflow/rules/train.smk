@@ -18,7 +18,7 @@ rule train_fold:
         runtime=config["training"]["runtime"],
         gpu=config["training"]["gpu"],
     conda:
-        CONDA_ENV
+        TRAINING_CONDA_ENV
     script:
         "../scripts/train_fold.py"
 
@@ -42,7 +42,7 @@ rule final_model:
         runtime=config["training"]["runtime"],
         gpu=config["training"]["gpu"],
     conda:
-        CONDA_ENV
+        TRAINING_CONDA_ENV
     script:
         "../scripts/final_model.py"
 

@@ -18,7 +18,7 @@ with log_to(snakemake.log[0]) as log:
     epochs = round(statistics.median(chosen)) if settings["protocol"] == "loso" else settings["epochs"]
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.extraction["features"])
-    params = training_params(settings, threads=snakemake.threads)
+    params = training_params(settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     model, info = train_final(table.meta, features, snakemake.wildcards.target, params, epochs)
     metadata = {**info["model_metadata"], "features": snakemake.params.extraction["features"],
                 "extraction": {k: v for k, v in snakemake.params.extraction.items()},

@@ -12,7 +12,7 @@ from facemotion.training import save_model, train_fold, training_params
 with log_to(snakemake.log[0]) as log:
     table = read_feature_table(snakemake.input[0])
     features = model_input(table, snakemake.params.features)
-    params = training_params(snakemake.params.settings, threads=snakemake.threads)
+    params = training_params(snakemake.params.settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
                                           snakemake.wildcards.session, params)
     save_model(model, snakemake.output.model, info["model_metadata"])
