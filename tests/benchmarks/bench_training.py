@@ -162,12 +162,15 @@ def worker_repeat(args) -> dict:
 
 
 def worker_memory(args) -> dict:
+    import psutil
+
     from facemotion.training import train_fold
 
     t0 = time.perf_counter()
     n = args.n_memory
     pixels = make_pixels(n, args.frames, args.size)
     meta = make_meta(n)
+    data_s = time.perf_counter() - t0
     rss_data = peak_rss_mb()
     params = {
         "classes": list(SEED_CLASS_SHARES), "epochs": 1, "protocol": args.protocol,
@@ -186,6 +189,8 @@ def worker_memory(args) -> dict:
         "fit_s": info["fit_seconds"],
         "fit_samples_per_s": info["samples_per_second"],
         "total_s": time.perf_counter() - t0,
+        # What a workflow job spends: from process start (imports included), less making the data.
+        "job_s": time.time() - psutil.Process().create_time() - data_s,
     }
 
 
@@ -256,6 +261,12 @@ def main():
         print(f"{'peak RSS':<28}{m['peak_rss_mb']:.0f} MB (target <= 3072)")
         print(f"{'fit (1 epoch + val scoring)':<28}{m['fit_s']:.0f} s = {m['fit_samples_per_s']:.1f} samples/s")
         print(f"{'whole job':<28}{m['total_s']:.0f} s")
+        if m["n"] == SEED_RECORDINGS and args.protocol == "loso":
+            # Each further epoch costs at most what the first did (which includes tracing).
+            projected = SEED_TRAININGS * (m["job_s"] + (SEED_EPOCHS - 1) * m["fit_s"])
+            print(f"projected seed's {SEED_TRAININGS} trainings, one after another, from this job "
+                  f"({SEED_TRAININGS} x (job {m['job_s']:.0f} s without making the data + {SEED_EPOCHS - 1} x "
+                  f"epoch {m['fit_s']:.0f} s)): {projected / 60:.1f} min")
     if not args.skip_repeat:
         r = run_worker("repeat", argv)
         print(f"\n(d) the same fold trained twice ({args.n_repeat} recordings, 2 epochs, same seed) on {r['device']}: "
