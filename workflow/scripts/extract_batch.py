@@ -4,11 +4,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.extract import ExtractionSettings, run_batch
+from facemotion.batch import run_batch
+from facemotion.settings import ExtractionSettings
 from facemotion.features import write_batch
 from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     settings = ExtractionSettings(**snakemake.params.settings)
-    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log)
+    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log,
+                                processes=snakemake.threads)
     write_batch(records, report, settings, snakemake.output[0])
