@@ -525,7 +525,7 @@ def load_model(path) -> tuple[keras.Model, dict]:
         norm["mean"] = np.asarray(norm["mean"], np.float32)
         norm["std"] = np.asarray(norm["std"], np.float32)
     model = keras.saving.load_model(path, compile=False)
-    if metadata.get("format", 1) < 2:  # saved before the model z-scored its input: add that step
+    if metadata.get("format") == 1:  # saved before the model z-scored its input: add that step
         sample_shape = metadata["sample_shape"]
         if metadata["input_kind"] == "features":
             sample_shape = [sample_shape[0], int(np.prod(sample_shape[1:]))]
