@@ -3,8 +3,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from facemotion.corpora import build_manifest, read_tsv_manifest
 from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, assign_batches, normalise_manifest, read_manifest,
-                                 read_tsv_manifest, resolve_paths, write_manifest)
+                                 resolve_paths, write_manifest)
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence\n"
@@ -129,7 +130,6 @@ def test_relative_video_paths_resolve_against_the_tsv_folder_in_both_readers(tmp
 # --- checks against the configuration and between folds (build_manifest) ---------------------
 
 from facemotion.config import validate_config  # noqa: E402
-from facemotion.manifest import build_manifest  # noqa: E402
 
 
 def corpus(folder: Path, rows: list[str], header: str = HEADER, **config) -> dict:

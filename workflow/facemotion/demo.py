@@ -12,7 +12,6 @@ parallel. Each video depends only on its own plan row, so renders are byte-ident
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import pathlib
@@ -24,7 +23,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-EMOTIONS = ("Angry", "Happy", "Neutral", "Sad")
+from facemotion.targets import EMOTIONS
+
 CLASS_SHARES = (0.10, 0.34, 0.45, 0.11)  # class shares of the seed corpus
 # (activation, valence) means per class on the 1-5 scale
 RATING_MEANS = {"Angry": (4.0, 1.8), "Happy": (3.6, 4.1), "Neutral": (2.8, 3.0), "Sad": (2.0, 1.9)}
@@ -592,19 +592,3 @@ def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int 
             pool.map(_write_clip_args, jobs, chunksize=1)
     public = [c for c in plan.columns if not c.startswith("demo_")]
     plan[public].to_csv(out_dir / "manifest.tsv", sep="\t", index=False)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Render the synthetic demo corpus.")
-    parser.add_argument("out_dir", type=pathlib.Path)
-    parser.add_argument("--n", type=int, default=300, help="number of recordings")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-frames", type=int, default=8, help="workflow frame target (too_short clips stay below)")
-    args = parser.parse_args(argv)
-    plan = plan_demo_corpus(args.n, args.seed)
-    render_demo_corpus(plan, args.out_dir, args.n_frames)
-    print(f"wrote {len(plan)} recordings and manifest.tsv to {args.out_dir}")
-
-
-if __name__ == "__main__":
-    main()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from .targets import natural_key
+from .folds import natural_key
 
 METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
 BASELINES = ("chance", "majority_accuracy", "majority_uar")

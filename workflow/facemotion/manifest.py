@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import math
 import os
 import re
@@ -139,20 +138,6 @@ def resolve_paths(paths, folder: Path | str) -> list[str]:
     return [p if not p or os.path.isabs(p) else os.path.normpath(Path(folder) / p) for p in paths]
 
 
-def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """Read a hand-written manifest; relative video paths are relative to the manifest's folder."""
-    path = Path(path)
-    try:
-        table = pd.read_csv(io.StringIO(read_utf8(path)), sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ManifestError(f"{path}: cannot read as a tab-separated manifest: {error}") from error
-    if "path" in table.columns:
-        table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
-    manifest, notes = normalise_manifest(table, classes, str(path), drop_unknown_labels=False,
-                                         check_files=check_files)
-    return manifest, [*unknown_column_notes(table.columns, str(path)), *notes]
-
-
 def read_utf8(path: Path) -> str:
     """The file's text; anything but UTF-8 (with or without a byte-order mark) is refused,
     naming the line and byte, rather than read as the wrong characters."""
@@ -177,40 +162,6 @@ def unknown_column_notes(columns, source: str) -> list[str]:
             notes.append(f"{source}: column {column!r} is not one facemotion reads and is ignored{hint}; "
                          f"known columns: {', '.join(MANIFEST_COLUMNS)}")
     return notes
-
-
-def demo_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
-    """The manifest of the synthetic corpus, known before its videos are rendered."""
-    from facemotion.demo import plan_demo_corpus
-
-    plan = plan_demo_corpus(config["demo"]["recordings"], config["demo"]["seed"])
-    table = plan[[c for c in plan.columns if not c.startswith("demo_")]].copy()
-    table["path"] = [os.path.normpath(Path(config["corpus"]["path"]) / p) for p in table["path"]]
-    table = table.astype(str).replace("nan", "")
-    return normalise_manifest(table, config["classes"], "demo corpus", drop_unknown_labels=False, check_files=False)
-
-
-def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
-    """Read the configured corpus into a normalised manifest (validated config expected) and
-    check it against the configuration (check_corpus)."""
-    corpus_format = config["corpus"]["format"]
-    if corpus_format == "demo":
-        manifest, notes = demo_manifest(config)
-    elif corpus_format == "tsv":
-        manifest, notes = read_tsv_manifest(config["corpus"]["path"], config["classes"])
-    else:
-        from facemotion.corpora import read_corpus
-
-        manifest, notes = read_corpus(corpus_format, config["corpus"]["path"], config["classes"],
-                                      folds=config["cv"]["folds"])
-    source = config["corpus"]["path"] if corpus_format == "tsv" else f"{corpus_format} corpus {config['corpus']['path']}"
-    problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
-    if problems:
-        raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    if speaker_independent(manifest):
-        return manifest, notes
-    return manifest, [*notes, "speakers span sessions (cv.speakers_may_span_sessions): the results are NOT "
-                              "speaker-independent"]
 
 
 def speaker_independent(manifest: pd.DataFrame) -> bool:

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facemotion.extract import ExtractionSettings, extract_recording, optional_float
+from facemotion.extract import extract_recording
+from facemotion.records import optional_float
+from facemotion.settings import ExtractionSettings
 from facemotion.features import model_input
 from facemotion.manifest import resolve_paths
 

@@ -26,7 +26,8 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .models import DEFAULT_EPOCHS, build_model, compile_model  # noqa: E402
-from .targets import encode_target, split_fold, target_classes  # noqa: E402
+from .folds import split_fold  # noqa: E402
+from .targets import encode_target, target_classes  # noqa: E402
 
 METADATA_FORMAT = 1
 NORMALISATIONS = {"pixels": ("global", "per_pixel"), "features": ("per_feature", "global")}

@@ -8,7 +8,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from facemotion.config import canonical, validate_config
-from facemotion.manifest import assign_batches, build_manifest, speaker_independent
+from facemotion.corpora import build_manifest
+from facemotion.manifest import assign_batches, speaker_independent
+from facemotion.targets import TARGETS as ALL_TARGETS
 
 validate_config(config)
 
@@ -80,7 +82,7 @@ def predict_recordings_file(wildcards):
 wildcard_constraints:
     batch=r"\d{4}",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
-    target="|".join(["label", "activation", "valence"]),
+    target="|".join(ALL_TARGETS),
 
 # One environment for every rule, for `--sdm conda` (relative to the rule files).
 CONDA_ENV = "../../envs/facemotion.yaml"
