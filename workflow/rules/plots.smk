@@ -1,0 +1,61 @@
+rule plot_extraction:
+    """Contact sheets of the kept faces and of the dropped recordings, and the extraction
+    statuses per session and speaker."""
+    input:
+        features="results/features.parquet",
+        report="results/extraction/report.tsv",
+        manifest="results/manifest.tsv",
+    output:
+        faces=report("results/plots/faces_kept.png", caption="../report/faces_kept.rst", category="Faces"),
+        dropped=report("results/plots/faces_dropped.png", caption="../report/faces_dropped.rst", category="Faces"),
+        overview=report("results/plots/extraction_status.png", caption="../report/extraction_status.rst",
+                        category="Extraction"),
+    params:
+        classes=config["classes"],
+        plots={key: config["plots"][key] for key in ("dpi", "faces_per_class", "dropped_max")},
+    log:
+        "logs/plot_extraction.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/plot_extraction.py"
+
+
+rule plot_training:
+    """Training loss and validation UAR by epoch of every fold of one target."""
+    input:
+        expand("results/predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
+    output:
+        report("results/plots/training_{target}.png", caption="../report/training.rst", category="Training",
+               labels={"target": "{target}"}),
+    params:
+        sessions=SESSIONS,
+        dpi=config["plots"]["dpi"],
+    log:
+        "logs/plot_training/{target}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/plot_training.py"
+
+
+rule front_page:
+    """The report's front page: corpus, settings and headline results of this run."""
+    input:
+        manifest="results/manifest.tsv",
+        report="results/extraction/report.tsv",
+        metrics="results/metrics.tsv",
+    output:
+        FRONT_PAGE,
+    params:
+        config={key: config[key] for key in ("corpus", "classes", "features", "extraction", "binning", "cv",
+                                             "training")},
+    log:
+        "logs/front_page.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/front_page.py"
