@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .evaluation import TARGET_TITLES
 from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
 from .targets import natural_key
 
@@ -147,7 +148,7 @@ def dropped_sheet(report: pd.DataFrame, manifest: pd.DataFrame, max_shown: int, 
     shown = dropped.head(max_shown)
     columns = min(columns, len(shown))
     rows = math.ceil(len(shown) / columns)
-    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(3.4 * columns, 0.8 + 3.4 * rows))
+    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(max(3.4 * columns, 8), 0.8 + 3.4 * rows))
     panels = []
     for ax, (_, row) in zip(axes.flat, shown.iterrows()):
         frame = video_frame(row["path"], _optional_seconds(row["start"]), _optional_seconds(row["end"]))
@@ -167,7 +168,8 @@ def dropped_sheet(report: pd.DataFrame, manifest: pd.DataFrame, max_shown: int, 
     for ax in list(axes.flat)[len(shown):]:
         ax.set_axis_off()
     more = f" (the first {len(shown)})" if len(dropped) > len(shown) else ""
-    figure.suptitle(f"{len(dropped)} recordings dropped by face extraction{more}, with a frame of each video")
+    recordings = "recording" if len(dropped) == 1 else "recordings"
+    figure.suptitle(f"{len(dropped)} {recordings} dropped by face extraction{more}, with a frame of each video")
     figure.tight_layout()
     return figure, panels
 
@@ -211,11 +213,12 @@ def extraction_overview(report: pd.DataFrame, manifest: pd.DataFrame):
         ax.set_title("per session" if column == "session" else "per speaker")
         panels.append({"panel": ax.get_title(), "rows": list(order),
                        "counts": {str(k): {s: int(n) for s, n in v.items()} for k, v in counts.iterrows()}})
-    axes[1].legend(title="status", loc="lower right", fontsize=8)
+    figure.legend(*axes[0].get_legend_handles_labels(), title="status", loc="lower center", ncol=len(statuses),
+                  fontsize=8)
     total = len(merged)
     kept = int((merged["status"] == OK).sum())
     figure.suptitle(f"Face extraction: {kept} of {total} recordings kept")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
     return figure, panels
 
 
@@ -228,6 +231,8 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
     ``infos``: {held-out session: the fold's info.json}.
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     folds = sorted(infos, key=natural_key)
     columns = min(columns, len(folds))
     rows = math.ceil(len(folds) / columns)
@@ -238,6 +243,7 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
         history = pd.DataFrame(info["history"])
         loss_line = ax.plot(history["epoch"], history["loss"], color="C0", marker=".", label="training loss")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("training loss", color="C0")
         lines = loss_line
         if "val_uar" in history:
@@ -256,7 +262,7 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
     for ax in list(axes.flat)[len(folds):]:
         ax.set_axis_off()
     figure.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
-    figure.suptitle(f"Training of {target}, one panel per held-out session")
+    figure.suptitle(f"Training of {TARGET_TITLES.get(target, target)}, one panel per held-out session")
     figure.tight_layout(rect=(0, 0, 0.88, 1))
     return figure, panels
 

@@ -23,17 +23,19 @@ rule plot_extraction:
 
 
 rule plot_training:
-    """Training loss and validation UAR by epoch of every fold of one target."""
+    """Training loss and validation UAR by epoch of every fold, one picture per target (one job:
+    each job costs a Python and matplotlib start)."""
     input:
-        expand("results/predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
+        expand("results/predictions/{target}/fold_{session}.info.json", target=TARGETS, session=SESSIONS),
     output:
-        report("results/plots/training_{target}.png", caption="../report/training.rst", category="Training",
-               labels={"target": "{target}"}),
+        report(expand("results/plots/training_{target}.png", target=TARGETS), caption="../report/training.rst",
+               category="Training"),
     params:
+        targets=TARGETS,
         sessions=SESSIONS,
         dpi=config["plots"]["dpi"],
     log:
-        "logs/plot_training/{target}.log",
+        "logs/plot_training.log",
     localrule: True
     conda:
         CONDA_ENV
