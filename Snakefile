@@ -26,6 +26,8 @@ include: "workflow/rules/plots.smk"
 
 
 rule all:
+    message:
+        "Done: results in results/, the report with: snakemake --report report.html"
     input:
         "results/manifest.tsv",
         "results/metrics.tsv",

@@ -200,11 +200,12 @@ def extraction_overview(report: pd.DataFrame, manifest: pd.DataFrame):
     panels = []
     for ax, (column, order) in zip(axes, groups.items()):
         counts = pd.crosstab(merged[column], merged["status"]).reindex(index=order, columns=statuses, fill_value=0)
-        left = np.zeros(len(counts))
+        left, positions = np.zeros(len(counts)), np.arange(len(counts))
         for status in statuses:
-            ax.barh(counts.index, counts[status], left=left, color=STATUS_COLOURS.get(status, "#cccccc"),
+            ax.barh(positions, counts[status], left=left, color=STATUS_COLOURS.get(status, "#cccccc"),
                     label=status)
             left += counts[status].to_numpy()
+        ax.set_yticks(positions, counts.index)  # session ids as labels, not as numbers to scale
         for y, (total, kept) in enumerate(zip(left, counts.get(OK, np.zeros(len(counts))))):
             ax.text(total, y, f" {kept:.0f}/{total:.0f} kept", va="center", fontsize=7)
         ax.invert_yaxis()  # first session at the top

@@ -1,6 +1,8 @@
 rule plot_extraction:
     """Contact sheets of the kept faces and of the dropped recordings, and the extraction
     statuses per session and speaker."""
+    message:
+        "Drawing the face contact sheets and the extraction overview"
     input:
         features="results/features.parquet",
         report="results/extraction/report.tsv",
@@ -25,6 +27,8 @@ rule plot_extraction:
 rule plot_training:
     """Training loss and validation UAR by epoch of every fold, one picture per target (one job:
     each job costs a Python and matplotlib start)."""
+    message:
+        "Drawing the training curves"
     input:
         expand("results/predictions/{target}/fold_{session}.info.json", target=TARGETS, session=SESSIONS),
     output:
@@ -45,6 +49,8 @@ rule plot_training:
 
 rule front_page:
     """The report's front page: corpus, settings and headline results of this run."""
+    message:
+        "Writing the report's front page; build the report with: snakemake --report report.html"
     input:
         manifest="results/manifest.tsv",
         report="results/extraction/report.tsv",
