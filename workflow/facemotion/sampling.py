@@ -20,6 +20,12 @@ positions not reached are missing (too_few_faces / too_short); if it runs past t
 estimate, the extra frames are probed one by one until the positions are filled. Without
 any estimate the stream is probed at a stride that doubles as candidates accumulate.
 
+This fast path decides "kept" exactly as the seed does whenever it fills the positions: it
+found `n` face frames. When it cannot, the seed's method decides: `scan_every_frame` probes every
+decodable frame, as the seed did, and keeps the recording if at least `n` of them hold a face,
+taking `n` of those spread evenly over them (the seed's `linspace` over its detections). Only
+recordings the fast path would drop pay for that scan.
+
 Everything here is pure over a `FrameSource` and a probe, so it is tested on synthetic
 streams; `facemotion.extract` supplies the OpenCV source and the dlib probe.
 """
@@ -29,6 +35,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
+
+import numpy as np
 
 Probe = Callable[[Any], Any]  # frame -> payload, or None when the frame has no face
 
@@ -54,10 +62,8 @@ class Sample:
     length: int | None = None  # frames in the stream (or segment) once its end was reached
     gave_up: bool = False    # the probe budget ran out before the positions were filled
     status: str = UNREADABLE
-
-    @property
-    def faces_found(self) -> int:
-        return len(self.picks)
+    faces_found: int = 0     # face frames found (the fast path stops looking once it has n)
+    scanned: bool = False    # every frame was probed (scan_every_frame)
 
 
 def even_targets(lo: int, hi: int, k: int) -> list[int]:
@@ -190,7 +196,8 @@ def sample_faces(source: FrameSource, probe: Probe, n: int, expected: int | None
         gave_up = True
     if len(picks) > n:  # candidates of an unknown-length stream: keep n evenly spaced
         picks[:] = [picks[(2 * j + 1) * len(picks) // (2 * n)] for j in range(n)]
-    sample = Sample(picks=picks, frames_read=cur.pos, probed=prober.count, length=cur.length, gave_up=gave_up)
+    sample = Sample(picks=picks, frames_read=cur.pos, probed=prober.count, length=cur.length, gave_up=gave_up,
+                    faces_found=len(picks))
     if cur.pos == 0 and cur.length == 0:
         sample.status = UNREADABLE if limit is None else TOO_SHORT
     elif (cur.length is not None and cur.length < n) or (limit is not None and limit < n):
@@ -245,3 +252,41 @@ def _sample_unknown_length(cur: _Cursor, probe: _Prober, n: int, stride: int, pi
                 candidates[:] = candidates[::2]
                 stride *= 2
         next_probe = index + stride
+
+
+def seed_spread(count: int, n: int) -> list[int]:
+    """The seed's choice of n of `count` detections: numpy.linspace(0, count - 1, n) truncated."""
+    return np.linspace(0, count - 1, n).astype(int).tolist()
+
+
+def scan_every_frame(source: FrameSource, probe: Probe, n: int, limit: int | None = None) -> Sample:
+    """The seed's method: probe every frame from the source's position until the stream ends (or
+    `limit` frames); keep the recording if at least `n` frames hold a face, with `n` of them
+    chosen by `seed_spread`. Like the seed's read() loop, a frame that cannot be decoded ends
+    the stream. The payload of every face frame is held until the choice is made (10 KB a frame
+    for 100x100 crops)."""
+    faces: list[tuple[int, Any]] = []
+    frames = 0
+    while limit is None or frames < limit:
+        if not source.grab():
+            break
+        frame = source.retrieve()
+        if frame is None:
+            break
+        payload = probe(frame)
+        if payload is not None:
+            faces.append((frames, payload))
+        frames += 1
+    sample = Sample(frames_read=frames, probed=frames, length=frames, faces_found=len(faces), scanned=True)
+    if frames == 0:
+        sample.status = UNREADABLE if limit is None else TOO_SHORT
+    elif frames < n:
+        sample.status = TOO_SHORT
+    elif not faces:
+        sample.status = NO_FACE
+    elif len(faces) < n:
+        sample.status = TOO_FEW_FACES
+    else:
+        sample.status = OK
+        sample.picks = [faces[i] for i in seed_spread(len(faces), n)]
+    return sample

@@ -55,6 +55,11 @@ def batch_rows(wildcards):
     return [MANIFEST_ROWS[recording] for recording in BATCHES[wildcards.batch]]
 
 
+def extraction_processes(wildcards):
+    """Worker processes of one extraction job: fewer batches than cores still use every core."""
+    return max(1, min(len(BATCHES[wildcards.batch]), (workflow.cores or 1) // len(BATCHES)))
+
+
 def batch_videos(wildcards):
     return sorted({row["path"] for row in batch_rows(wildcards)})
 

@@ -19,7 +19,7 @@ rule extract_batch:
         cache_dir="results/extraction/recordings",
     log:
         "logs/extract/{batch}.log",
-    threads: 1
+    threads: extraction_processes
     # Largest batches first (longest-processing-time order), so the cores finish close together.
     priority: lambda wildcards: len(BATCHES[wildcards.batch])
     resources:

@@ -10,5 +10,6 @@ from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     settings = ExtractionSettings(**snakemake.params.settings)
-    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log)
+    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log,
+                                processes=snakemake.threads)
     write_batch(records, report, settings, snakemake.output[0])
