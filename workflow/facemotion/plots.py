@@ -78,8 +78,8 @@ def face_sheet(table, classes: Sequence[str], per_class: int):
     n_frames = int(table.settings["n_frames"])
     if shown.empty:
         return _message_figure(plt, "No recording was kept: there are no faces to show."), []
-    figure, axes = plt.subplots(len(shown), n_frames, squeeze=False,
-                                figsize=(2.2 + 0.9 * n_frames, 0.6 + 0.95 * len(shown)))
+    height = 0.6 + 0.95 * len(shown)
+    figure, axes = plt.subplots(len(shown), n_frames, squeeze=False, figsize=(2.2 + 0.9 * n_frames, height))
     panels = []
     for ax_row, (index, row) in zip(axes, shown.iterrows()):
         for frame, ax in enumerate(ax_row):
@@ -98,7 +98,7 @@ def face_sheet(table, classes: Sequence[str], per_class: int):
         panels.append({"recording": row["recording"], "speaker": row["speaker"], "label": row["label"],
                        "frames": n_frames})
     figure.suptitle(f"Face frames of {len(shown)} kept recordings, up to {per_class} per class")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))  # half an inch for the title, however tall
     return figure, panels
 
 
