@@ -25,12 +25,22 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 
 
+# Every result a run promises, not just the last ones: Snakemake only checks that a job's output
+# exists where a job that needs it reruns, so a deleted fold model, feature table or extraction
+# report under an up-to-date metrics.tsv would otherwise never be made again ("Nothing to be done").
 rule all:
     message:
         "Done: results in results/, the report with: snakemake --report report.html"
     input:
         "results/manifest.tsv",
+        "results/features.parquet",
+        "results/extraction/report.tsv",
+        expand("results/models/{target}/fold_{session}.keras{json}", target=TARGETS, session=SESSIONS,
+               json=["", ".json"]),
+        expand("results/predictions/{target}/fold_{session}.{ext}", target=TARGETS, session=SESSIONS,
+               ext=["tsv", "info.json"]),
         "results/metrics.tsv",
+        expand("results/confusion/{target}.tsv", target=TARGETS),
         expand("results/plots/confusion_{target}.{ext}", target=TARGETS, ext=["png", "pdf"]),
         expand("results/plots/training_{target}.png", target=TARGETS),
         "results/plots/faces_kept.png",

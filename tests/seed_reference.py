@@ -19,7 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemotion.extract import ExtractionSettings, FaceProbe, _open
+from facemotion.faces import FaceProbe
+from facemotion.settings import ExtractionSettings
+from facemotion.video import open_video
 from test_extract import write_video
 
 
@@ -34,7 +36,7 @@ class SeedDecision:
 def seed_decision(path, settings: ExtractionSettings, start: float | None = None, end: float | None = None,
                   region: str | None = None) -> SeedDecision:
     probe = FaceProbe(settings, region)
-    capture = _open(str(path))  # the extractor's decoder (FFmpeg, 1 thread): same frames
+    capture = open_video(str(path))  # the extractor's decoder (FFmpeg, 1 thread): same frames
     fps = capture.get(cv2.CAP_PROP_FPS)
     first = round((start or 0.0) * fps) if start is not None or end is not None else 0
     stop = round(end * fps) if end is not None else math.inf
@@ -95,7 +97,7 @@ def understated_avi(path: Path, n_frames: int, claimed: int, face_frames) -> Pat
 def raw_mjpeg(path: Path, n_frames: int, face_frames) -> Path:
     """Concatenated JPEG frames with no container: no frame count at all."""
     source = write_video(path.with_suffix(".src.avi"), n_frames, _face_where(face_frames), fourcc="MJPG")
-    capture = _open(str(source))
+    capture = open_video(str(source))
     with open(path, "wb") as out:
         while True:
             ok, frame = capture.read()

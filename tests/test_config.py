@@ -43,6 +43,9 @@ def test_landmark_features_default_to_the_dense_network():
     ({"targets": ["label", "arousal"]}, "targets.1: got 'arousal'; allowed: one of 'label', 'activation', 'valence'"),
     ({"features": "landmarks", "training": {"model": "seed_cnn"}}, "training.model: 'seed_cnn' needs features 'pixels'"),
     ({"binning": {"low": 3.5, "high": 2.5}}, "binning: low (3.5) must be below high (2.5)"),
+    ({"rating_scale": {"min": 5, "max": 1}}, "rating_scale: min (5) must be below max (1)"),
+    ({"plots": {"cmap": "Bluez"}}, "plots.cmap: 'Bluez' is not a Matplotlib or seaborn colour map; did you mean 'Blues'"),
+    ({"cv": {"speakers_may_span_sessions": "yes"}}, "cv.speakers_may_span_sessions: got 'yes'; allowed: true or false"),
 ])
 def test_invalid_values_name_the_key_and_what_is_allowed(patch, expected):
     with pytest.raises(ConfigError) as error:
@@ -64,3 +67,29 @@ def test_nested_command_line_overrides_arrive_as_strings_and_still_validate():
     assert config["training"]["learning_rate"] == 0.001
     with pytest.raises(ConfigError, match="extraction.n_frames: got '4.5'"):
         validate_config({"extraction": {"n_frames": "4.5"}})
+
+
+def test_seaborn_colour_maps_are_allowed():
+    assert validate_config({"plots": {"cmap": "rocket"}})["plots"]["cmap"] == "rocket"
+
+
+def test_the_demo_corpus_is_never_generated_into_a_users_folder(tmp_path):
+    (tmp_path / "mycorpus").mkdir()
+    (tmp_path / "mycorpus" / "manifest.tsv").write_text("recording\tpath\n")
+    with pytest.raises(ConfigError, match="corpus.path: '.*mycorpus' is a folder with files that the demo generator did "
+                                          "not create.*set corpus.format"):
+        validate_config({"corpus": {"path": "mycorpus"}}, workdir=tmp_path)
+
+
+def test_params_are_canonical_whatever_the_order_and_number_spelling():
+    from facemotion.config import canonical
+
+    one = validate_config({"plots": {"width": 6, "cmap": "Blues"}, "binning": {"high": 4, "low": 2},
+                           "training": {"learning_rate": 1, "epochs": 3}})
+    other = validate_config({"binning": {"low": 2.0, "high": 4.0}, "training": {"epochs": 3, "learning_rate": 1.0},
+                             "plots": {"cmap": "Blues", "width": 6.0}})
+    for section in ("plots", "binning", "training", "extraction"):
+        assert repr(canonical(one[section])) == repr(canonical(other[section]))  # what Snakemake compares
+    assert repr(one["plots"]["width"]) == "6.0" and repr(one["training"]["epochs"]) == "3"
+    assert list(canonical({"b": {"d": 1, "c": [{"f": 1, "e": 2}]}, "a": 0})) == ["a", "b"]
+    assert repr(canonical({"b": {"d": 1, "c": [{"f": 1, "e": 2}]}})) == "{'b': {'c': [{'e': 2, 'f': 1}], 'd': 1}}"

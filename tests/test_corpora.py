@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from facemotion.corpora import inspect_corpus, main, read_corpus
+from facemotion.__main__ import main
+from facemotion.corpora import build_manifest, describe_corpus, read_corpus
 from facemotion.corpora.common import sex_balanced_folds
 from facemotion.config import validate_config
-from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, build_manifest
+from facemotion.manifest import MANIFEST_COLUMNS, ManifestError
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,10 @@ def test_msp_improv_with_foreign_evaluation_txt_says_what_was_expected(tmp_path)
 def test_build_manifest_reads_a_named_corpus(tmp_path, put):
     root = msp_tree(tmp_path, put)
     config = validate_config({"corpus": {"format": "msp-improv", "path": str(root)}, "classes": CLASSES})
+    with pytest.raises(ManifestError, match="in sessions session1, session2, session6 use files of identical content"):
+        build_manifest(config)  # one clip copied under every name: the same video in several sessions
+    for video in root.rglob("*.avi"):
+        video.write_bytes(video.read_bytes() + video.name.encode())  # now each file differs
     manifest, _ = build_manifest(config)
     assert len(manifest) == 5
 
@@ -325,7 +330,7 @@ def test_folds_are_balanced_by_sex_overall_and_deterministic():
 # --- inspection and the check command -----------------------------------------------------------
 
 def test_inspect_lists_counts_missing_and_unlabelled_files(tmp_path, put):
-    text = inspect_corpus("iemocap", iemocap_tree(tmp_path, put), CLASSES)
+    text, _ = describe_corpus("iemocap", iemocap_tree(tmp_path, put), CLASSES, 5)
     assert "label entries: 8; usable recordings: 5 (4 speakers, 2 sessions)" in text
     assert "per class: Angry 1, Happy 2, Neutral 1, Sad 1" in text
     assert "Recordings per session and class:" in text and "Recordings per speaker and class:" in text
@@ -337,7 +342,7 @@ def test_inspect_lists_counts_missing_and_unlabelled_files(tmp_path, put):
 
 def test_check_command_prints_counts_and_exits_zero(tmp_path, put, capsys):
     root = crema_tree(tmp_path, put)
-    assert main(["crema-d", str(root), "--folds", "2"]) == 0
+    assert main(["check-corpus", "crema-d", str(root), "--folds", "2"]) == 0
     out = capsys.readouterr().out
     assert "usable recordings: 40 (10 speakers, 2 sessions)" in out
     assert "per class: Angry 10, Happy 10, Neutral 10, Sad 10" in out
@@ -346,15 +351,15 @@ def test_check_command_prints_counts_and_exits_zero(tmp_path, put, capsys):
 
 def test_check_command_fails_on_an_unusable_corpus(tmp_path, put, capsys):
     root = msp_tree(tmp_path, put)
-    assert main(["msp-improv", str(root), "--classes", "Angry"]) == 1  # Angry only in session1
+    assert main(["check-corpus", "msp-improv", str(root), "--classes", "Angry"]) == 1  # Angry only in session1
     assert "UNUSABLE" in capsys.readouterr().out
-    assert main(["ravdess", str(tmp_path / "session1")]) == 1
+    assert main(["check-corpus", "ravdess", str(tmp_path / "session1")]) == 1
     assert "no RAVDESS video files found" in capsys.readouterr().err
 
 
 def test_check_command_runs_as_a_module(tmp_path, put):
     root = msp_tree(tmp_path, put)
-    result = subprocess.run([sys.executable, "-m", "facemotion.corpora", "msp-improv", str(root)],
+    result = subprocess.run([sys.executable, "-m", "facemotion", "check-corpus", "msp-improv", str(root)],
                             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
     assert result.returncode == 0, result.stderr
     assert "usable recordings: 5 (5 speakers, 3 sessions)" in result.stdout

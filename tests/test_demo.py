@@ -152,7 +152,7 @@ def test_render_is_byte_identical(rendered, tmp_path):
     plan, out = rendered
     demo.render_demo_corpus(plan, tmp_path, n_frames=N_FRAMES)
     first, second = _hashes(out), _hashes(tmp_path)
-    assert len(first) == len(plan) + 1
+    assert len(first) == len(plan) + 2  # the videos, manifest.tsv and the generator's mark
     assert first == second
 
 
@@ -197,3 +197,22 @@ def test_dlib_finds_faces_where_intended(rendered):
     assert _face_hits(out / kinds.index[kinds == "no_face"][0], dlib, detector).sum() == 0
     leaves = _face_hits(out / kinds.index[kinds == "face_leaves"][0], dlib, detector)
     assert leaves[0] and leaves.mean() < 0.5
+
+
+def test_a_folder_with_files_the_generator_did_not_write_is_refused(rendered, tmp_path):
+    plan, _ = rendered
+    user = tmp_path / "mycorpus"
+    (user / "videos").mkdir(parents=True)
+    (user / "manifest.tsv").write_text("my own manifest\n")
+    with pytest.raises(FileExistsError, match=f"corpus.path: '{user}' is a folder with files that the demo "
+                                              "generator did not create.*set corpus.format"):
+        demo.render_demo_corpus(plan, user, n_frames=N_FRAMES)
+    assert (user / "manifest.tsv").read_text() == "my own manifest\n"
+    assert sorted(p.name for p in user.rglob("*")) == ["manifest.tsv", "videos"]
+    with pytest.raises(FileExistsError, match="is a file"):
+        demo.render_demo_corpus(plan, user / "manifest.tsv", n_frames=N_FRAMES)
+    # A new folder, one holding only empty folders, and its own earlier output are written.
+    assert demo.demo_folder_problem(tmp_path / "new") is None
+    (tmp_path / "empty" / "videos").mkdir(parents=True)
+    assert demo.demo_folder_problem(tmp_path / "empty") is None
+    assert demo.demo_folder_problem(rendered[1]) is None

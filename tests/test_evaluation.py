@@ -94,3 +94,17 @@ def test_plot_writes_png_and_pdf(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG"
     assert paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_a_skipped_fold_is_listed_with_its_reason_and_left_out_of_the_mean():
+    predictions = {
+        ("label", "1"): _frame(Y_TRUE, Y_PRED),
+        ("label", "2"): _frame(["A", "B"], ["A", "B"]),
+        ("label", "3"): _frame([], []),
+    }
+    reason = "no recording of session 3 has enough face frames"
+    table = aggregate(predictions, skipped={("label", "3"): reason}).set_index("fold")
+    assert table.loc["3", "n_test"] == 0 and table.loc["3", "skipped"] == reason
+    assert table.loc["1", "skipped"] == "" and table.loc["mean", "skipped"] == ""
+    assert table.loc["mean", "n_test"] == pytest.approx(4)  # (6 + 2) / 2: the skipped fold is not averaged
+    assert table.loc["mean", "accuracy"] == pytest.approx((4 / 6 + 1) / 2)

@@ -3,7 +3,6 @@ bad files, landmarks, and the per-recording cache of run_batch."""
 
 import importlib.util
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -14,9 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facemotion import extract
-from facemotion.extract import (ExtractionSettings, LandmarkModelError, VideoSource, crop_box, detect_face,
-                                extract_recording, find_landmark_model, geometry_features, map_box, run_batch)
+import dlib
+from facemotion import batch, faces
+from facemotion import cache as cache_module
+from facemotion import settings as settings_module
+from facemotion.batch import run_batch
+from facemotion.extract import extract_recording
+from facemotion.faces import (LandmarkModelError, crop_box, detect_face, find_landmark_model, geometry_features,
+                              map_box)
+from facemotion.settings import ExtractionSettings
+from facemotion.video import VideoSource
 from facemotion.sampling import even_targets, sample_faces
 
 # ----------------------------------------------------------------------------- synthetic streams
@@ -517,9 +523,9 @@ OPENCV_BUILD = """
 
 
 def test_ffmpeg_versions_come_from_opencvs_build_information():
-    assert extract.ffmpeg_versions(OPENCV_BUILD) == "avcodec 62.28.101, avformat 62.12.101, swscale 9.5.101"
-    assert extract.ffmpeg_versions("  Video I/O:\n    FFMPEG:   NO\n    GStreamer:   NO\n") == "none"
-    assert extract.library_versions()["ffmpeg"] == extract.ffmpeg_versions(extract.cv2.getBuildInformation())
+    assert settings_module.ffmpeg_versions(OPENCV_BUILD) == "avcodec 62.28.101, avformat 62.12.101, swscale 9.5.101"
+    assert settings_module.ffmpeg_versions("  Video I/O:\n    FFMPEG:   NO\n    GStreamer:   NO\n") == "none"
+    assert settings_module.library_versions()["ffmpeg"] == settings_module.ffmpeg_versions(cv2.getBuildInformation())
 
 
 def test_settings_validate_and_fingerprint(monkeypatch):
@@ -531,12 +537,12 @@ def test_settings_validate_and_fingerprint(monkeypatch):
     assert base.fingerprint() == ExtractionSettings(landmark_model="x.dat").fingerprint()
     assert ExtractionSettings(landmark_model="").landmark_model is None
     before = base.fingerprint()
-    for library in (extract.cv2, extract.dlib):  # an upgraded decoder or detector: not the same values
+    for library in (cv2, dlib):  # an upgraded decoder or detector: not the same values
         with monkeypatch.context() as upgraded:
             upgraded.setattr(library, "__version__", "99.0")
             assert base.fingerprint() != before
     with monkeypatch.context() as rebuilt:  # the same OpenCV version built with another FFmpeg
-        rebuilt.setattr(extract.cv2, "getBuildInformation", lambda: OPENCV_BUILD.replace("62.28.101", "61.19.100"))
+        rebuilt.setattr(cv2, "getBuildInformation", lambda: OPENCV_BUILD.replace("62.28.101", "61.19.100"))
         assert base.fingerprint() != before
     assert base.fingerprint() == before
     for bad in ({"features": "hog"}, {"n_frames": 0}, {"margin": 1.5}, {"face_size": 2.5}):
@@ -552,7 +558,7 @@ def test_landmark_model_lookup(tmp_path, monkeypatch):
     with pytest.raises(LandmarkModelError, match="face_recognition_models"):
         find_landmark_model(tmp_path / "absent.dat")
     monkeypatch.setitem(__import__("sys").modules, "face_recognition_models", None)  # import fails
-    monkeypatch.setattr(extract, "DEBIAN_LANDMARK_MODEL", tmp_path / "none.dat")
+    monkeypatch.setattr(faces, "DEBIAN_LANDMARK_MODEL", tmp_path / "none.dat")
     with pytest.raises(LandmarkModelError) as error:
         find_landmark_model(None)
     message = str(error.value)
@@ -575,7 +581,7 @@ def manifest_rows(paths: dict) -> list[dict]:
 @pytest.fixture
 def counted(monkeypatch):
     calls = []
-    monkeypatch.setattr(extract, "extract_recording", _counter(calls))
+    monkeypatch.setattr(batch, "extract_recording", _counter(calls))
     return calls
 
 
@@ -635,7 +641,7 @@ def test_cache_is_not_reused_after_a_library_upgrade(videos, tmp_path, counted, 
     run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
     run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
     assert counted == ["face.mp4"]
-    monkeypatch.setattr(extract.cv2, "__version__", "99.0")
+    monkeypatch.setattr(cv2, "__version__", "99.0")
     run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
     assert counted == ["face.mp4", "face.mp4"]
 
@@ -661,7 +667,7 @@ def test_cache_write_is_atomic(videos, tmp_path, counted, monkeypatch):
         handle.write(b"PK\x03\x04 half an archive")
         raise KeyboardInterrupt  # the job is killed while writing
 
-    monkeypatch.setattr(extract.np, "savez", dies_halfway)
+    monkeypatch.setattr(cache_module.np, "savez", dies_halfway)
     with pytest.raises(KeyboardInterrupt):
         run_batch(rows, ExtractionSettings(n_frames=3), cache)
     assert (cache / "a.npz").read_bytes() == before  # the old entry is untouched
@@ -670,70 +676,33 @@ def test_cache_write_is_atomic(videos, tmp_path, counted, monkeypatch):
     # A damaged entry (e.g. written by something else) is not trusted: extracted again.
     (cache / "a.npz").write_bytes(b"garbage")
     counted.clear()
-    monkeypatch.setattr(extract, "extract_recording", _counter(counted))
+    monkeypatch.setattr(batch, "extract_recording", _counter(counted))
     kept, report = run_batch(rows, ExtractionSettings(n_frames=2), cache)
     assert counted == ["face.mp4"] and [row["status"] for row in report] == ["ok"]
 
 
-def test_face_detector_is_saved_once_and_loads_with_identical_detections(videos, tmp_path, monkeypatch):
-    dlib = extract.dlib
-    monkeypatch.setattr(extract, "_FACE_DETECTOR", None)
-    built = extract.face_detector(tmp_path)
-    saved = list(tmp_path.iterdir())
-    assert [p.name for p in saved] == [f"dlib-{dlib.__version__}-frontal_face_detector.dat"]
-
-    monkeypatch.setattr(extract, "_FACE_DETECTOR", None)
-    with monkeypatch.context() as patched:
-        patched.setattr(dlib, "get_frontal_face_detector", lambda: pytest.fail("built again although saved"))
-        loaded = extract.face_detector(tmp_path)
-    assert extract.face_detector() is loaded  # once per process
-    greys = [cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) for name in ("face", "gap", "no_face")
-             for frame in _frames(videos[name])[::10]]
-    for grey in greys:  # boxes and scores, down to weak candidates, at two pyramid upsamplings
-        for upsample in (0, 1):
-            assert str(loaded.run(grey, upsample, -0.5)) == str(built.run(grey, upsample, -0.5))
-
-    saved[0].write_bytes(b"damaged")  # not trusted: built and saved again
-    monkeypatch.setattr(extract, "_FACE_DETECTOR", None)
-    extract.face_detector(tmp_path)
-    assert saved[0].read_bytes() != b"damaged"
-    monkeypatch.setattr(extract, "_FACE_DETECTOR", None)
-    assert str(extract.face_detector(tmp_path).run(greys[0], 0, -0.5)) == str(built.run(greys[0], 0, -0.5))
-
-
-FAULTS_PROBE = """
-import resource, sys
-from facemotion.extract import ExtractionSettings, extract_recording, run_batch
-row = {"recording": "a", "path": sys.argv[1], "speaker": "S", "session": "1", "label": "Happy"}
-run_batch([row], ExtractionSettings(), sys.argv[2])  # sets the process up as a job does; warms up
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    extract_recording(sys.argv[1], ExtractionSettings())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
-def test_extraction_reuses_freed_memory_with_a_cached_detector(videos, tmp_path):
-    # A process that loads the detector instead of building it used to page-fault on every
-    # frame buffer (glibc's default thresholds): 5-13 % of the extraction time on demo videos.
-    extract.dlib.get_frontal_face_detector().save(str(extract.saved_detector_path(tmp_path)))
-    done = subprocess.run([sys.executable, "-c", FAULTS_PROBE, str(videos["face"]), str(tmp_path)],
-                          capture_output=True, text=True, env=_package_env(), check=True)
-    assert int(done.stdout) < 2_000  # measured: ~70 with the thresholds raised, 14,000-27,000 without
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not_a_zip"])
+def test_an_unreadable_cache_entry_is_extracted_again_and_logged(videos, tmp_path, counted, damage):
+    cache = tmp_path / "cache"
+    rows = manifest_rows({"a": videos["face"]})
+    run_batch(rows, ExtractionSettings(n_frames=2), cache)
+    entry = cache / "a.npz"
+    good = entry.read_bytes()
+    entry.write_bytes({"truncated": good[: len(good) // 2], "empty": b"", "not_a_zip": b"garbage"}[damage])
+    messages = []
+    kept, report = run_batch(rows, ExtractionSettings(n_frames=2), cache, log=messages.append)
+    assert counted == ["face.mp4", "face.mp4"] and report[0]["status"] == "ok"
+    assert any(m.startswith("unreadable cache entry, extracting a again") and str(entry) in m for m in messages)
+    assert entry.read_bytes() == good  # healed: the next run reuses it
+    counted.clear()
+    run_batch(rows, ExtractionSettings(n_frames=2), cache)
+    assert counted == []
 
 
 def _package_env() -> dict:
     """The environment for a fresh interpreter that imports facemotion."""
-    path = os.pathsep.join(filter(None, [str(Path(extract.__file__).parents[1]), os.environ.get("PYTHONPATH")]))
+    path = os.pathsep.join(filter(None, [str(Path(batch.__file__).parents[1]), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
-
-
-def _frames(path):
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while (frame := capture.read()[1]) is not None:
-        frames.append(frame)
-    return frames
 
 
 def _counter(calls):
@@ -762,7 +731,8 @@ def test_extraction_and_gathering_jobs_do_not_import_pandas(script_name):
 NO_PANDAS_PROBE = """
 import sys
 from pathlib import Path
-from facemotion.extract import ExtractionSettings, run_batch
+from facemotion.batch import run_batch
+from facemotion.settings import ExtractionSettings
 from facemotion.features import gather_batches, write_batch
 video, out = sys.argv[1], Path(sys.argv[2])
 rows = [{"recording": "a", "path": video, "speaker": "S", "session": "1", "label": "Happy",

@@ -9,8 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from facemotion import extract, features
-from facemotion.extract import ExtractionResult, ExtractionSettings, Record
+import dlib
+
+from facemotion import features
+from facemotion.records import ExtractionResult, Record
+from facemotion.settings import ExtractionSettings
 from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_metadata, read_report,
                                  write_batch, write_feature_table)
 from facemotion.files import atomic_path
@@ -237,7 +240,7 @@ def test_gather_refuses_mixed_settings_and_missing_rows(tmp_path):
 def test_gather_refuses_batches_from_other_library_versions(tmp_path, monkeypatch):
     a, b = pixel_records(["a"]), pixel_records(["b"])
     write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet")
-    monkeypatch.setattr(extract.dlib, "__version__", "99.0")  # a batch extracted after an upgrade
+    monkeypatch.setattr(dlib, "__version__", "99.0")  # a batch extracted after an upgrade
     write_batch(b, report_for(b), PIXELS, tmp_path / "b.parquet")
     assert read_metadata(tmp_path / "b.parquet")["libraries"]["dlib"] == "99.0"
     with pytest.raises(ValueError, match=r"libraries\.dlib: .* vs 99\.0.*--forcerun extract_batch") as error:

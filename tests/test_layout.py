@@ -1,9 +1,12 @@
 """The repository keeps its promises to a newcomer: documented config, one install, one test command."""
+import ast
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from facemotion.config import load_schema
@@ -45,3 +48,23 @@ def test_snakemake_lint_is_clean():
     result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def _imported_by(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    return set(result.stdout.split())
+
+
+def test_manifest_imports_nothing_from_the_package_above_it():
+    # Lazy imports inside functions count too: they made manifest and corpora import each other.
+    tree = ast.parse((ROOT / "workflow" / "facemotion" / "manifest.py").read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert [name for name in imported if name.startswith("facemotion") or not name] == []
+
+
+@pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])
+def test_table_and_evaluation_code_does_not_load_opencv_or_dlib(module):
+    assert not {"cv2", "dlib"} & _imported_by(module)

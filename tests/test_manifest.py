@@ -3,8 +3,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from facemotion.corpora import build_manifest, read_tsv_manifest
 from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, assign_batches, normalise_manifest, read_manifest,
-                                 read_tsv_manifest, resolve_paths, write_manifest)
+                                 resolve_paths, write_manifest)
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence\n"
@@ -124,3 +125,114 @@ def test_relative_video_paths_resolve_against_the_tsv_folder_in_both_readers(tmp
     recordings = read_recordings(tmp_path / "lists" / "predict.tsv")
     assert recordings["path"].tolist() == expected and recordings["recording"].tolist() == ["r1", "r2", "NA"]
     assert resolve_paths(["../videos/a.mp4", "/data/b.mp4", ""], tmp_path / "lists") == expected
+
+
+# --- checks against the configuration and between folds (build_manifest) ---------------------
+
+from facemotion.config import validate_config  # noqa: E402
+
+
+def corpus(folder: Path, rows: list[str], header: str = HEADER, **config) -> dict:
+    """A tsv corpus whose videos all differ (each file holds its own name)."""
+    (folder / "videos").mkdir(exist_ok=True)
+    for row in rows:
+        video = folder / row.split("\t")[1]
+        if not video.exists():
+            video.write_bytes(video.name.encode())
+    (folder / "manifest.tsv").write_text(header + "".join(row + "\n" for row in rows))
+    return validate_config({"corpus": {"format": "tsv", "path": str(folder / "manifest.tsv")}, "classes": CLASSES[:3],
+                            **config})
+
+
+LEAK_FREE = [
+    "r1\tvideos/r1.mp4\tF01\t1\tAngry\t4\t1.5",
+    "r2\tvideos/r2.mp4\tM01\t1\tHappy\t3\t",
+    "r3\tvideos/r3.mp4\tF02\t2\tNeutral\t\t2",
+    "r4\tvideos/r4.mp4\tM02\t2\tHappy\t5\t1",
+]
+
+
+def test_a_leak_free_corpus_passes(tmp_path):
+    manifest, notes = build_manifest(corpus(tmp_path, LEAK_FREE))
+    assert len(manifest) == 4 and notes == []
+
+
+def test_a_speaker_in_two_sessions_is_refused_unless_declared(tmp_path):
+    rows = [*LEAK_FREE, "r5\tvideos/r5.mp4\tF01\t2\tAngry\t\t"]
+    with pytest.raises(ManifestError, match=r"speaker 'F01' is in sessions 1, 2: a fold would test a speaker it "
+                                            r"trained on.*cv.speakers_may_span_sessions: true"):
+        build_manifest(corpus(tmp_path, rows))
+    manifest, notes = build_manifest(corpus(tmp_path, rows, cv={"speakers_may_span_sessions": True}))
+    assert len(manifest) == 5 and any("NOT speaker-independent" in note for note in notes)
+
+
+def test_one_video_under_two_ids_in_different_sessions_is_refused(tmp_path):
+    rows = [*LEAK_FREE, "r5\tvideos/r1.mp4\tF03\t2\tAngry\t\t"]
+    with pytest.raises(ManifestError, match=r"row\(s\) 2, 6: r1, r5 in sessions 1, 2 use the file .*videos/r1.mp4"):
+        build_manifest(corpus(tmp_path, rows))
+
+
+def test_identical_content_under_another_path_is_refused(tmp_path):
+    config = corpus(tmp_path, LEAK_FREE)
+    (tmp_path / "videos/copy.mp4").write_bytes((tmp_path / "videos/r1.mp4").read_bytes())
+    (tmp_path / "videos/same_size.mp4").write_bytes(b"r9.mp4")  # same size as r1.mp4, other content
+    rows = [*LEAK_FREE, "r5\tvideos/copy.mp4\tF03\t2\tAngry\t\t", "r6\tvideos/same_size.mp4\tF04\t2\tAngry\t\t"]
+    corpus(tmp_path, rows)
+    with pytest.raises(ManifestError) as error:
+        build_manifest(config)
+    assert "r1, r5 in sessions 1, 2 use files of identical content" in str(error.value)
+    assert "r6" not in str(error.value)
+
+
+def test_segments_of_one_video_within_a_session_are_fine(tmp_path):
+    header = HEADER.rstrip("\n") + "\tstart\tend\n"
+    rows = [row + "\t\t" for row in LEAK_FREE] + ["r5\tvideos/r1.mp4\tF01\t1\tAngry\t\t\t2\t4"]
+    manifest, _ = build_manifest(corpus(tmp_path, rows, header=header))
+    assert len(manifest) == 5
+
+
+def test_a_class_without_recordings_and_ratings_off_the_scale_are_refused(tmp_path):
+    rows = [*LEAK_FREE[:3], "r4\tvideos/r4.mp4\tM02\t2\tHappy\t7\t-3", "r5\tvideos/r5.mp4\tM03\t2\tHappy\t100\t"]
+    with pytest.raises(ManifestError) as error:
+        build_manifest(corpus(tmp_path, rows, classes=CLASSES))
+    message = str(error.value)
+    assert "classes ['Sad'] have no recording in the corpus" in message
+    assert "activation outside rating_scale [1, 5] in row(s) 5, 6: r4, r5, e.g. 7" in message
+    assert "valence outside rating_scale [1, 5] in row(s) 5: r4, e.g. -3" in message
+    # A corpus rated on another scale says so.
+    manifest, _ = build_manifest(corpus(tmp_path, rows, rating_scale={"min": -5, "max": 100}))
+    assert manifest["activation"].max() == 100
+
+
+def test_an_overlong_id_is_refused_before_it_names_a_file(tmp_path):
+    long_id = "r" * 300
+    rows = [*LEAK_FREE[:3], f"{long_id}\tvideos/r4.mp4\tM02\t2\tHappy\t\t"]
+    with pytest.raises(ManifestError, match=r"recording ids must be at most 200 characters .*row\(s\) 5, e.g. one "
+                                            r"of 300"):
+        build_manifest(corpus(tmp_path, rows))
+
+
+@pytest.mark.parametrize("encoding, message", [
+    ("latin-1", r"not UTF-8 text: byte 0xc4 in line 3 cannot be decoded; save the file as UTF-8"),
+    ("utf-16", r"not UTF-8 text \(it looks like UTF-16\): byte 0xff in line 1"),
+])
+def test_a_manifest_in_another_encoding_is_refused_by_name(tmp_path, encoding, message):
+    config = corpus(tmp_path, LEAK_FREE)
+    text = (tmp_path / "manifest.tsv").read_text().replace("M01", "Ärger")
+    (tmp_path / "manifest.tsv").write_bytes(text.encode(encoding))
+    with pytest.raises(ManifestError, match=f"{tmp_path / 'manifest.tsv'}: {message}"):
+        build_manifest(config)
+
+
+def test_a_utf8_manifest_with_a_byte_order_mark_reads(tmp_path):
+    config = corpus(tmp_path, LEAK_FREE)
+    (tmp_path / "manifest.tsv").write_bytes((tmp_path / "manifest.tsv").read_text().encode("utf-8-sig"))
+    assert len(build_manifest(config)[0]) == 4
+
+
+def test_a_misspelt_optional_column_is_warned_about(tmp_path):
+    header = HEADER.replace("\tvalence", "\tvalance")
+    manifest, notes = build_manifest(corpus(tmp_path, LEAK_FREE, header=header))
+    assert manifest["valence"].isna().all()
+    assert len(notes) == 1 and "column 'valance' is not one facemotion reads and is ignored (did you mean " \
+                               "'valence'?)" in notes[0]

@@ -132,6 +132,13 @@ def test_training_curves_have_one_panel_per_fold_with_the_chosen_epoch_marked():
     assert len(uar_axes) == 2  # fold 1 had no validation data
 
 
+def test_a_skipped_fold_gets_a_panel_saying_why():
+    skipped = {"skipped": "no recording of session 2 has a valence rating", "best_epoch": None, "classes": ["a"]}
+    figure, panels = training_curves({"1": _info(2), "2": skipped}, "valence")
+    assert panels[1] == {"fold": "2", "skipped": skipped["skipped"]}
+    assert "skipped: no recording of session 2" in figure.axes[1].texts[0].get_text().replace("\n", " ")
+
+
 def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report_does(tmp_path):
     from docutils.core import publish_parts
     from jinja2 import Environment
@@ -144,8 +151,9 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     manifest = pd.DataFrame({"recording": ["a", "b", "c"], "speaker": ["{{ x }}", "F1", "M1"],
                              "session": ["1", "1", "2"], "label": ["Sad", "Happy", "Sad"]})
     report = pd.DataFrame({"recording": ["a", "b", "c"], "status": ["ok", "ok", "no_face"]})
-    metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "mean", "std"], "uar": [0.5, 0.7, 0.6, 0.1414],
-                            "majority_uar": 0.25, "chance": 0.25, "accuracy": 0.55})
+    metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "3", "mean", "std"],
+                            "uar": [0.5, 0.7, None, 0.6, 0.1414], "majority_uar": 0.25, "chance": 0.25,
+                            "accuracy": 0.55, "skipped": ["", "", "no recording", "", ""]})
     page = front_page(config, manifest, report, metrics)
     # As Snakemake builds the report: Jinja, the category links appended, then reStructuredText.
     links = "".join(f"\n.. _{name}: javascript:void(0)"
@@ -156,4 +164,4 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     assert "2 of 3 recordings kept</strong>; dropped: no_face 1." in html
     assert "100 x 100 greyscale crops" in html and "seed_cnn, adam with learning rate 0.0001" in html
     assert "<strong>0.600</strong> ± 0.141" in html
-    assert "Emotion" in html
+    assert "Emotion" in html and "<td>2</td>" in html  # folds: the skipped one not counted

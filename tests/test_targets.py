@@ -2,14 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facemotion.targets import (
-    bin_ratings,
-    encode_target,
-    sorted_sessions,
-    split_fold,
-    target_classes,
-    validation_session,
-)
+from facemotion.folds import sorted_sessions, split_fold, validation_session
+from facemotion.targets import bin_ratings, encode_target, target_classes
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 

@@ -190,3 +190,22 @@ def test_save_load_round_trip_and_final_model(tmp_path):
 def test_unknown_parameter_is_rejected():
     with pytest.raises(ValueError, match="learnin_rate"):
         TrainParams.from_mapping({"learnin_rate": 1e-3})
+
+
+@pytest.mark.parametrize("cause", ["no_faces", "no_ratings"])
+def test_a_session_without_usable_recordings_is_skipped_not_failed(cause):
+    meta, _, geometry = make_data()
+    if cause == "no_faces":  # session 4 lost every recording in extraction
+        keep = (meta.session != "4").to_numpy()
+        meta, geometry = meta[keep].reset_index(drop=True), geometry[keep]
+        expected = "no recording of session 4 has enough face frames"
+    else:
+        meta.loc[meta.session == "4", "activation"] = np.nan
+        expected = "no recording of session 4 has a activation rating"
+    model, predictions, info = train_fold(meta, geometry, "activation", "4", FAST)
+    assert model is None and len(predictions) == 0 and info["n_test"] == 0
+    assert info["skipped"].startswith(expected) and info["best_epoch"] is None
+    assert list(predictions.columns)[-3:] == ["p_low", "p_medium", "p_high"]
+    # The other folds train without session 4, which holds no usable rows.
+    _, _, other = train_fold(meta, geometry, "activation", "3", FAST)
+    assert "4" not in other["train_sessions"] and other["val_session"] != "4" and "skipped" not in other

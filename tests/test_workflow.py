@@ -167,6 +167,133 @@ def test_a_plot_setting_reruns_only_the_plots(run):
     assert set(jobs) == {"evaluate", "plot_extraction", "plot_training", "front_page", "all"}
 
 
+def test_key_order_and_number_spelling_rerun_nothing(run):
+    """The same values with every section's keys reversed (or sorted, as tools write them), and
+    whole numbers written as 6 instead of 6.0: Snakemake compares params as text, so they must be
+    canonical for this to rerun nothing."""
+    config = json.loads(json.dumps(TINY))
+    config["extraction"].update(detect_width=400, upsample=0, margin=0, landmark_model="")
+    config["training"].update(optimizer="adam", learning_rate=0.0001, normalisation="global", seed=0)
+    config["binning"] = {"high": 3.5, "low": 2.5}
+    config["plots"] = {"width": 6, "height": 5, "dpi": 150, "cmap": "Blues"}
+    reversed_order = {section: dict(reversed(list(values.items()))) if isinstance(values, dict) else values
+                      for section, values in reversed(list(config.items()))}
+    for order, sort_keys in ((reversed_order, False), (config, True)):
+        path = run / "reordered.yaml"
+        path.write_text(yaml.safe_dump(order, sort_keys=sort_keys))
+        assert planned_jobs(run, "--configfile", str(path)) == {}, path.read_text()
+
+
+def test_deleted_results_are_made_again_not_taken_as_done(run, tmp_path):
+    """Snakemake checks a job's outputs only where a rerunning job needs them: a fold model (which
+    no later job reads) or the feature table under an up-to-date metrics.tsv were never made again
+    ("Nothing to be done"). The default target asks for every result."""
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, symlinks=True)
+    config = write_config(copy)
+    (copy / "results/models/label/fold_2.keras").unlink()
+    assert planned_jobs(copy, "--configfile", str(config)) == {"train_fold": 1, "evaluate": 1, "all": 1}
+    (copy / "results/features.parquet").unlink()  # e.g. deleted after it was found corrupted
+    assert planned_jobs(copy, "--configfile", str(config)) == {"gather_features": 1, "train_fold": 18,
+                                                               "evaluate": 1, "all": 1}
+
+
+def tsv_corpus(folder: Path, rows: list[str], header: str = "recording\tpath\tspeaker\tsession\tlabel\tactivation\n",
+               encoding: str = "utf-8") -> dict:
+    """A hand-written corpus of stand-in videos (a dry run reads none of them), each unique."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        video = folder / row.split("\t")[1]
+        if not video.exists():
+            video.write_bytes(video.name.encode())
+    (folder / "manifest.tsv").write_bytes((header + "".join(row + "\n" for row in rows)).encode(encoding))
+    return {"format": "tsv", "path": str(folder / "manifest.tsv")}
+
+
+def dry_run(workdir: Path, **changes) -> tuple[int, str]:
+    result = subprocess.run([*SNAKEMAKE, "--cores", "2", "--directory", str(workdir), "--dry-run", "--configfile",
+                             str(write_config(workdir, **changes))], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    return result.returncode, result.stdout + result.stderr
+
+
+CLEAN = [f"r{i}\tr{i}.mp4\tS{i % 4}\t{i % 2 + 1}\t{['Angry', 'Happy', 'Neutral', 'Sad'][i % 4]}\t3" for i in range(8)]
+
+
+def test_every_start_up_problem_is_reported_by_a_dry_run_before_any_job(tmp_path):
+    """Each bad input of the issue stops `snakemake --dry-run` with a message naming the key, row
+    or file, before a single job is planned."""
+    long_id = "x" * 300
+    cases = {
+        "leaks_and_scale": (dict(corpus=tsv_corpus(tmp_path / "c1", [
+            *CLEAN, "r8\tr8.mp4\tS0\t2\tAngry\t7", "r9\tr1.mp4\tS9\t1\tHappy\t-3"]), classes=[
+                "Angry", "Happy", "Neutral", "Sad", "Fear"]),
+            ["speaker 'S0' is in sessions 1, 2", "r1, r9 in sessions 1, 2 use the file", "classes ['Fear'] have no "
+             "recording", "activation outside rating_scale [1, 5] in row(s) 10, 11: r8, r9"]),
+        "long_id": (dict(corpus=tsv_corpus(tmp_path / "c2", [*CLEAN, f"{long_id}\tr9.mp4\tS1\t2\tSad\t3"])),
+                    ["recording ids must be at most 200 characters", "row(s) 10"]),
+        "latin_1": (dict(corpus=tsv_corpus(tmp_path / "c3", [*CLEAN[:7], "r7\tr7.mp4\tS3\t2\tSad\tÄ"],
+                                          encoding="latin-1")), ["manifest.tsv: not UTF-8 text: byte 0xc4 in line 9"]),
+        "utf_16": (dict(corpus=tsv_corpus(tmp_path / "c4", CLEAN, encoding="utf-16")),
+                   ["manifest.tsv: not UTF-8 text (it looks like UTF-16)"]),
+        "no_target_left": (dict(corpus=tsv_corpus(tmp_path / "c5", [r.rsplit("\t", 1)[0] + "\t" for r in CLEAN]),
+                                targets=["activation", "valence"]),
+                           ["targets: none of ['activation', 'valence'] can be learnt from this corpus"]),
+        "colour_map_and_users_folder": (dict(corpus={"format": "demo", "path": str(tmp_path / "c1")},
+                                             plots={"cmap": "Bluez"}),
+                                        ["plots.cmap: 'Bluez' is not a Matplotlib or seaborn colour map",
+                                         "c1' is a folder with files that the demo generator did not create"]),
+    }
+    for name, (changes, messages) in cases.items():
+        workdir = tmp_path / name
+        workdir.mkdir()
+        returncode, output = dry_run(workdir, **changes)
+        assert returncode != 0, name
+        for message in messages:
+            assert message in output, f"{name}: {message!r} not in\n{output[-3000:]}"
+        assert "Job stats" not in output and "rule " not in output, name
+        assert not (workdir / "results").exists(), name
+    assert (tmp_path / "c1/manifest.tsv").read_text().startswith("recording\tpath")  # the user's file, untouched
+
+    # Warnings that do not stop the run: a misspelt column, and declared speakers across sessions.
+    header = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalance\n"
+    warned = tmp_path / "warned"
+    warned.mkdir()
+    returncode, output = dry_run(warned, corpus=tsv_corpus(tmp_path / "c6", [r + "\t3" for r in CLEAN[:7]] + [
+        "r7\tr7.mp4\tS0\t2\tSad\t3\t3"], header=header), cv={"speakers_may_span_sessions": True})
+    assert returncode == 0, output[-3000:]
+    assert "column 'valance' is not one facemotion reads and is ignored (did you mean 'valence'?)" in output
+    assert "NOT speaker-independent" in output
+
+
+def test_a_session_without_faces_is_skipped_and_the_run_ends_well(run, tmp_path):
+    """Every video of session 6 shows no face: its fold is listed as skipped in metrics.tsv,
+    the other folds are averaged, and the run succeeds."""
+    import cv2
+
+    workdir = tmp_path / "faceless"
+    workdir.mkdir()
+    blank = workdir / "blank.avi"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 25, (320, 180))
+    for shade in range(30):
+        writer.write(np.full((180, 320, 3), 60 + shade, np.uint8))
+    writer.release()
+    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    manifest["path"] = [str(blank) if session == "6" else str(run / path)
+                        for session, path in zip(manifest["session"], manifest["path"])]
+    (workdir / "corpus.tsv").write_text(manifest.to_csv(sep="\t", index=False))
+    # One session's recordings share one video: allowed, since they stay within the session.
+    snakemake(workdir, "--configfile", str(write_config(workdir, corpus={"format": "tsv", "path": "corpus.tsv"},
+                                                        targets=["label"])))
+    metrics = pd.read_csv(workdir / "results/metrics.tsv", sep="\t", dtype={"fold": str}, keep_default_na=False)
+    fold = metrics.set_index("fold")
+    assert fold.loc["6", "n_test"] == 0
+    assert fold.loc["6", "skipped"] == "no recording of session 6 has enough face frames " \
+                                       "(see results/extraction/report.tsv)"
+    assert fold.loc["mean", "n_test"] == pytest.approx(fold.loc[["1", "2", "3", "4", "5"], "n_test"].mean(), abs=0.01)
+    assert "label fold 6 skipped" in (workdir / "logs/evaluate.log").read_text()
+
+
 def test_corpus_edits_rerun_only_what_they_touch(run, tmp_path):
     """A tsv corpus grows by two recordings: only the batches they land in rerun, and inside
     them only the two new recordings are decoded (the rest come from the per-recording cache).

@@ -28,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for its 
 
 from test_extract import draw_face  # noqa: E402
 
-from facemotion import extract  # noqa: E402
-from facemotion.extract import (ExtractionSettings, _open, detect_face, extract_recording,  # noqa: E402
-                                face_detector)
+from facemotion import video  # noqa: E402
+from facemotion.extract import extract_recording  # noqa: E402
+from facemotion.faces import detect_face, face_detector  # noqa: E402
+from facemotion.settings import ExtractionSettings  # noqa: E402
+from facemotion.video import open_video  # noqa: E402
 
 
 def write_clip(path: Path, n_frames: int, size: tuple[int, int], fourcc: str, fps: int = 30, face=True) -> Path:
@@ -73,7 +75,7 @@ def demo_clip(out_dir: Path, n_frames: int) -> Path | None:
 
 
 def decode_only(path: Path) -> int:
-    capture = _open(str(path))
+    capture = open_video(str(path))
     frames = 0
     while capture.grab():
         frames += 1
@@ -84,7 +86,7 @@ def decode_only(path: Path) -> int:
 def seed_method(path: Path, n_frames: int = 8, face_size: int = 100):
     """The seed: every frame decoded, greyscale, width 400, HOG; then N evenly spaced detections."""
     detector = face_detector()
-    capture = _open(str(path))
+    capture = open_video(str(path))
     crops = []
     while True:
         ok, frame = capture.read()
@@ -106,11 +108,11 @@ def seed_method(path: Path, n_frames: int = 8, face_size: int = 100):
 
 
 def extract_without_seeking(path: Path, settings: ExtractionSettings):
-    saved, extract.SEEK_MIN_GAP = extract.SEEK_MIN_GAP, 1 << 30
+    saved, video.SEEK_MIN_GAP = video.SEEK_MIN_GAP, 1 << 30
     try:
         return extract_recording(path, settings)
     finally:
-        extract.SEEK_MIN_GAP = saved
+        video.SEEK_MIN_GAP = saved
 
 
 def best_of(repeats: int, function, *args):
@@ -128,7 +130,7 @@ def seek_vs_grab(path: Path, gaps=(10, 20, 40, 80, 160)) -> list[str]:
     total = decode_only(path)
     for gap in gaps:
         seek_t, grab_t, hops = 0.0, 0.0, 0
-        capture = _open(str(path))
+        capture = open_video(str(path))
         capture.grab()
         pos = 1
         while pos + 2 * gap < total:
@@ -151,7 +153,7 @@ def seek_vs_grab(path: Path, gaps=(10, 20, 40, 80, 160)) -> list[str]:
 
 
 def resize_costs(path: Path) -> str:
-    capture = _open(str(path))
+    capture = open_video(str(path))
     capture.grab()
     grey = cv2.cvtColor(capture.retrieve()[1], cv2.COLOR_BGR2GRAY)
     capture.release()

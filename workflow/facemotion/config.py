@@ -7,6 +7,7 @@ editing a config want every mistake at once, each naming the key and what is all
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 
 import jsonschema
@@ -99,6 +100,31 @@ def _coerce_numbers(config, schema: dict) -> None:
                 config[name] = int(number)
 
 
+def _numbers_as_floats(config, schema: dict) -> None:
+    """Make every value of a `number` key a float, in place: `width: 6` and `width: 6.0` are the
+    same setting and must reach the rules' params (compared as text) as the same value."""
+    if not isinstance(config, dict):
+        return
+    for name, sub in schema.get("properties", {}).items():
+        value = config.get(name)
+        if isinstance(value, dict):
+            _numbers_as_floats(value, sub)
+        elif sub.get("type") == "number" and isinstance(value, int) and not isinstance(value, bool):
+            config[name] = float(value)
+
+
+def canonical(value):
+    """`value` with every mapping's keys in sorted order (recursively), for rule params.
+
+    Snakemake compares params by their text, in which a dict's key order shows: without this,
+    a config file with the same values in another order (or sorted by a tool) reruns jobs."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value
+
+
 def validate_config(config: dict, workdir: Path | str = ".") -> dict:
     """Check `config` in place against the schema, fill defaults, and check what a schema cannot.
 
@@ -112,13 +138,18 @@ def validate_config(config: dict, workdir: Path | str = ".") -> dict:
         problems = _semantic_problems(config, Path(workdir))
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    _numbers_as_floats(config, schema)
     return config
 
 
 def _semantic_problems(config: dict, workdir: Path) -> list[str]:
     problems = []
     corpus = config["corpus"]
-    if corpus["format"] != "demo" and not (workdir / corpus["path"]).exists():
+    if corpus["format"] == "demo":
+        from facemotion.demo import demo_folder_problem
+
+        problems.append(demo_folder_problem(workdir / corpus["path"]))
+    elif not (workdir / corpus["path"]).exists():
         kind = "manifest file" if corpus["format"] == "tsv" else "corpus root folder"
         problems.append(f"corpus.path: {corpus['path']!r} does not exist (expected the {kind} "
                         f"for corpus.format {corpus['format']!r})")
@@ -135,7 +166,28 @@ def _semantic_problems(config: dict, workdir: Path) -> list[str]:
     binning = config["binning"]
     if not binning["low"] < binning["high"]:
         problems.append(f"binning: low ({binning['low']}) must be below high ({binning['high']})")
+    scale = config["rating_scale"]
+    if not scale["min"] < scale["max"]:
+        problems.append(f"rating_scale: min ({scale['min']}) must be below max ({scale['max']})")
     landmark_model = config["extraction"]["landmark_model"]
     if landmark_model and not (workdir / landmark_model).is_file():
         problems.append(f"extraction.landmark_model: {landmark_model!r} is not a file")
-    return problems
+    problems.append(_colour_map_problem(config["plots"]["cmap"]))
+    return [problem for problem in problems if problem]
+
+
+def _colour_map_problem(name: str) -> str | None:
+    """An unknown colour map would fail only in the evaluation, after all training."""
+    if name == "Blues":  # the default: spares every start the import of matplotlib (~0.3 s)
+        return None
+    import matplotlib
+
+    if name not in matplotlib.colormaps:
+        import seaborn  # noqa: F401  (registers its own maps, which the heatmaps may use)
+
+        if name not in matplotlib.colormaps:
+            close = difflib.get_close_matches(name, list(matplotlib.colormaps), n=3)
+            hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+            return (f"plots.cmap: {name!r} is not a Matplotlib or seaborn colour map; {hint}"
+                    "allowed: any name in matplotlib.colormaps, e.g. 'Blues', 'viridis', 'rocket'")
+    return None

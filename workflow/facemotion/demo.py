@@ -12,7 +12,6 @@ parallel. Each video depends only on its own plan row, so renders are byte-ident
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import pathlib
@@ -24,7 +23,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-EMOTIONS = ("Angry", "Happy", "Neutral", "Sad")
+from facemotion.targets import EMOTIONS
+
 CLASS_SHARES = (0.10, 0.34, 0.45, 0.11)  # class shares of the seed corpus
 # (activation, valence) means per class on the 1-5 scale
 RATING_MEANS = {"Angry": (4.0, 1.8), "Happy": (3.6, 4.1), "Neutral": (2.8, 3.0), "Sad": (2.0, 1.9)}
@@ -552,10 +552,34 @@ def _write_clip_args(args) -> None:
     _write_clip(*args)
 
 
-def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int = 8) -> None:
-    """Render every planned video under out_dir and write out_dir/manifest.tsv."""
+# Written first into a folder the generator takes over: only such a folder, a new one or an
+# empty one is ever written into, so a user's own corpus is never overwritten.
+OWNER_MARK = ".facemotion-demo"
+
+
+def demo_folder_problem(out_dir: pathlib.Path | str) -> str | None:
+    """Why the demo corpus must not be written into `out_dir`, or None if it may: a folder that
+    does not exist, holds only empty folders, or was created by this generator (OWNER_MARK)."""
     out_dir = pathlib.Path(out_dir)
+    if not out_dir.exists() or (out_dir / OWNER_MARK).is_file():
+        return None
+    if out_dir.is_dir() and not any(p.is_file() or p.is_symlink() for p in out_dir.rglob("*")):
+        return None
+    what = "a file" if not out_dir.is_dir() else "a folder with files that the demo generator did not create"
+    return (f"corpus.path: {str(out_dir)!r} is {what}, and corpus.format is 'demo', which would write a "
+            f"synthetic manifest.tsv and videos there. To use your own corpus, set corpus.format (tsv, "
+            f"msp-improv, iemocap, crema-d, ravdess); for the demo, point corpus.path at a new or empty folder")
+
+
+def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int = 8) -> None:
+    """Render every planned video under out_dir and write out_dir/manifest.tsv; refuses a folder
+    that holds anything the generator did not create (see demo_folder_problem)."""
+    out_dir = pathlib.Path(out_dir)
+    problem = demo_folder_problem(out_dir)
+    if problem:
+        raise FileExistsError(problem)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / OWNER_MARK).write_text("created by facemotion's demo corpus generator; it may rewrite this folder\n")
     # Longest clips first so the workers finish together.
     rows = sorted(plan.to_dict("records"), key=lambda r: -int(r["demo_n_frames"]))
     jobs = [(row, out_dir, int(n_frames)) for row in rows]
@@ -568,19 +592,3 @@ def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int 
             pool.map(_write_clip_args, jobs, chunksize=1)
     public = [c for c in plan.columns if not c.startswith("demo_")]
     plan[public].to_csv(out_dir / "manifest.tsv", sep="\t", index=False)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Render the synthetic demo corpus.")
-    parser.add_argument("out_dir", type=pathlib.Path)
-    parser.add_argument("--n", type=int, default=300, help="number of recordings")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-frames", type=int, default=8, help="workflow frame target (too_short clips stay below)")
-    args = parser.parse_args(argv)
-    plan = plan_demo_corpus(args.n, args.seed)
-    render_demo_corpus(plan, args.out_dir, args.n_frames)
-    print(f"wrote {len(plan)} recordings and manifest.tsv to {args.out_dir}")
-
-
-if __name__ == "__main__":
-    main()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from .targets import natural_key
+from .folds import natural_key
 
 METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
 BASELINES = ("chance", "majority_accuracy", "majority_uar")
@@ -96,14 +96,16 @@ def _by_target(predictions) -> dict[str, dict[str, pd.DataFrame]]:
     return {t: dict(sorted(f.items(), key=lambda kv: natural_key(kv[0]))) for t, f in grouped.items()}
 
 
-def aggregate(predictions, train_counts: Mapping | None = None) -> pd.DataFrame:
+def aggregate(predictions, train_counts: Mapping | None = None, skipped: Mapping | None = None) -> pd.DataFrame:
     """Per-fold metrics plus a ``mean`` and a ``std`` row per target.
 
     ``predictions``: {(target, fold): predictions frame} (or one frame with ``target`` and
     ``fold`` columns). ``train_counts``: optional {(target, fold): per-class training counts}
     (``info["train_class_counts"]`` from training) for the majority-class baseline; without it
-    those columns are NaN. Columns: target, fold, n_test, accuracy, uar, f1_macro, f1_weighted,
-    chance, majority_accuracy, majority_uar.
+    those columns are NaN. ``skipped``: optional {(target, fold): reason} of folds without test
+    data; they are listed with that reason and left out of ``mean`` and ``std``. Columns: target,
+    fold, n_test, accuracy, uar, f1_macro, f1_weighted, chance, majority_accuracy, majority_uar,
+    skipped.
     """
     rows = []
     for target, folds in _by_target(predictions).items():
@@ -119,16 +121,17 @@ def aggregate(predictions, train_counts: Mapping | None = None) -> pd.DataFrame:
                 row.update(majority_accuracy=base["majority_accuracy"], majority_uar=base["majority_uar"])
             else:
                 row.update(majority_accuracy=np.nan, majority_uar=np.nan)
+            row["skipped"] = (skipped or {}).get((target, fold), "")
             per_fold.append(row)
         table = pd.DataFrame(per_fold)
-        numeric = table.drop(columns=["target", "fold"]).astype(float)
+        numeric = table[table["skipped"] == ""].drop(columns=["target", "fold", "skipped"]).astype(float)
         summary = [
             {"target": target, "fold": "mean", **numeric.mean().to_dict()},
             {"target": target, "fold": "std", **numeric.std(ddof=1).to_dict()},
         ]
         rows.extend(per_fold + summary)
-    columns = ["target", "fold", *METRICS, *BASELINES]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["target", "fold", *METRICS, *BASELINES, "skipped"]
+    return pd.DataFrame(rows, columns=columns).fillna({"skipped": ""})
 
 
 @dataclass
@@ -218,8 +221,12 @@ def write_evaluation(prediction_files: Mapping[tuple[str, str], Path], info_file
 
     predictions = {key: pd.read_csv(path, sep="\t", dtype={"session": str, "recording": str, "speaker": str})
                    for key, path in prediction_files.items()}
-    train_counts = {key: json.loads(Path(path).read_text())["train_class_counts"] for key, path in info_files.items()}
-    metrics = aggregate(predictions, train_counts)
+    infos = {key: json.loads(Path(path).read_text()) for key, path in info_files.items()}
+    train_counts = {key: info["train_class_counts"] for key, info in infos.items()}
+    skipped = {key: info["skipped"] for key, info in infos.items() if info.get("skipped")}
+    for (target, fold), reason in skipped.items() if log is not None else ():
+        log.warning("%s fold %s skipped: %s", target, fold, reason)
+    metrics = aggregate(predictions, train_counts, skipped)
     written = metrics.round(4)
     # Fold rows count recordings; mean and std rows may be fractional.
     written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
@@ -234,6 +241,7 @@ def write_evaluation(prediction_files: Mapping[tuple[str, str], Path], info_file
                        cmap=plots["cmap"], dpi=plots["dpi"], figsize=(plots["width"], plots["height"]))
         if log is not None:
             mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
+            evaluated = sum((target, fold) not in skipped for fold in folds)
             log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
-                     target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], len(folds))
+                     target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], evaluated)
     return metrics

@@ -23,14 +23,14 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from facemotion.extract import REPORT_COLUMNS, ExtractionSettings, Record, library_versions
+from facemotion.records import REPORT_COLUMNS, Record
+from facemotion.settings import ExtractionSettings, library_versions
 from facemotion.files import atomic_path
 from facemotion.logs import sayer
 

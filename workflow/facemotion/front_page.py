@@ -65,7 +65,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     rows = []
     for target in sorted(metrics["target"].unique(), key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
-        folds = [f for f in by_fold.index if f not in ("mean", "std")]
+        trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
+        folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
         mean, std = by_fold.loc["mean"], by_fold.loc["std"]
         rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ± {std['uar']:.3f}",
                      f"{mean['majority_uar']:.3f}", f"{mean['chance']:.3f}", f"{mean['accuracy']:.3f}",

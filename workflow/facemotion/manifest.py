@@ -14,6 +14,7 @@ Columns of results/manifest.tsv:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import os
@@ -28,8 +29,11 @@ MANIFEST_COLUMNS = ["recording", "path", "speaker", "session", "label",
 REQUIRED_COLUMNS = ["recording", "path", "speaker", "session", "label"]
 OPTIONAL_COLUMNS = ["activation", "valence", "start", "end", "region"]
 REGIONS = ("", "left", "right")
-# Recording and session ids become file names (cache entries, fold outputs).
+# Recording and session ids become file names (cache entries, fold outputs): safe characters, and
+# short enough that the longest name made from one (a temporary file beside a cache entry) stays
+# within the common 255-byte limit of a file name.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_ID_LENGTH = 200
 MAX_LISTED = 50
 
 
@@ -75,6 +79,10 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
             problems.append(f"{column} ids must use only letters, digits, '.', '_' and '-' "
                             f"(they name output files): row(s) {_rows(unsafe)}, "
                             f"e.g. {table.at[unsafe[0], column]!r}")
+        too_long = table.index[table[column].str.len() > MAX_ID_LENGTH]
+        if len(too_long):
+            problems.append(f"{column} ids must be at most {MAX_ID_LENGTH} characters (they name output files): "
+                            f"row(s) {_rows(too_long)}, e.g. one of {len(table.at[too_long[0], column])}")
     duplicated = table["recording"].duplicated(keep=False) & (table["recording"] != "")
     if duplicated.any():
         ids = sorted(set(table.loc[duplicated, "recording"]))
@@ -130,39 +138,112 @@ def resolve_paths(paths, folder: Path | str) -> list[str]:
     return [p if not p or os.path.isabs(p) else os.path.normpath(Path(folder) / p) for p in paths]
 
 
-def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """Read a hand-written manifest; relative video paths are relative to the manifest's folder."""
-    path = Path(path)
+def read_utf8(path: Path) -> str:
+    """The file's text; anything but UTF-8 (with or without a byte-order mark) is refused,
+    naming the line and byte, rather than read as the wrong characters."""
+    data = path.read_bytes()
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ManifestError(f"{path}: cannot read as a tab-separated manifest: {error}") from error
-    if "path" in table.columns:
-        table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
-    return normalise_manifest(table, classes, str(path), drop_unknown_labels=False, check_files=check_files)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        utf16 = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ManifestError(f"{path}: not UTF-8 text{utf16}: byte 0x{data[error.start]:02x} in line {line} "
+                            f"cannot be decoded; save the file as UTF-8") from None
 
 
-def demo_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
-    """The manifest of the synthetic corpus, known before its videos are rendered."""
-    from facemotion.demo import plan_demo_corpus
+def unknown_column_notes(columns, source: str) -> list[str]:
+    """A warning per column that facemotion does not read: a misspelt optional column would
+    otherwise be ignored without a word."""
+    notes = []
+    for column in columns:
+        if column not in MANIFEST_COLUMNS:
+            close = difflib.get_close_matches(column, MANIFEST_COLUMNS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            notes.append(f"{source}: column {column!r} is not one facemotion reads and is ignored{hint}; "
+                         f"known columns: {', '.join(MANIFEST_COLUMNS)}")
+    return notes
 
-    plan = plan_demo_corpus(config["demo"]["recordings"], config["demo"]["seed"])
-    table = plan[[c for c in plan.columns if not c.startswith("demo_")]].copy()
-    table["path"] = [os.path.normpath(Path(config["corpus"]["path"]) / p) for p in table["path"]]
-    table = table.astype(str).replace("nan", "")
-    return normalise_manifest(table, config["classes"], "demo corpus", drop_unknown_labels=False, check_files=False)
+
+def speaker_independent(manifest: pd.DataFrame) -> bool:
+    """Whether every speaker is in one session only, so that no fold tests a speaker it trained on."""
+    return bool(manifest.groupby("speaker")["session"].nunique().max() <= 1)
 
 
-def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
-    """Read the configured corpus into a normalised manifest (validated config expected)."""
-    corpus_format = config["corpus"]["format"]
-    if corpus_format == "demo":
-        return demo_manifest(config)
-    if corpus_format == "tsv":
-        return read_tsv_manifest(config["corpus"]["path"], config["classes"])
-    from facemotion.corpora import read_corpus
+def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> list[str]:
+    """What makes a valid manifest wrong for this configuration or leaks between folds: speakers
+    in several sessions, one video (same file or same content) in several sessions, classes no
+    recording has, ratings outside rating_scale. `rows_are_lines`: the table's index counts the
+    rows of a manifest file (row numbers are then named besides recording ids)."""
+    def where(index) -> str:
+        ids = table.loc[index, "recording"].tolist()
+        shown = ", ".join(ids[:MAX_LISTED]) + (f" (and {len(ids) - MAX_LISTED} more)" if len(ids) > MAX_LISTED else "")
+        return f"row(s) {_rows(index)}: {shown}" if rows_are_lines else f"recording(s) {shown}"
 
-    return read_corpus(corpus_format, config["corpus"]["path"], config["classes"], folds=config["cv"]["folds"])
+    problems = []
+    if not config["cv"]["speakers_may_span_sessions"]:
+        sessions_of = table.groupby("speaker")["session"].unique()
+        spanning = sessions_of[sessions_of.map(len) > 1]
+        for speaker, sessions in list(spanning.items())[:MAX_LISTED]:
+            problems.append(f"speaker {speaker!r} is in sessions {', '.join(sorted(sessions))}: a fold would test a "
+                            "speaker it trained on; give each speaker one session, or set "
+                            "cv.speakers_may_span_sessions: true (results then not speaker-independent)")
+    problems.extend(_shared_videos(table, where))
+    present = set(table["label"])
+    absent = [c for c in config["classes"] if c not in present]
+    if absent:
+        problems.append(f"classes {absent} have no recording in the corpus (chance and UAR would count them); "
+                        f"remove them from classes; the corpus has: {sorted(present)}")
+    low, high = config["rating_scale"]["min"], config["rating_scale"]["max"]
+    for column in ("activation", "valence"):
+        outside = table.index[(table[column] < low) | (table[column] > high)]
+        if len(outside):
+            problems.append(f"{column} outside rating_scale [{low:g}, {high:g}] in {where(outside)}, e.g. "
+                            f"{table.at[outside[0], column]:g}; fix the ratings or set rating_scale to the corpus's scale")
+    return problems
+
+
+def _shared_videos(table: pd.DataFrame, where) -> list[str]:
+    """Recordings of different sessions whose videos are one file or have identical content.
+
+    Identical content: same size, then the same SHA-256 of the first and last 64 KiB, then of
+    the whole file; only files of equal size are read at all, so a corpus costs one stat a file."""
+    existing = [(i, p) for i, p in table["path"].items() if os.path.isfile(p)]
+    by_size: dict[int, list[tuple[int, str]]] = {}
+    for i, p in existing:
+        by_size.setdefault(os.path.getsize(p), []).append((i, p))
+    problems = []
+    for group in by_size.values():
+        for candidates in _in_several_sessions(table, group, whole=False):
+            for same in _in_several_sessions(table, [(i, table.at[i, "path"]) for i in candidates], whole=True):
+                sessions = sorted(set(table.loc[same, "session"]))
+                files = sorted(set(table.loc[same, "path"]))
+                what = f"the file {files[0]}" if len(files) == 1 else f"files of identical content ({', '.join(files)})"
+                problems.append(f"{where(pd.Index(same))} in sessions {', '.join(sessions)} use {what}: a fold "
+                                "would test a video it trained on")
+    return problems
+
+
+def _in_several_sessions(table: pd.DataFrame, group: list[tuple[int, str]], whole: bool) -> list[list[int]]:
+    """`group` (rows and paths) split by content hash, keeping the parts that span sessions."""
+    if len({table.at[i, "session"] for i, _ in group}) < 2:
+        return []
+    by_hash: dict[str, list[int]] = {}
+    for i, path in group:
+        by_hash.setdefault(_content_hash(path, whole), []).append(i)
+    return [rows for rows in by_hash.values() if len(set(table.loc[rows, "session"])) > 1]
+
+
+def _content_hash(path: str, whole: bool, edge: int = 65536) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        if whole:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        else:
+            digest.update(handle.read(edge))
+            handle.seek(max(0, os.path.getsize(path) - edge))
+            digest.update(handle.read(edge))
+    return digest.hexdigest()
 
 
 def write_manifest(table: pd.DataFrame, path: Path | str) -> None:

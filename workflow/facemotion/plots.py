@@ -18,7 +18,7 @@ import pandas as pd
 
 from .evaluation import TARGET_TITLES
 from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
-from .targets import natural_key
+from .folds import natural_key
 
 PANELS_KEY = "facemotion.panels"
 STATUS_COLOURS = {OK: "#4daf4a", NO_FACE: "#e41a1c", TOO_FEW_FACES: "#ff7f00", TOO_SHORT: "#984ea3",
@@ -238,9 +238,17 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
     columns = min(columns, len(folds))
     rows = math.ceil(len(folds) / columns)
     figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.2 * columns, 0.8 + 3.0 * rows))
-    panels = []
+    panels, lines = [], []
     for ax, fold in zip(axes.flat, folds):
         info = infos[fold]
+        if info.get("skipped"):  # a held-out session without usable recordings: nothing trained
+            ax.text(0.5, 0.5, "\n".join(textwrap.wrap(f"skipped: {info['skipped']}", 40)), ha="center",
+                    va="center", fontsize=8, transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"test session {fold}", fontsize=9)
+            panels.append({"fold": fold, "skipped": info["skipped"]})
+            continue
         history = pd.DataFrame(info["history"])
         loss_line = ax.plot(history["epoch"], history["loss"], color="C0", marker=".", label="training loss")
         ax.set_xlabel("epoch")
@@ -262,7 +270,8 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
         panels.append({"fold": fold, "chosen_epoch": info["best_epoch"], "epochs": len(history)})
     for ax in list(axes.flat)[len(folds):]:
         ax.set_axis_off()
-    figure.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    if lines:
+        figure.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
     figure.suptitle(f"Training of {TARGET_TITLES.get(target, target)}, one panel per held-out session")
     figure.tight_layout(rect=(0, 0, 0.88, 1))
     return figure, panels

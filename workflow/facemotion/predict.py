@@ -8,16 +8,24 @@ and feature type the model was trained on, so prediction extracts exactly as tra
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from facemotion.extract import ExtractionSettings, extract_recording, optional_float
+from facemotion.extract import extract_recording
+from facemotion.records import optional_float
+from facemotion.settings import ExtractionSettings
 from facemotion.features import model_input
 from facemotion.manifest import resolve_paths
 
 MODEL_FILE = "model.keras"
+
+
+class PredictionInputError(ValueError):
+    """A mistake in what prediction was given (recordings, segments, model folder); the command
+    line prints it as one line."""
 
 
 def load_final_models(model_dir: Path | str) -> dict:
@@ -27,9 +35,21 @@ def load_final_models(model_dir: Path | str) -> dict:
     model_dir = Path(model_dir)
     paths = sorted(model_dir.glob(f"*/{MODEL_FILE}"))
     if not paths:
-        raise FileNotFoundError(f"no final models (*/{MODEL_FILE}) under {model_dir}; "
-                                "train them with `snakemake final_models`")
-    return {path.parent.name: load_model(path) for path in paths}
+        raise PredictionInputError(f"no final models (*/{MODEL_FILE}) under {model_dir}; "
+                                   "train them with `snakemake final_models`")
+    models = {}
+    for path in paths:
+        if not Path(f"{path}.json").is_file():
+            raise PredictionInputError(f"{path}: its sidecar {path}.json is missing; copy the model with it")
+        model, metadata = load_model(path)
+        # The folder names the target the predictions are labelled with; the sidecar says what the
+        # model learnt. A model copied into the wrong folder would label one target with another's classes.
+        if metadata.get("target") != path.parent.name:
+            raise PredictionInputError(f"{path}: its sidecar says it predicts {metadata.get('target')!r}, but it "
+                                       f"is in the folder {path.parent.name!r}; move it to "
+                                       f"{model_dir / str(metadata.get('target'))}/")
+        models[path.parent.name] = (model, metadata)
+    return models
 
 
 def model_features(result, metadata: dict) -> np.ndarray | None:
@@ -66,11 +86,40 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
     """The predict.recordings tsv: `recording`, `path` (relative to the tsv's folder), optional start/end."""
     path = Path(path)
     # Empty cells stay "" (an empty path is then reported unreadable, not a crash).
-    table = pd.read_csv(path, sep="\t", dtype={"recording": str, "path": str}, keep_default_na=False,
-                        na_values={"start": [""], "end": [""]})
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     missing = {"recording", "path"} - set(table.columns)
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need recording, path, "
-                         "optional start, end")
+        raise PredictionInputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need recording, "
+                                   "path, optional start, end")
+    for column in ("start", "end"):
+        table[column] = table[column] if column in table.columns else ""
+    problems = []
+    for i, row in enumerate(table.to_dict("records")):
+        try:
+            check_segment(row["start"], row["end"])
+        except PredictionInputError as error:
+            problems.append(f"row {i + 2}: {error}")
+    if problems:
+        raise PredictionInputError(f"{path}: " + "; ".join(problems))
+    table["start"] = [optional_float(v) for v in table["start"]]
+    table["end"] = [optional_float(v) for v in table["end"]]
     table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
     return table
+
+
+def check_segment(start, end) -> None:
+    """Refuse a segment that would select the wrong part of a video: start and end, where given,
+    are numbers of seconds, start >= 0, end after start."""
+    values = {}
+    for name, value in (("start", start), ("end", end)):
+        try:
+            values[name] = optional_float(value)
+        except ValueError:
+            raise PredictionInputError(f"{name} {value!r} is not a number of seconds") from None
+        if values[name] is not None and not math.isfinite(values[name]):
+            raise PredictionInputError(f"{name} {value!r} is not a number of seconds")
+    start, end = values["start"], values["end"]
+    if start is not None and start < 0:
+        raise PredictionInputError(f"start {start:g} is negative; allowed: seconds >= 0")
+    if end is not None and end <= (start or 0):
+        raise PredictionInputError(f"end {end:g} is not after start {start or 0:g}")

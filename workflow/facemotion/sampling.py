@@ -27,7 +27,7 @@ taking `n` of those spread evenly over them (the seed's `linspace` over its dete
 recordings the fast path would drop pay for that scan.
 
 Everything here is pure over a `FrameSource` and a probe, so it is tested on synthetic
-streams; `facemotion.extract` supplies the OpenCV source and the dlib probe.
+streams; `facemotion.video` supplies the OpenCV source, `facemotion.faces` the dlib probe.
 """
 
 from __future__ import annotations

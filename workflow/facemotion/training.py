@@ -26,7 +26,8 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .models import DEFAULT_EPOCHS, build_model, compile_model  # noqa: E402
-from .targets import encode_target, split_fold, target_classes  # noqa: E402
+from .folds import split_fold  # noqa: E402
+from .targets import encode_target, target_classes  # noqa: E402
 
 METADATA_FORMAT = 1
 NORMALISATIONS = {"pixels": ("global", "per_pixel"), "features": ("per_feature", "global")}
@@ -348,7 +349,9 @@ def train_fold(
     (N, n, 6) / (N, n, 68, 2). Returns the model, the predictions (columns ``recording``,
     ``session``, ``speaker``, ``y_true``, ``y_pred``, ``p_<class>`` ...) and a JSON-serialisable
     info dict; ``info["best_epoch"]`` is the epoch count a final model should train for and
-    ``info["model_metadata"]`` goes to :func:`save_model`.
+    ``info["model_metadata"]`` goes to :func:`save_model`. A test session without usable rows
+    (no faces, no ratings) is not trained: the model is None, the predictions are empty and
+    ``info["skipped"]`` says why.
     """
     p = TrainParams.from_mapping(params)
     if len(meta) != len(features):
@@ -358,6 +361,9 @@ def train_fold(
     mask, y = encode_target(meta, target, p.classes, p.low, p.high)
     rows = np.flatnonzero(mask)
     sessions = meta["session"].astype(str).to_numpy()[mask]
+    if str(test_session) not in set(sessions):
+        return None, _predictions_frame(meta, rows[:0], y[:0], np.zeros((0, len(classes))), classes), \
+            _skipped_fold_info(meta, target, classes, str(test_session), p)
     split = split_fold(sessions, y, test_session, p.protocol, p.seed)
     model, stats, info = _fit(
         features, rows[split.train], y[split.train], rows[split.val], y[split.val],
@@ -378,6 +384,19 @@ def train_fold(
     )
     info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
     return model, predictions, info
+
+
+def _skipped_fold_info(meta: pd.DataFrame, target: str, classes, test_session: str, p: TrainParams) -> dict:
+    """The info of a fold left out because its test session has no usable recording."""
+    if test_session in set(meta["session"].astype(str)):
+        what = "label in classes" if target == "label" else f"{target} rating"
+        reason = f"no recording of session {test_session} has a {what}"
+    else:
+        reason = (f"no recording of session {test_session} has enough face frames "
+                  "(see results/extraction/report.tsv)")
+    return {"skipped": reason, "target": target, "classes": list(classes), "protocol": p.protocol,
+            "test_session": test_session, "n_test": 0, "best_epoch": None,
+            "train_class_counts": [0] * len(classes)}
 
 
 def train_final(

@@ -7,14 +7,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import validate_config
-from facemotion.manifest import assign_batches, build_manifest
+from facemotion.config import canonical, validate_config
+from facemotion.corpora import build_manifest
+from facemotion.manifest import assign_batches, speaker_independent
+from facemotion.targets import TARGETS as ALL_TARGETS
 
 validate_config(config)
 
 MANIFEST, MANIFEST_NOTES = build_manifest(config)
 for note in MANIFEST_NOTES:
-    logger.info(f"manifest: {note}")
+    logger.warning(f"manifest: {note}")
+# With cv.speakers_may_span_sessions a fold may test speakers it trained on: the notes above (the
+# start-up and manifest logs) and the evaluation log say so.
+SPEAKER_INDEPENDENT = speaker_independent(MANIFEST)
 # Each recording's manifest row as plain values (None for missing), as extraction jobs get them.
 MANIFEST_ROWS = {row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None)
                  .to_dict("records")}
@@ -30,25 +35,28 @@ def _targets_with_values():
             logger.warning(f"target {target!r} skipped: the corpus has no {target} ratings")
         else:
             kept.append(target)
+    if not kept:
+        raise WorkflowError(f"targets: none of {config['targets']} can be learnt from this corpus (it has no "
+                            "ratings for them); allowed: 'label' or a target whose column the manifest fills")
     return kept
 
 
 TARGETS = _targets_with_values()
 
 # The settings each step depends on travel as params, so changing one reruns exactly its dependents.
-EXTRACTION_SETTINGS = {
+# Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything.
+EXTRACTION_SETTINGS = canonical({
     "features": config["features"],
     **{key: value for key, value in config["extraction"].items() if key != "recordings_per_job"},
-}
-TRAINING_SETTINGS = {
+})
+# Resources (mem_mb, runtime, gpu, threads) only schedule jobs; they do not change results.
+TRAINING_SETTINGS = canonical({
     "classes": config["classes"],
     "binning": config["binning"],
     "protocol": config["cv"]["protocol"],
-    **config["training"],
-}
-# Resources only schedule jobs; they do not change results.
-for _resource_only in ("mem_mb", "runtime", "gpu", "threads"):
-    TRAINING_SETTINGS.pop(_resource_only)
+    **{key: value for key, value in config["training"].items() if key not in ("mem_mb", "runtime", "gpu", "threads")},
+})
+PLOT_SETTINGS = canonical(config["plots"])
 
 
 def batch_rows(wildcards):
@@ -74,7 +82,7 @@ def predict_recordings_file(wildcards):
 wildcard_constraints:
     batch=r"\d{4}",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
-    target="|".join(["label", "activation", "valence"]),
+    target="|".join(ALL_TARGETS),
 
 # One environment for every rule, for `--sdm conda` (relative to the rule files).
 CONDA_ENV = "../../envs/facemotion.yaml"

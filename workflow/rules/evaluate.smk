@@ -16,7 +16,8 @@ rule evaluate:
     params:
         targets=TARGETS,
         sessions=SESSIONS,
-        plots=config["plots"],
+        plots=PLOT_SETTINGS,
+        speaker_independent=SPEAKER_INDEPENDENT,
     log:
         "logs/evaluate.log",
     localrule: True

@@ -9,6 +9,9 @@ from facemotion.evaluation import write_evaluation
 from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
+    if not snakemake.params.speaker_independent:
+        log.warning("NOT speaker-independent: cv.speakers_may_span_sessions let speakers span sessions, so "
+                    "folds test speakers they trained on")
     targets = snakemake.params.targets
     # The inputs were expanded over targets x sessions in this order.
     keys = list(itertools.product(targets, snakemake.params.sessions))

@@ -4,7 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.extract import ExtractionSettings, run_batch
+from facemotion.batch import run_batch
+from facemotion.settings import ExtractionSettings
 from facemotion.features import write_batch
 from facemotion.logs import log_to
 

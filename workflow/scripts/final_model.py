@@ -16,7 +16,9 @@ with log_to(snakemake.log[0]) as log:
     settings = snakemake.params.settings
     # Under loso each fold chose its best epoch on a validation session: train as long as the
     # median fold did. Under the seed protocol the epochs were fixed.
-    chosen = [json.loads(Path(path).read_text())["best_epoch"] for path in snakemake.input.infos]
+    # Skipped folds (no test data) chose no epoch.
+    chosen = [epoch for path in snakemake.input.infos
+              if (epoch := json.loads(Path(path).read_text())["best_epoch"]) is not None]
     epochs = round(statistics.median(chosen)) if settings["protocol"] == "loso" else settings["epochs"]
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.extraction["features"])

@@ -17,9 +17,17 @@ with log_to(snakemake.log[0]) as log:
     params = training_params(snakemake.params.settings, threads=snakemake.threads)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
                                           snakemake.wildcards.session, params)
-    save_model(model, snakemake.output.model, info["model_metadata"])
+    if model is None:
+        # A fold without test data: the evaluation lists it as skipped and averages the others. The
+        # model file stays empty (Snakemake needs every output); its sidecar says why.
+        Path(snakemake.output.model).write_bytes(b"")
+        Path(snakemake.output.model_metadata).write_text(json.dumps({"skipped": info["skipped"]}, indent=1))
+        log.warning("fold %s of %s skipped: %s", snakemake.wildcards.session, snakemake.wildcards.target,
+                    info["skipped"])
+    else:
+        save_model(model, snakemake.output.model, info["model_metadata"])
+        log.info("fold %s of %s: %d train, %d validation, %d test recordings; best epoch %s",
+                 snakemake.wildcards.session, snakemake.wildcards.target, info["n_train"], info["n_val"],
+                 info["n_test"], info["best_epoch"])
     predictions.to_csv(snakemake.output.predictions, sep="\t", index=False, float_format="%.6f")
     Path(snakemake.output.info).write_text(json.dumps(info, indent=1, sort_keys=True))
-    log.info("fold %s of %s: %d train, %d validation, %d test recordings; best epoch %s",
-             snakemake.wildcards.session, snakemake.wildcards.target, info["n_train"], info["n_val"],
-             info["n_test"], info["best_epoch"])

@@ -5,7 +5,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.logs import log_to
-from facemotion.manifest import build_manifest, describe_manifest, write_manifest
+from facemotion.corpora import build_manifest
+from facemotion.manifest import describe_manifest, write_manifest
 
 with log_to(snakemake.log[0]) as log:
     # Read again rather than passed in, so the job is self-contained; the rule's digest param

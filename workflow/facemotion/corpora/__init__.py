@@ -1,4 +1,6 @@
-"""Read the published corpora (MSP-IMPROV, IEMOCAP, CREMA-D, RAVDESS) into the normalised manifest.
+"""The one place that picks a corpus reader: the synthetic demo, a hand-written tsv manifest, or a
+published corpus (MSP-IMPROV, IEMOCAP, CREMA-D, RAVDESS), read into the normalised manifest
+(`build_manifest`) and checked against the configuration.
 
 Each reader follows its corpus' official layout, file naming and label files (docs/corpora.md) and
 returns every label entry it finds. Here the entries whose video file is missing and those whose
@@ -8,22 +10,22 @@ by normalise_manifest.
 
 from __future__ import annotations
 
-import argparse
+import io
 import os
-import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, normalise_manifest
+from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, check_corpus, normalise_manifest, read_utf8,
+                                 resolve_paths, speaker_independent, unknown_column_notes)
+
+from facemotion.folds import natural_key
 
 from . import crema_d, iemocap, msp_improv, ravdess
 from .common import ROW_COLUMNS, CorpusScan
 
 READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess}
-DEFAULT_CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 MAX_LISTED = 20
 
 
@@ -96,13 +98,9 @@ def read_corpus(corpus_format: str, root: str | Path, classes: list[str], folds:
     return _normalise(_read(corpus_format, root, classes, folds), classes)
 
 
-def _natural(text: str) -> list:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
 def _table(kept: pd.DataFrame, index: list[str], classes: list[str]) -> str:
     counts = pd.crosstab([kept[column] for column in index], kept["label"]).reindex(columns=classes, fill_value=0)
-    counts = counts.loc[sorted(counts.index, key=lambda key: _natural(str(key)))]
+    counts = counts.loc[sorted(counts.index, key=lambda key: natural_key(str(key)))]
     counts["total"] = counts.sum(axis=1)
     return counts.to_string()
 
@@ -115,7 +113,10 @@ def _listing(title: str, items: list[str]) -> list[str]:
     return ["", f"{title} ({len(items)}):", *shown, *more]
 
 
-def _inspect(corpus_format: str, root: str | Path, classes: list[str], folds: int) -> tuple[str, ManifestError | None]:
+def describe_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int) -> tuple[str, ManifestError | None]:
+    """A printable summary (counts per class, session and speaker, missing and unlabelled files,
+    notes) and the problem that makes the corpus unusable, if any. Raises ManifestError only when
+    `root` does not look like the corpus at all."""
     reading = _read(corpus_format, root, classes, folds)
     try:
         _, notes = _normalise(reading, classes)
@@ -139,29 +140,47 @@ def _inspect(corpus_format: str, root: str | Path, classes: list[str], folds: in
     return "\n".join(lines), problem
 
 
-def inspect_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int = 5) -> str:
-    """A printable summary: counts per class, session and speaker, missing and unlabelled files, notes.
-
-    Describes an unusable corpus too (its last line says why); raises ManifestError only when `root`
-    does not look like the corpus at all.
-    """
-    return _inspect(corpus_format, root, classes, folds)[0]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m facemotion.corpora",
-        description="Check that a corpus in its official layout can be read: counts per class, session and "
-                    "speaker, label entries without video files and videos without labels.")
-    parser.add_argument("format", choices=list(READERS), help="corpus format (config corpus.format)")
-    parser.add_argument("root", help="the corpus root folder as unpacked (config corpus.path)")
-    parser.add_argument("--classes", nargs="+", default=DEFAULT_CLASSES, help="emotion classes kept (config classes)")
-    parser.add_argument("--folds", type=int, default=5, help="folds for corpora without sessions (config cv.folds)")
-    args = parser.parse_args(argv)
+def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Read a hand-written manifest; relative video paths are relative to the manifest's folder."""
+    path = Path(path)
     try:
-        text, problem = _inspect(args.format, args.root, args.classes, args.folds)
-    except ManifestError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(text)
-    return 1 if problem else 0
+        table = pd.read_csv(io.StringIO(read_utf8(path)), sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ManifestError(f"{path}: cannot read as a tab-separated manifest: {error}") from error
+    if "path" in table.columns:
+        table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
+    manifest, notes = normalise_manifest(table, classes, str(path), drop_unknown_labels=False,
+                                         check_files=check_files)
+    return manifest, [*unknown_column_notes(table.columns, str(path)), *notes]
+
+
+def demo_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
+    """The manifest of the synthetic corpus, known before its videos are rendered."""
+    from facemotion.demo import plan_demo_corpus
+
+    plan = plan_demo_corpus(config["demo"]["recordings"], config["demo"]["seed"])
+    table = plan[[c for c in plan.columns if not c.startswith("demo_")]].copy()
+    table["path"] = [os.path.normpath(Path(config["corpus"]["path"]) / p) for p in table["path"]]
+    table = table.astype(str).replace("nan", "")
+    return normalise_manifest(table, config["classes"], "demo corpus", drop_unknown_labels=False, check_files=False)
+
+
+def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
+    """Read the configured corpus into a normalised manifest (validated config expected) and
+    check it against the configuration (check_corpus)."""
+    corpus_format = config["corpus"]["format"]
+    if corpus_format == "demo":
+        manifest, notes = demo_manifest(config)
+    elif corpus_format == "tsv":
+        manifest, notes = read_tsv_manifest(config["corpus"]["path"], config["classes"])
+    else:
+        manifest, notes = read_corpus(corpus_format, config["corpus"]["path"], config["classes"],
+                                      folds=config["cv"]["folds"])
+    source = config["corpus"]["path"] if corpus_format == "tsv" else f"{corpus_format} corpus {config['corpus']['path']}"
+    problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
+    if problems:
+        raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    if speaker_independent(manifest):
+        return manifest, notes
+    return manifest, [*notes, "speakers span sessions (cv.speakers_may_span_sessions): the results are NOT "
+                              "speaker-independent"]

@@ -1,0 +1,62 @@
+"""What extraction gives per recording, as plain data (no OpenCV or dlib): the result, the
+kept record with its manifest fields, the report columns, and the parsing of missing values."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from facemotion.sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
+
+STATUSES = (OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE)
+REPORT_COLUMNS = ["recording", "status", "faces_found", "frames_read", "detail"]
+
+
+@dataclass
+class ExtractionResult:
+    status: str
+    faces_found: int = 0
+    frames_read: int = 0          # frames of the recording (or segment) the stream advanced through
+    detail: str = ""
+    frame_index: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+    pixels: np.ndarray | None = None      # uint8 (n_frames, face_size, face_size)
+    landmarks: np.ndarray | None = None   # float32 (n_frames, 68, 2), relative to the face box
+    geometry: np.ndarray | None = None    # float32 (n_frames, 6)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+@dataclass
+class Record:
+    """A kept recording: its manifest fields and its extraction result."""
+    recording: str
+    speaker: str
+    session: str
+    label: str
+    activation: float
+    valence: float
+    result: ExtractionResult
+
+
+def _missing(value) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def optional_float(value) -> float | None:
+    return None if _missing(value) else float(value)
+
+
+def optional_text(value) -> str | None:
+    return None if _missing(value) else str(value).strip()
+
+
+def float_or_nan(value) -> float:
+    value = optional_float(value)
+    return math.nan if value is None else value

