@@ -14,7 +14,7 @@ rule plot_extraction:
                         category="Extraction"),
     params:
         classes=config["classes"],
-        plots={key: config["plots"][key] for key in ("dpi", "faces_per_class", "dropped_max")},
+        plots=canonical({key: config["plots"][key] for key in ("dpi", "faces_per_class", "dropped_max")}),
     log:
         "logs/plot_extraction.log",
     localrule: True
@@ -58,8 +58,12 @@ rule front_page:
     output:
         FRONT_PAGE,
     params:
-        config={key: config[key] for key in ("corpus", "classes", "features", "extraction", "binning", "cv",
-                                             "training")},
+        # What the page states; not the settings that only schedule jobs.
+        config=canonical({
+            **{key: config[key] for key in ("corpus", "classes", "features", "binning", "cv")},
+            "extraction": {k: v for k, v in config["extraction"].items() if k != "recordings_per_job"},
+            "training": {k: v for k, v in config["training"].items() if k not in ("mem_mb", "runtime", "gpu", "threads")},
+        }),
     log:
         "logs/front_page.log",
     localrule: True
