@@ -82,7 +82,7 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
         too_long = table.index[table[column].str.len() > MAX_ID_LENGTH]
         if len(too_long):
             problems.append(f"{column} ids must be at most {MAX_ID_LENGTH} characters (they name output files): "
-                            f"row(s) {_rows(too_long)}, e.g. one of {len(table.at[too_long[0], column])}")
+                            f"row(s) {_rows(too_long)}, e.g. one of {len(table.at[too_long[0], column])} characters")
     duplicated = table["recording"].duplicated(keep=False) & (table["recording"] != "")
     if duplicated.any():
         ids = sorted(set(table.loc[duplicated, "recording"]))
