@@ -1,5 +1,7 @@
 rule evaluate:
     """Metrics per fold and target, averaged row-normalised confusion matrices, and heatmaps."""
+    message:
+        "Evaluating every fold: {output.metrics}, confusion matrices; summary in {log}"
     input:
         predictions=expand("results/predictions/{target}/fold_{session}.tsv", target=TARGETS, session=SESSIONS),
         infos=expand("results/predictions/{target}/fold_{session}.info.json", target=TARGETS, session=SESSIONS),

@@ -1,5 +1,7 @@
 rule train_fold:
     """Train on all sessions but one and predict the held-out session, for one target."""
+    message:
+        "Training {wildcards.target} with session {wildcards.session} held out; log: {log}"
     input:
         "results/features.parquet",
     output:
@@ -25,6 +27,8 @@ rule train_fold:
 
 rule final_model:
     """Train one target on every session, for as many epochs as the evaluation chose."""
+    message:
+        "Training the final {wildcards.target} model on every session; log: {log}"
     input:
         features="results/features.parquet",
         infos=expand("results/predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
@@ -56,6 +60,8 @@ rule final_models:
 
 rule predict:
     """Predict the recordings listed in predict.recordings with the final models."""
+    message:
+        "Predicting the recordings of {input.recordings} into {output}"
     input:
         recordings=predict_recordings_file,
         models=expand("results/final/{target}/model.keras", target=TARGETS),

@@ -8,9 +8,11 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.features import model_input, read_feature_table
 from facemotion.logs import log_to
-from facemotion.training import save_model, train_final, training_params
 
 with log_to(snakemake.log[0]) as log:
+    # Imported here, so that TensorFlow's start-up messages land in the log.
+    from facemotion.training import save_model, train_final, training_params
+
     settings = snakemake.params.settings
     # Under loso each fold chose its best epoch on a validation session: train as long as the
     # median fold did. Under the seed protocol the epochs were fixed.
