@@ -74,10 +74,12 @@ def _imported_by(module: str) -> set[str]:
 
 def test_manifest_imports_nothing_from_the_package_above_it():
     # Lazy imports inside functions count too: they made manifest and corpora import each other.
+    # Only the leaf module of plain record types may be used.
     tree = ast.parse((ROOT / "workflow" / "facemotion" / "manifest.py").read_text())
     imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    assert [name for name in imported if name.startswith("facemotion") or not name] == []
+    assert [name for name in imported if (name.startswith("facemotion") or not name)
+            and name != "facemotion.records"] == []
 
 
 @pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])

@@ -62,7 +62,7 @@ class TrainParams:
     normalisation: str | None = None  # pixels: global | per_pixel; features: per_feature | global
     monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
     class_weight: str | None = "balanced"
-    seed: int = 42
+    seed: int = 0  # the schema's default
     threads: int | None = 2  # TF intra-op threads; None leaves TF's default
     gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
     precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
