@@ -1,5 +1,7 @@
 # Facial emotion recognition from speaker videos: face extraction, leave-one-session-out
 # training of the seed's networks, and averaged confusion matrices. See README.md.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -7,18 +9,28 @@ min_version("9.0")
 
 configfile: "config/config.yaml"
 
+# The report opens on this run's front page (corpus, settings, results; rule front_page), once
+# the workflow has written it.
+FRONT_PAGE = "results/report/front_page.rst"
+
+
+report: os.path.abspath(FRONT_PAGE) if os.path.exists(FRONT_PAGE) else "workflow/report/workflow.rst"
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/plots.smk"
 
 
 # Every result a run promises, not just the last ones: Snakemake only checks that a job's output
 # exists where a job that needs it reruns, so a deleted fold model, feature table or extraction
 # report under an up-to-date metrics.tsv would otherwise never be made again ("Nothing to be done").
 rule all:
+    message:
+        "Done: results in results/, the report with: snakemake --report report.html"
     input:
         "results/manifest.tsv",
         [f"results/{d}{output}" for d in EXTRACTIONS for output in ("features.parquet", "extraction/report.tsv")],
@@ -31,4 +43,9 @@ rule all:
         [f"results/{e.dir}plots/confusion_{target}.{ext}"
          for e in EXPERIMENTS.values() for target in e.targets for ext in ("png", "pdf")],
         "results/summary.tsv",
+        # Drawn for the first experiment (the only one without `experiments`).
+        [f"results/plots/training_{target}.png" for target in REFERENCE.targets],
+        "results/plots/faces_kept.png",
+        "results/plots/extraction_status.png",
+        FRONT_PAGE,
     default_target: True

@@ -43,6 +43,8 @@ def test_landmark_features_default_to_the_dense_network():
     ({"targets": ["label", "arousal"]}, "targets.1: got 'arousal'; allowed: one of 'label', 'activation', 'valence'"),
     ({"features": "landmarks", "training": {"model": "seed_cnn"}}, "training.model: 'seed_cnn' needs features 'pixels'"),
     ({"binning": {"low": 3.5, "high": 2.5}}, "binning: low (3.5) must be below high (2.5)"),
+    ({"training": {"gpu": 2}}, "training.gpu: got 2; allowed: an integer >= 0 and <= 1"),
+    ({"training": {"precision": "float16"}}, "training.precision: got 'float16'; allowed: one of 'float32', 'mixed_float16'"),
     ({"rating_scale": {"min": 5, "max": 1}}, "rating_scale: min (5) must be below max (1)"),
     ({"plots": {"cmap": "Bluez"}}, "plots.cmap: 'Bluez' is not a Matplotlib or seaborn colour map; did you mean 'Blues'"),
     ({"cv": {"speakers_may_span_sessions": "yes"}}, "cv.speakers_may_span_sessions: got 'yes'; allowed: true or false"),

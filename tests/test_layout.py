@@ -29,13 +29,28 @@ def test_every_config_key_is_documented():
     assert missing == []
 
 
-def test_conda_environment_pins_the_same_packages_as_requirements():
-    requirements = {line.strip() for line in (ROOT / "envs" / "requirements.txt").read_text().splitlines()
-                    if line.strip() and not line.startswith("#")}
-    environment = yaml.safe_load((ROOT / "envs" / "facemotion.yaml").read_text())
+def _lock(name):
+    return {line.strip() for line in (ROOT / "envs" / name).read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("lock, conda_file", [("requirements.txt", "facemotion.yaml"),
+                                              ("requirements-gpu.txt", "facemotion-gpu.yaml")])
+def test_conda_environment_pins_the_same_packages_as_requirements(lock, conda_file):
+    requirements = _lock(lock)
+    environment = yaml.safe_load((ROOT / "envs" / conda_file).read_text())
     pip = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
     assert set(pip) == requirements
-    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=]+", line) for line in requirements)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z-]+\])?==[^=]+", line) for line in requirements)
+
+
+def test_gpu_lock_is_the_cpu_lock_with_tensorflow_and_cuda():
+    cpu, gpu = _lock("requirements.txt"), _lock("requirements-gpu.txt")
+    tensorflow_cpu = next(line for line in cpu if line.startswith("tensorflow_cpu=="))
+    version = tensorflow_cpu.split("==")[1]
+    cuda_libraries = {line for line in gpu if line.startswith("nvidia-") and line.split("==")[0].endswith("-cu12")}
+    assert len(cuda_libraries) == 12  # what tensorflow[and-cuda] 2.21 requires, each pinned
+    assert gpu - cuda_libraries == cpu - {tensorflow_cpu} | {f"tensorflow[and-cuda]=={version}"}
 
 
 def test_ci_runs_the_readme_test_command():
@@ -59,10 +74,12 @@ def _imported_by(module: str) -> set[str]:
 
 def test_manifest_imports_nothing_from_the_package_above_it():
     # Lazy imports inside functions count too: they made manifest and corpora import each other.
+    # Only the leaf module of plain record types may be used.
     tree = ast.parse((ROOT / "workflow" / "facemotion" / "manifest.py").read_text())
     imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    assert [name for name in imported if name.startswith("facemotion") or not name] == []
+    assert [name for name in imported if (name.startswith("facemotion") or not name)
+            and name != "facemotion.records"] == []
 
 
 @pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])

@@ -46,6 +46,14 @@ def test_the_recordings_file_names_the_bad_rows(tmp_path):
     assert table["start"].iloc[1] == 1.5 and table["end"].isna().all()
 
 
+def test_the_recordings_file_takes_the_region_as_the_manifest_does(tmp_path):
+    (tmp_path / "new.tsv").write_text("recording\tpath\tregion\na\ta.mp4\tleft\nb\tb.mp4\t\nc\tc.mp4\tmiddle\n")
+    with pytest.raises(PredictionInputError, match=r"row 4: region 'middle' is not empty, 'left' or 'right'"):
+        read_recordings(tmp_path / "new.tsv")
+    (tmp_path / "ok.tsv").write_text("recording\tpath\tregion\na\ta.mp4\tleft\nb\tb.mp4\t\n")
+    assert read_recordings(tmp_path / "ok.tsv")["region"].tolist() == ["left", ""]
+
+
 def _final_model(folder: Path, target: str) -> None:
     model = build_model("seed_dense", (2, 6), 3)
     save_model(model, folder / "model.keras", {"target": target, "classes": ["low", "medium", "high"]})

@@ -1,16 +1,19 @@
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from facemotion.models import build_model, seed_cnn, seed_dense
 from facemotion.training import (
-    BatchSequence,
     TrainParams,
     balanced_class_weights,
+    batch_dataset,
     fit_normalisation,
     load_model,
+    metadata_path,
     predict_proba,
     save_model,
+    standardised_model,
     train_final,
     train_fold,
 )
@@ -97,23 +100,41 @@ def test_normalisation_statistics_use_only_the_given_rows():
         fit_normalisation(geometry, rows, "per_pixel")
 
 
-def test_batches_are_normalised_transposed_and_cover_each_row_once_per_epoch():
+def test_batches_carry_raw_uint8_and_cover_each_row_once_per_epoch():
     _, pixels, _ = make_data()
     rows = np.arange(5, 25)
-    stats = fit_normalisation(pixels, rows)
     y = np.arange(len(rows))
-    seq = BatchSequence(pixels, rows, stats, batch_size=8, y=y, shuffle_seed=1)
-    assert len(seq) == 3
-    for _ in range(2):
+    weights = y.astype(np.float32) / 10
+    dataset = batch_dataset(pixels, rows, batch_size=8, y=y, weights=weights, shuffle_seed=1)
+    assert int(dataset.cardinality()) == 3
+    orders = []
+    for _ in range(2):  # each pass over the dataset is one epoch
         seen = []
-        for i in range(len(seq)):
-            x, yb = seq[i]
-            assert x.dtype == np.float32 and x.shape[1:] == (16, 16, 2)
-            expected = (pixels[rows[yb]].transpose(0, 2, 3, 1) - stats["mean"]) / stats["std"]
-            np.testing.assert_allclose(x, expected, rtol=1e-5, atol=1e-5)
+        for x, yb, wb in dataset.as_numpy_iterator():
+            assert x.dtype == np.uint8 and x.shape[1:] == (2, 16, 16)  # as stored: 1 byte per pixel
+            np.testing.assert_array_equal(x, pixels[rows[yb]])
+            np.testing.assert_array_equal(wb, weights[yb])
             seen.extend(yb)
         assert sorted(seen) == list(y)
-        seq.on_epoch_end()
+        orders.append(seen)
+    assert orders[0] != orders[1]  # reshuffled every epoch ...
+    again = batch_dataset(pixels, rows, batch_size=8, y=y, weights=weights, shuffle_seed=1)
+    assert [list(b[1]) for b in again.as_numpy_iterator()] == [orders[0][i:i + 8] for i in (0, 8, 16)]  # ... by the seed
+
+
+@pytest.mark.parametrize("mode", ["global", "per_pixel"])
+def test_the_model_z_scores_raw_pixels_and_moves_frames_to_channels(mode):
+    _, pixels, _ = make_data()
+    rows = np.arange(0, 30)
+    stats = fit_normalisation(pixels, rows, mode)
+    identity = keras.Sequential([keras.Input((16, 16, 2))])
+    model = standardised_model(identity, stats, "pixels", pixels.shape[1:])
+    assert model.input.dtype == "uint8"
+    mean, std = stats["mean"], stats["std"]
+    if mode == "per_pixel":
+        mean, std = mean.transpose(1, 2, 0), std.transpose(1, 2, 0)
+    expected = (pixels[:4].transpose(0, 2, 3, 1) - mean) / std
+    np.testing.assert_allclose(model.predict_on_batch(pixels[:4]), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_balanced_class_weights():
@@ -179,12 +200,34 @@ def test_save_load_round_trip_and_final_model(tmp_path):
     loaded, metadata = load_model(path)
     assert metadata["classes"] == CLASSES and metadata["input_kind"] == "features"
     rows = np.arange(len(meta))
-    stats = fit_normalisation(geometry, np.flatnonzero(meta.label != "Frustrated"))
-    np.testing.assert_allclose(
-        predict_proba(loaded, geometry, rows, metadata["normalisation"]),
-        predict_proba(model, geometry, rows, stats),
-        rtol=1e-5,
-    )
+    np.testing.assert_allclose(predict_proba(loaded, geometry, rows), predict_proba(model, geometry, rows), rtol=1e-5)
+
+
+def test_a_model_saved_before_normalisation_moved_into_it_still_predicts(tmp_path):
+    meta, pixels, _ = make_data()
+    model, info = train_final(meta, pixels, "label", FAST, epochs=1)
+    path = tmp_path / "model.keras"
+    # Format 1 stored the bare network (float input, z-scored outside) beside the statistics.
+    network = model.get_layer("seed_cnn")
+    save_model(network, path, {**info["model_metadata"], "format": 1})
+    loaded, _ = load_model(path)
+    rows = np.arange(len(meta))
+    np.testing.assert_allclose(predict_proba(loaded, pixels, rows), predict_proba(model, pixels, rows), rtol=1e-5)
+    assert metadata_path(path).exists()
+
+
+def test_mixed_precision_computes_in_half_precision_and_keeps_float32_probabilities():
+    meta, pixels, _ = make_data()
+    model, pred, info = train_fold(meta, pixels, "label", "2", {**FAST, "epochs": 1, "precision": "mixed_bfloat16"})
+    network = model.get_layer("seed_cnn")
+    assert network.get_layer("conv16").compute_dtype == "bfloat16"
+    assert network.get_layer("conv16").variable_dtype == "float32"
+    assert network.get_layer("probabilities").compute_dtype == "float32"
+    assert info["precision"] == "mixed_bfloat16"
+    np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    with pytest.raises(ValueError, match="precision"):
+        train_fold(meta, pixels, "label", "2", {**FAST, "precision": "float16"})
 
 
 def test_unknown_parameter_is_rejected():

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from facemotion.features import read_feature_table
+from facemotion.plots import read_panels
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -62,7 +63,8 @@ def write_config(workdir: Path, **changes) -> Path:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
-    snakemake(workdir, "--configfile", str(write_config(workdir)))
+    result = snakemake(workdir, "--configfile", str(write_config(workdir)))
+    (workdir / "console.txt").write_text(result.stdout + result.stderr)
     return workdir
 
 
@@ -103,6 +105,49 @@ def test_every_output_is_written(run):
     assert (run / "results/plots/comparison.png").stat().st_size > 1000
 
 
+def test_the_plots_show_the_faces_the_extraction_and_the_training_of_the_run(run):
+    report = pd.read_csv(run / "results/extraction/report.tsv", sep="\t", dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    kept = read_feature_table(run / "results/features.parquet").meta
+    faces = read_panels(run / "results/plots/faces_kept.png")
+    shown = pd.DataFrame(faces)
+    assert set(shown["recording"]) <= set(kept["recording"]) and shown["frames"].eq(4).all()
+    per_class = kept.groupby("label").size().clip(upper=4)  # plots.faces_per_class
+    assert shown.groupby("label").size().to_dict() == per_class.to_dict()
+    dropped = read_panels(run / "results/plots/faces_dropped.png")
+    assert [p["recording"] for p in dropped] == report.loc[report["status"] != "ok", "recording"].tolist()
+    assert all(p["frame"] for p in dropped)  # the demo's videos all decode
+    by_session, by_speaker = read_panels(run / "results/plots/extraction_status.png")
+    assert by_session["rows"] == sorted(manifest["session"].unique())
+    assert len(by_speaker["rows"]) == manifest["speaker"].nunique()
+    assert sum(sum(c.values()) for c in by_speaker["counts"].values()) == len(manifest)
+    for target in ("label", "activation", "valence"):
+        curves = read_panels(run / f"results/plots/training_{target}.png")
+        assert [p["fold"] for p in curves] == sorted(manifest["session"].unique())
+        info = json.loads((run / f"results/predictions/{target}/fold_1.info.json").read_text())
+        assert curves[0]["chosen_epoch"] == info["best_epoch"] and curves[0]["epochs"] == 2
+    front_page = (run / "results/report/front_page.rst").read_text()
+    assert f"{len(manifest)} recordings" in front_page and "UAR (mean ± std)" in front_page
+
+
+def test_the_report_opens_on_the_front_page(run):
+    snakemake(run, "--configfile", str(write_config(run)), "--report", "report.html")
+    html = (run / "report.html").read_text()
+    assert "facemotion: what this run did" in html
+    for picture in ("faces_kept.png", "faces_dropped.png", "extraction_status.png", "training_label.png",
+                    "confusion_label.png"):
+        assert picture in html
+
+
+def test_the_console_shows_progress_not_what_the_jobs_print(run):
+    console = (run / "console.txt").read_text()
+    assert "steps (100%) done" in console
+    for chatter in ("tensorflow", "absl", "onednn", "epoch 1/2"):
+        assert chatter not in console.lower(), chatter
+    assert not re.search(r"^[\d-]+ [\d:]+ INFO ", console, re.MULTILINE)  # the jobs' log records
+    assert "epoch 1/2" in (run / "logs/train/label/fold_1.log").read_text()
+
+
 def test_every_test_recording_is_predicted_once_per_target(run):
     kept = read_feature_table(run / "results/features.parquet").meta
     for target in ("label",):
@@ -117,7 +162,7 @@ def test_nothing_reruns_after_a_complete_run(run):
 
 def test_a_training_setting_reruns_training_and_evaluation_only(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, training={"learning_rate": 0.001})))
-    assert set(jobs) == {"train_fold", "evaluate", "confusion", "summarise", "all"}
+    assert set(jobs) == {"train_fold", "evaluate", "confusion", "summarise", "plot_training", "front_page", "all"}
     assert jobs["train_fold"] == 18
 
 
@@ -129,7 +174,7 @@ def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
 
 def test_a_plot_setting_reruns_only_the_plots(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"dpi": 72})))
-    assert set(jobs) == {"confusion", "summarise", "all"}
+    assert set(jobs) == {"confusion", "summarise", "plot_extraction", "plot_training", "all"}
 
 
 def test_key_order_and_number_spelling_rerun_nothing(run):
@@ -157,12 +202,13 @@ def test_deleted_results_are_made_again_not_taken_as_done(run, tmp_path):
     shutil.copytree(run, copy, symlinks=True)
     config = write_config(copy)
     (copy / "results/models/label/fold_2.keras").unlink()
-    assert planned_jobs(copy, "--configfile", str(config)) == {"train_fold": 1, "evaluate": 1, "confusion": 1,
-                                                               "summarise": 1, "all": 1}
+    jobs = planned_jobs(copy, "--configfile", str(config))
+    assert jobs["train_fold"] == 1 and {"evaluate", "confusion", "summarise"} <= set(jobs)
+    assert "gather_features" not in jobs and "extract_batch" not in jobs
     (copy / "results/features.parquet").unlink()  # e.g. deleted after it was found corrupted
-    assert planned_jobs(copy, "--configfile", str(config)) == {"gather_features": 1, "train_fold": 18,
-                                                               "evaluate": 1, "confusion": 3, "summarise": 1,
-                                                               "all": 1}
+    jobs = planned_jobs(copy, "--configfile", str(config))
+    assert (jobs["gather_features"], jobs["train_fold"], jobs["confusion"]) == (1, 18, 3)
+    assert "extract_batch" not in jobs
 
 
 def tsv_corpus(folder: Path, rows: list[str], header: str = "recording\tpath\tspeaker\tsession\tlabel\tactivation\n",
@@ -319,8 +365,9 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
     assert process.wait(timeout=120) != 0
     dry_run = snakemake(tmp_path, "--dry-run", "--configfile", str(config))
     text = dry_run.stdout + dry_run.stderr
-    assert "rule extract_batch" not in text and "rule gather_features" not in text
-    redo = set(re.findall(r"wildcards: target=label, session=(\w+)", text))
+    # Jobs are listed by their rules' messages.
+    assert "Extracting the faces" not in text and "Gathering the extraction batches" not in text
+    redo = set(re.findall(r"Training label with session (\w+) held out", text))
     kept = {f"fold_{s}" for s in ("1", "2", "3", "4", "5", "6")} - {f"fold_{s}" for s in redo}
     assert 1 <= len(kept) < 6, text
     before = {p: p.stat().st_mtime_ns for p in predictions.iterdir() if p.name.split(".")[0] in kept}

@@ -1,14 +1,19 @@
 """Training benchmarks (run by hand, not collected by pytest); prints a table.
 
-  (a) throughput of the project's batch loop (uint8 -> per-batch z-score -> model.fit) vs a bare
-      model.fit on in-memory, pre-normalised float32 arrays: same model, batch size, threads;
+  (a) throughput of the project's training loop (uint8 batches from a prefetching tf.data
+      pipeline, z-scored inside the model) vs a bare model.fit on in-memory, pre-normalised
+      float32 arrays: same model, batch size, threads, device;
   (b) peak RSS of one train_fold job at the seed's scale (7,756 x 8 x 100 x 100 uint8);
-  (c) seed-CNN training samples/s on this machine (from (a)).
+  (c) seed-CNN training samples/s on this device (from (a)) and the projected time of the
+      seed's 18 trainings (3 targets x 6 sessions, 10 epochs on 5/6 of 7,756 recordings each);
+  (d) whether training twice with the same seed gives bit-identical weights on this device.
 
-Every measurement runs in its own subprocess, so TensorFlow's thread pools and the peak RSS
-belong to that measurement alone.
+Every measurement runs in its own subprocess, so TensorFlow's thread pools, the GPU memory and
+the peak RSS belong to that measurement alone. `--device gpu` needs the GPU environment
+(envs/requirements-gpu.txt) and stops, naming the cause, where TensorFlow cannot use a GPU.
 
-    .venv/bin/python tests/benchmarks/bench_training.py                 # everything (~5 min, 2 cores)
+    .venv/bin/python tests/benchmarks/bench_training.py                 # everything (~6 min, 2 cores)
+    .venv/bin/python tests/benchmarks/bench_training.py --device gpu    # on a GPU node
     .venv/bin/python tests/benchmarks/bench_training.py --skip-memory --n-throughput 512
     .venv/bin/python tests/benchmarks/bench_training.py --skip-throughput --n-memory 2000
 """
@@ -28,6 +33,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 
 SEED_CLASS_SHARES = {"Angry": 791, "Happy": 2622, "Neutral": 3458, "Sad": 885}
+SEED_RECORDINGS = sum(SEED_CLASS_SHARES.values())  # 7,756
+SEED_TRAININGS = 18  # 3 targets x 6 sessions
+SEED_EPOCHS = 10
+SEED_TRAIN_RECORDINGS = SEED_RECORDINGS * 5 // 6  # all sessions but the held-out one
 
 
 def peak_rss_mb() -> float:
@@ -63,7 +72,8 @@ def make_meta(n, n_sessions=6, seed=0):
 
 
 class EpochTimer:
-    """Wall time per epoch (epoch 1 includes tracing, so it is reported separately)."""
+    """Wall and process CPU time per epoch (epoch 1 includes tracing, so it is reported
+    separately). CPU time says more than wall time on a machine shared with other work."""
 
     def __new__(cls):
         import keras
@@ -71,27 +81,38 @@ class EpochTimer:
         class _Timer(keras.callbacks.Callback):
             def __init__(self):
                 super().__init__()
-                self.seconds = []
+                self.seconds, self.cpu_seconds = [], []
 
             def on_epoch_begin(self, epoch, logs=None):
-                self._t = time.perf_counter()
+                self._t, self._cpu = time.perf_counter(), time.process_time()
 
             def on_epoch_end(self, epoch, logs=None):
                 self.seconds.append(time.perf_counter() - self._t)
+                self.cpu_seconds.append(time.process_time() - self._cpu)
 
         return _Timer()
 
 
-def worker_throughput(args, mode: str) -> dict:
-    from facemotion.models import build_model, compile_model
-    from facemotion.training import (
-        BatchSequence,
-        balanced_class_weights,
-        configure_tensorflow,
-        fit_normalisation,
-    )
+def gpus(args) -> int:
+    return 1 if args.device == "gpu" else 0
 
-    configure_tensorflow(args.threads, seed=0)
+
+def start_tensorflow(args, seed=0) -> str:
+    from facemotion.device import select_device
+    from facemotion.training import configure_tensorflow
+
+    device = select_device(gpus(args))  # before TensorFlow initialises: a CPU run hides the GPUs
+    configure_tensorflow(args.threads, seed=seed)
+    return device
+
+
+def worker_throughput(args, mode: str) -> dict:
+    import keras
+
+    from facemotion.models import build_model, compile_model
+    from facemotion.training import balanced_class_weights, batch_dataset, fit_normalisation, standardised_model
+
+    device = start_tensorflow(args)
     n = args.n_throughput
     pixels = make_pixels(n, args.frames, args.size)
     y = np.random.default_rng(1).integers(0, 4, n)
@@ -99,36 +120,62 @@ def worker_throughput(args, mode: str) -> dict:
     weights = np.array([cw[c] for c in y], np.float32)
     rows = np.arange(n)
     stats = fit_normalisation(pixels, rows)
-    model = build_model("seed_cnn", pixels.shape[1:], 4)
-    compile_model(model, "adam", 1e-4)
+    keras.config.set_dtype_policy(args.precision)
+    network = build_model("seed_cnn", pixels.shape[1:], 4)
     timer = EpochTimer()
     if mode == "ours":
-        data = BatchSequence(pixels, rows, stats, args.batch_size, y=y, weights=weights, shuffle_seed=0)
+        model = compile_model(standardised_model(network, stats, "pixels", pixels.shape[1:]), "adam", 1e-4)
+        data = batch_dataset(pixels, rows, args.batch_size, y=y, weights=weights, shuffle_seed=0)
         model.fit(data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
     else:  # bare keras: everything pre-normalised in float32 memory
+        model = compile_model(network, "adam", 1e-4)
         x = ((pixels.transpose(0, 2, 3, 1).astype(np.float32) - stats["mean"]) / stats["std"])
         model.fit(x, y, sample_weight=weights, batch_size=args.batch_size, epochs=args.epochs,
                   shuffle=True, verbose=0, callbacks=[timer])
     steady = timer.seconds[1:] or timer.seconds
+    steady_cpu = timer.cpu_seconds[1:] or timer.cpu_seconds
     return {
         "mode": mode,
+        "device": device,
         "first_epoch_s": timer.seconds[0],
         "samples_per_s": n / float(np.mean(steady)),
+        "samples_per_cpu_s": n / float(np.mean(steady_cpu)),
         "peak_rss_mb": peak_rss_mb(),
     }
 
 
+def worker_repeat(args) -> dict:
+    """Train the same small fold twice with the same seed; compare the weights bit for bit."""
+    from facemotion.training import train_fold
+
+    n = args.n_repeat
+    pixels, meta = make_pixels(n, args.frames, args.size), make_meta(n)
+    params = {"classes": list(SEED_CLASS_SHARES), "epochs": 2, "batch_size": args.batch_size,
+              "threads": args.threads, "gpus": gpus(args), "precision": args.precision, "verbose": 0}
+    runs = [train_fold(meta, pixels, "label", "1", params) for _ in range(2)]
+    first, second = (run[0].get_weights() for run in runs)
+    return {
+        "device": runs[0][2]["device"],
+        "identical": all(np.array_equal(a, b) for a, b in zip(first, second)),
+        "max_abs_difference": max(float(np.max(np.abs(a - b))) for a, b in zip(first, second)),
+    }
+
+
 def worker_memory(args) -> dict:
+    import psutil
+
     from facemotion.training import train_fold
 
     t0 = time.perf_counter()
     n = args.n_memory
     pixels = make_pixels(n, args.frames, args.size)
     meta = make_meta(n)
+    data_s = time.perf_counter() - t0
     rss_data = peak_rss_mb()
     params = {
         "classes": list(SEED_CLASS_SHARES), "epochs": 1, "protocol": args.protocol,
-        "batch_size": args.batch_size, "threads": args.threads, "verbose": 0,
+        "batch_size": args.batch_size, "threads": args.threads, "gpus": gpus(args),
+        "precision": args.precision, "verbose": 0,
     }
     _, pred, info = train_fold(meta, pixels, "label", "1", params)
     return {
@@ -142,6 +189,8 @@ def worker_memory(args) -> dict:
         "fit_s": info["fit_seconds"],
         "fit_samples_per_s": info["samples_per_second"],
         "total_s": time.perf_counter() - t0,
+        # What a workflow job spends: from process start (imports included), less making the data.
+        "job_s": time.time() - psutil.Process().create_time() - data_s,
     }
 
 
@@ -153,36 +202,56 @@ def run_worker(name: str, argv: list[str]) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    ap.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"], default="float32")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=100)
-    ap.add_argument("--n-throughput", type=int, default=1024, help="recordings for (a)/(c)")
+    ap.add_argument("--n-throughput", type=int, help="recordings for (a)/(c); default 1024 (cpu), 7756 (gpu)")
     ap.add_argument("--epochs", type=int, default=3, help="epochs for (a)/(c); the first is excluded")
+    ap.add_argument("--n-repeat", type=int, default=512, help="recordings for (d)")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating ours/bare runs of (a); medians are printed")
     ap.add_argument("--n-memory", type=int, default=7756, help="recordings for (b)")
     ap.add_argument("--protocol", default="loso", choices=["loso", "seed"])
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-repeat", action="store_true")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args, _ = ap.parse_known_args()
+    if args.n_throughput is None:
+        args.n_throughput = 1024 if args.device == "cpu" else SEED_RECORDINGS
 
     if args.worker:
-        result = (
-            worker_memory(args) if args.worker == "memory" else worker_throughput(args, args.worker)
-        )
+        workers = {"memory": worker_memory, "repeat": worker_repeat}
+        result = workers[args.worker](args) if args.worker in workers else worker_throughput(args, args.worker)
         print(json.dumps(result))
         return
 
     argv = [a for a in sys.argv[1:]]
-    print(f"threads={args.threads} batch={args.batch_size} input={args.frames}x{args.size}x{args.size}")
+    print(f"device={args.device} precision={args.precision} threads={args.threads} batch={args.batch_size} "
+          f"input={args.frames}x{args.size}x{args.size}")
     if not args.skip_throughput:
-        ours, bare = run_worker("ours", argv), run_worker("bare", argv)
-        print(f"\n(a)/(c) seed CNN training throughput, {args.n_throughput} recordings, "
+        rounds = [(run_worker("ours", argv), run_worker("bare", argv)) for _ in range(args.rounds)]
+        ours, bare = (
+            {**runs[0], **{key: float(np.median([r[key] for r in runs])) for key in ("samples_per_s", "samples_per_cpu_s", "first_epoch_s", "peak_rss_mb")}}
+            for runs in zip(*rounds)
+        )
+        ratios = [o["samples_per_s"] / b["samples_per_s"] for o, b in rounds]
+        cpu_ratios = [o["samples_per_cpu_s"] / b["samples_per_cpu_s"] for o, b in rounds]
+        print(f"\n(a)/(c) seed CNN training throughput on {ours['device']}, {args.n_throughput} recordings, "
               f"mean of epochs 2..{args.epochs}")
-        print(f"{'loop':<34}{'samples/s':>10}{'epoch 1 s':>11}{'peak RSS MB':>13}")
-        for r, label in ((ours, "ours (uint8, per-batch z-score)"), (bare, "bare fit (float32 in memory)")):
-            print(f"{label:<34}{r['samples_per_s']:>10.1f}{r['first_epoch_s']:>11.1f}{r['peak_rss_mb']:>13.0f}")
-        print(f"ratio ours/bare: {ours['samples_per_s'] / bare['samples_per_s']:.3f} (target >= 0.9)")
+        print(f"{'loop':<40}{'samples/s':>10}{'samples/CPU-s':>14}{'epoch 1 s':>11}{'peak RSS MB':>13}")
+        for r, label in ((ours, "ours (uint8 tf.data, z-score in model)"), (bare, "bare fit (float32 in memory)")):
+            print(f"{label:<40}{r['samples_per_s']:>10.1f}{r['samples_per_cpu_s']:>14.1f}{r['first_epoch_s']:>11.1f}"
+                  f"{r['peak_rss_mb']:>13.0f}")
+        print(f"ratio ours/bare: {np.median(ratios):.3f} (median of {args.rounds} alternating rounds: "
+              f"{', '.join(f'{r:.3f}' for r in ratios)}; target >= 0.95); per CPU second: {np.median(cpu_ratios):.3f} "
+              f"({', '.join(f'{r:.3f}' for r in cpu_ratios)})")
+        samples = SEED_TRAININGS * SEED_EPOCHS * SEED_TRAIN_RECORDINGS
+        print(f"projected seed's {SEED_TRAININGS} trainings ({SEED_TRAININGS} x {SEED_EPOCHS} epochs x "
+              f"{SEED_TRAIN_RECORDINGS} recordings, training steps only): "
+              f"{samples / ours['samples_per_s'] / 60:.1f} min (goal on one data-centre GPU: <= 5 min)")
     if not args.skip_memory:
         m = run_worker("memory", argv)
         print(f"\n(b) one train_fold job ({args.protocol}, 1 epoch), {m['n']} recordings "
@@ -192,6 +261,17 @@ def main():
         print(f"{'peak RSS':<28}{m['peak_rss_mb']:.0f} MB (target <= 3072)")
         print(f"{'fit (1 epoch + val scoring)':<28}{m['fit_s']:.0f} s = {m['fit_samples_per_s']:.1f} samples/s")
         print(f"{'whole job':<28}{m['total_s']:.0f} s")
+        if m["n"] == SEED_RECORDINGS and args.protocol == "loso":
+            # Each further epoch costs at most what the first did (which includes tracing).
+            projected = SEED_TRAININGS * (m["job_s"] + (SEED_EPOCHS - 1) * m["fit_s"])
+            print(f"projected seed's {SEED_TRAININGS} trainings, one after another, from this job "
+                  f"({SEED_TRAININGS} x (job {m['job_s']:.0f} s without making the data + {SEED_EPOCHS - 1} x "
+                  f"epoch {m['fit_s']:.0f} s)): {projected / 60:.1f} min")
+    if not args.skip_repeat:
+        r = run_worker("repeat", argv)
+        print(f"\n(d) the same fold trained twice ({args.n_repeat} recordings, 2 epochs, same seed) on {r['device']}: "
+              f"{'bit-identical' if r['identical'] else 'NOT bit-identical'} weights "
+              f"(largest difference {r['max_abs_difference']:.3g})")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ import cv2
 import dlib
 import numpy as np
 
+from facemotion.records import REGIONS
 from facemotion.settings import ExtractionSettings
 
-REGIONS = (None, "left", "right")
 DEBIAN_LANDMARK_MODEL = Path("/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
 
 
@@ -68,8 +68,8 @@ def shape_predictor(configured: str | None = None):
 
 def region_bounds(width: int, region: str | None) -> tuple[int, int]:
     """Column range [x0, x1) of the frame half that holds the face (image left/right)."""
-    if region not in REGIONS:
-        raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
+    if region is not None and region not in REGIONS:
+        raise ValueError(f"region must be None or one of {REGIONS}, got {region!r}")
     return {None: (0, width), "left": (0, width // 2), "right": (width // 2, width)}[region]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import traceback
 from typing import Callable
@@ -19,20 +20,43 @@ def sayer(log: logging.Logger | Callable[[str], object] | None) -> Callable[[str
 
 @contextlib.contextmanager
 def log_to(path: str, name: str = "facemotion"):
-    """Log to `path` (and stderr) for the duration of a job; a failure's traceback lands there too."""
-    handlers = [logging.FileHandler(path, mode="w"), logging.StreamHandler(sys.stderr)]
+    """Send everything a job writes to `path` for its duration, so the console shows only
+    Snakemake's progress: the job's log records, a failure's traceback, and whatever libraries
+    print to stdout or stderr themselves (TensorFlow's and absl's C++ start-up lines, decoder
+    messages), caught at the file descriptors. Import such libraries inside the block.
+
+    Warnings and errors of the job's own logger `name` are also shown on the console.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log_file = open(path, "w", buffering=1)
+    console_fds = os.dup(1), os.dup(2)
+    os.dup2(log_file.fileno(), 1)
+    os.dup2(log_file.fileno(), 2)
+    console = open(os.dup(console_fds[1]), "w", buffering=1)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
-    root = logging.getLogger()
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
+    to_file = logging.StreamHandler(log_file)
+    to_file.setFormatter(formatter)
+    to_console = logging.StreamHandler(console)
+    to_console.setFormatter(formatter)
+    to_console.setLevel(logging.WARNING)
+    root, job_logger = logging.getLogger(), logging.getLogger(name)
+    root.addHandler(to_file)
     root.setLevel(logging.INFO)
+    job_logger.addHandler(to_console)
     try:
-        yield logging.getLogger(name)
+        yield job_logger
     except BaseException:
-        logging.getLogger(name).error("job failed:\n%s", traceback.format_exc())
+        # To the file only: the console gets the traceback from the failing script itself.
+        root.error("job failed:\n%s", traceback.format_exc())
         raise
     finally:
-        for handler in handlers:
-            root.removeHandler(handler)
-            handler.close()
+        root.removeHandler(to_file)
+        job_logger.removeHandler(to_console)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, saved in zip((1, 2), console_fds):
+            os.dup2(saved, fd)
+            os.close(saved)
+        console.close()
+        log_file.close()

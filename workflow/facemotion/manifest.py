@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facemotion.records import REGIONS
+
 MANIFEST_COLUMNS = ["recording", "path", "speaker", "session", "label",
                     "activation", "valence", "start", "end", "region"]
 REQUIRED_COLUMNS = ["recording", "path", "speaker", "session", "label"]
 OPTIONAL_COLUMNS = ["activation", "valence", "start", "end", "region"]
-REGIONS = ("", "left", "right")
 # Recording and session ids become file names (cache entries, fold outputs): safe characters, and
 # short enough that the longest name made from one (a temporary file beside a cache entry) stays
 # within the common 255-byte limit of a file name.
@@ -82,7 +83,7 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
         too_long = table.index[table[column].str.len() > MAX_ID_LENGTH]
         if len(too_long):
             problems.append(f"{column} ids must be at most {MAX_ID_LENGTH} characters (they name output files): "
-                            f"row(s) {_rows(too_long)}, e.g. one of {len(table.at[too_long[0], column])}")
+                            f"row(s) {_rows(too_long)}, e.g. one of {len(table.at[too_long[0], column])} characters")
     duplicated = table["recording"].duplicated(keep=False) & (table["recording"] != "")
     if duplicated.any():
         ids = sorted(set(table.loc[duplicated, "recording"]))
@@ -111,7 +112,7 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     negative = table.index[(numeric["start"] < 0) | (numeric["end"] <= 0)]
     if len(negative):
         problems.append(f"start must be >= 0 and end > 0 in row(s) {_rows(negative)}")
-    bad_region = table.index[~table["region"].isin(REGIONS)]
+    bad_region = table.index[~table["region"].isin(["", *REGIONS])]
     if len(bad_region):
         problems.append(f"region must be empty, 'left' or 'right' in row(s) {_rows(bad_region)}")
 

@@ -1,5 +1,9 @@
 """The seed's two networks (Keras 3): a frames-as-channels CNN on face crops and an MLP on
-per-frame geometric features."""
+per-frame geometric features.
+
+Built under a mixed-precision dtype policy, the layers compute in float16 / bfloat16; the
+softmax output stays float32 so that probabilities and the loss keep their precision.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ def seed_cnn(n_frames: int, face_size: int, n_classes: int, dropout: float = 0.8
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(128, activation="relu", name="dense128")(x)
     x = layers.Dropout(dropout, name="dropout2")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="seed_cnn")
 
 
@@ -35,7 +39,7 @@ def seed_dense(
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(units, activation="relu", name="dense2")(x)
     x = layers.Dropout(dropout, name="dropout2")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="seed_dense")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from facemotion.extract import extract_recording
-from facemotion.records import optional_float
+from facemotion.records import REGIONS, optional_float, optional_text
 from facemotion.settings import ExtractionSettings
 from facemotion.features import model_input
 from facemotion.manifest import resolve_paths
@@ -70,11 +70,11 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     output = []
     for row in rows.to_dict("records"):
         result = extract_recording(row["path"], settings, optional_float(row.get("start")),
-                                   optional_float(row.get("end")))
+                                   optional_float(row.get("end")), optional_text(row.get("region")))
         entry = {"recording": row["recording"], "status": result.status, "detail": result.detail}
         for target, (model, meta) in models.items():
             features = model_features(result, meta) if result.ok else None
-            probabilities = (predict_proba(model, features, np.array([0]), meta["normalisation"])[0]
+            probabilities = (predict_proba(model, features, np.array([0]))[0]
                              if features is not None else [np.nan] * len(meta["classes"]))
             entry[target] = meta["classes"][int(np.argmax(probabilities))] if features is not None else ""
             entry.update({f"{target}_p_{name}": float(p) for name, p in zip(meta["classes"], probabilities)})
@@ -83,7 +83,8 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
 
 
 def read_recordings(path: Path | str) -> pd.DataFrame:
-    """The predict.recordings tsv: `recording`, `path` (relative to the tsv's folder), optional start/end."""
+    """The predict.recordings tsv: `recording`, `path` (relative to the tsv's folder), optional
+    start/end and region, read as the corpus manifest reads them."""
     path = Path(path)
     # Empty cells stay "" (an empty path is then reported unreadable, not a crash).
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
@@ -91,7 +92,7 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
     if missing:
         raise PredictionInputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need recording, "
                                    "path, optional start, end")
-    for column in ("start", "end"):
+    for column in ("start", "end", "region"):
         table[column] = table[column] if column in table.columns else ""
     problems = []
     for i, row in enumerate(table.to_dict("records")):
@@ -99,6 +100,8 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
             check_segment(row["start"], row["end"])
         except PredictionInputError as error:
             problems.append(f"row {i + 2}: {error}")
+        if optional_text(row["region"]) not in (None, *REGIONS):
+            problems.append(f"row {i + 2}: region {row['region']!r} is not empty, 'left' or 'right'")
     if problems:
         raise PredictionInputError(f"{path}: " + "; ".join(problems))
     table["start"] = [optional_float(v) for v in table["start"]]

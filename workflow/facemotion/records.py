@@ -13,6 +13,7 @@ from facemotion.sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABL
 
 STATUSES = (OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE)
 REPORT_COLUMNS = ["recording", "status", "faces_found", "frames_read", "detail"]
+REGIONS = ("left", "right")  # the half of the frame that holds the face; missing: the whole frame
 
 
 @dataclass

@@ -1,12 +1,15 @@
 """Training one cross-validation fold (or a final model) without leaking the held-out session.
 
-Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale); batches are
-gathered, normalised to float32 and transposed one at a time, and the z-score statistics are
-accumulated over chunks of training rows.
+Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale); batches of
+raw rows are gathered one at a time by a prefetching tf.data pipeline, and the z-score statistics
+are accumulated over chunks of training rows. The z-scoring (and, for pixels, moving the frames
+to the channels) happens inside the model, on the device it trains on: a GPU receives uint8, a
+quarter of float32's bytes, and the CPU only gathers rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,17 +23,27 @@ import numpy as np
 import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of job logs
+# TensorFlow's caching allocator for CPU memory too: with plain malloc every large tensor (a batch
+# cast to float32, the conv activations) is fresh mmap'd memory that page-faults again at each
+# step. Measured on this project's 2-core VM: casting a 128 x 8 x 100 x 100 uint8 batch to
+# float32 took 30 ms of CPU with malloc and 4 ms with the caching allocator.
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
+from .device import select_device  # noqa: E402
 from .models import DEFAULT_EPOCHS, build_model, compile_model  # noqa: E402
 from .folds import split_fold  # noqa: E402
 from .targets import encode_target, target_classes  # noqa: E402
 
-METADATA_FORMAT = 1
+# 2: the model takes raw features and z-scores them itself; 1: normalised outside the model.
+METADATA_FORMAT = 2
 NORMALISATIONS = {"pixels": ("global", "per_pixel"), "features": ("per_feature", "global")}
+# Keras dtype policies: float32, or mixed precision (float16 / bfloat16 compute, float32 weights).
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PREFETCH_BATCHES = 2  # gathered ahead of the one training: enough to overlap, little memory
 
 
 @dataclass(frozen=True)
@@ -49,8 +62,10 @@ class TrainParams:
     normalisation: str | None = None  # pixels: global | per_pixel; features: per_feature | global
     monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
     class_weight: str | None = "balanced"
-    seed: int = 42
+    seed: int = 0  # the schema's default
     threads: int | None = 2  # TF intra-op threads; None leaves TF's default
+    gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
+    precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
     verbose: int = 2  # keras fit verbosity: 2 = one line per epoch
 
     @classmethod
@@ -153,64 +168,101 @@ def _model_layout(stats: dict, kind: str):
     return mean, inv
 
 
-class BatchSequence(keras.utils.PyDataset):
-    """Batches of ``features[rows]`` normalised to float32 one batch at a time.
+@keras.saving.register_keras_serializable(package="facemotion")
+class Standardise(keras.layers.Layer):
+    """``(x - mean) * inv_std`` in float32 inside the model, mean and 1/std held as weights.
 
-    Pixels (B, n, s, s) uint8 come out as (B, s, s, n); other features as (B, n, F). With
-    ``shuffle_seed`` the sample order is re-drawn after every epoch from its own generator, so
-    the order depends on the seed only.
+    With ``frames_to_channels`` raw pixels (B, n, s, s) become (B, s, s, n) first, so the seed
+    CNN sees the frames as channels.
     """
 
-    def __init__(self, features, rows, stats, batch_size, y=None, weights=None, shuffle_seed=None):
-        super().__init__(workers=1, use_multiprocessing=False)
-        self.kind = input_kind(features)
-        self.x = _as_frames(features, self.kind)
-        self.rows = np.asarray(rows, dtype=np.int64)
-        self.y, self.weights = y, weights
-        self.batch_size = int(batch_size)
-        self.mean, self.inv_std = _model_layout(stats, self.kind)
-        self._rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
-        self._order = self._rng.permutation(len(rows)) if self._rng else np.arange(len(rows))
+    def __init__(self, stats_shape, frames_to_channels: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.stats_shape = tuple(stats_shape)
+        self.frames_to_channels = bool(frames_to_channels)
+        self.mean = self.add_weight(shape=self.stats_shape, initializer="zeros", trainable=False, name="mean")
+        self.inv_std = self.add_weight(shape=self.stats_shape, initializer="ones", trainable=False, name="inv_std")
 
-    def __len__(self):
-        return -(-len(self.rows) // self.batch_size)
+    def call(self, inputs):
+        x = inputs
+        if self.frames_to_channels:  # before the cast: moves a quarter of the bytes
+            x = keras.ops.transpose(x, (0, 2, 3, 1))
+        return (keras.ops.cast(x, self.compute_dtype) - self.mean) * self.inv_std
 
-    def inputs(self, index: int) -> np.ndarray:
-        return self._inputs(self._positions(index))
-
-    def _positions(self, index):
-        # Sorting inside a batch keeps the reads from the big array ascending (cache friendly).
-        return np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
-
-    def _inputs(self, pos):
-        raw = self.x[self.rows[pos]]
-        if self.kind == "pixels":
-            raw = raw.transpose(0, 2, 3, 1)
-        out = np.subtract(raw, self.mean, dtype=np.float32)
-        out *= self.inv_std
-        return out
-
-    def __getitem__(self, index):
-        pos = self._positions(index)
-        x = self._inputs(pos)
-        if self.y is None:
-            return (x,)
-        if self.weights is None:
-            return x, self.y[pos]
-        return x, self.y[pos], self.weights[pos]
-
-    def on_epoch_end(self):
-        if self._rng is not None:
-            self._order = self._rng.permutation(len(self.rows))
+    def get_config(self):
+        return {**super().get_config(), "stats_shape": list(self.stats_shape),
+                "frames_to_channels": self.frames_to_channels}
 
 
-def predict_proba(model, features, rows, stats, batch_size: int = 128) -> np.ndarray:
-    """Class probabilities (len(rows), n_classes) for ``features[rows]`` in the given order."""
-    seq = BatchSequence(features, rows, stats, batch_size)
+def standardised_model(core: keras.Model, stats: dict, kind: str, sample_shape) -> keras.Model:
+    """``core`` behind a :class:`Standardise` layer: it takes one recording's raw features of
+    ``sample_shape`` (uint8 pixels (n, s, s); other features (n, F)) in batches."""
+    mean, inv_std = _model_layout(stats, kind)
+    inputs = keras.Input(tuple(sample_shape), dtype="uint8" if kind == "pixels" else "float32", name="raw")
+    # float32 whatever the precision: z-scores of 0..255 lose digits in float16.
+    standardise = Standardise(mean.shape, kind == "pixels", dtype="float32", name="standardise")
+    outputs = core(standardise(inputs))
+    standardise.set_weights([mean, inv_std])
+    return keras.Model(inputs, outputs, name=core.name)
+
+
+def batch_dataset(features, rows, batch_size, y=None, weights=None, shuffle_seed=None) -> tf.data.Dataset:
+    """Batches of raw ``features[rows]`` (uint8 pixels stay uint8; landmarks flattened per frame),
+    with ``y`` and ``weights`` of the same positions when given, prefetched on a background thread.
+
+    With ``shuffle_seed`` every pass (epoch) draws a new sample order from one generator, so the
+    orders depend on the seed only; without, the rows come in the given order.
+    """
+    x = _as_frames(features, input_kind(features))
+    rows = np.asarray(rows, dtype=np.int64)
+    batch_size = int(batch_size)
+    rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+    if rng is not None:
+        # Drawn and unused: the keras.utils.PyDataset this replaces trained its first epoch on
+        # the seed's second permutation; skipping one keeps every fold's results as they were.
+        rng.permutation(len(rows))
+    columns = [a for a in (y, weights) if a is not None]
+
+    def batches():
+        order = rng.permutation(len(rows)) if rng is not None else np.arange(len(rows))
+        for start in range(0, len(rows), batch_size):
+            # Sorted within a batch: the reads from the big array go forward (cache friendly).
+            positions = np.sort(order[start : start + batch_size])
+            yield (x[rows[positions]], *(column[positions] for column in columns))
+
+    signature = (
+        tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
+        *(tf.TensorSpec((None,), tf.as_dtype(column.dtype)) for column in columns),
+    )
+    n_batches = -(-len(rows) // batch_size)
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(PREFETCH_BATCHES)
+
+
+def predict_proba(model, features, rows, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities (len(rows), n_classes) for ``features[rows]`` in the given order;
+    ``model`` takes raw features (see :func:`standardised_model`)."""
     n_classes = model.output_shape[-1]
     if len(rows) == 0:
         return np.zeros((0, n_classes), np.float32)
-    return np.concatenate([np.asarray(model.predict_on_batch(seq.inputs(i))) for i in range(len(seq))])
+    x, rows = _as_frames(features, input_kind(features)), np.asarray(rows, dtype=np.int64)
+    return np.concatenate([
+        np.asarray(model.predict_on_batch(x[rows[start : start + batch_size]]), dtype=np.float32)
+        for start in range(0, len(rows), batch_size)
+    ])
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Keras' global dtype policy set to ``name`` while models are built in the block."""
+    if name not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {name!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 # --------------------------------------------------------------------------- training
@@ -235,9 +287,9 @@ class EpochMonitor(keras.callbacks.Callback):
     ``monitor == "loss"``.
     """
 
-    def __init__(self, features, rows, y, stats, batch_size, select: bool, monitor: str = "uar"):
+    def __init__(self, features, rows, y, batch_size, select: bool, monitor: str = "uar"):
         super().__init__()
-        self.args = (features, rows, stats, batch_size)
+        self.args = (features, rows, batch_size)
         self.y, self.select, self.monitor = y, select, monitor
         self.history: list[dict] = []
         self.best_epoch, self.best_key, self.best_weights = None, None, None
@@ -280,21 +332,21 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
     weights = (
         np.array([class_weight[c] for c in y_train], np.float32) if class_weight else None
     )
-    model = build_model(model_name, _as_frames(features, kind).shape[1:], n_classes)
+    sample_shape = _as_frames(features, kind).shape[1:]
+    with _dtype_policy(p.precision):
+        model = standardised_model(build_model(model_name, sample_shape, n_classes), stats, kind, sample_shape)
     compile_model(model, p.optimizer, p.learning_rate)
-    train_seq = BatchSequence(
-        features, train_rows, stats, p.batch_size, y=y_train, weights=weights, shuffle_seed=p.seed
+    train_data = batch_dataset(
+        features, train_rows, p.batch_size, y=y_train, weights=weights, shuffle_seed=p.seed
     )
     callbacks, monitor = [], None
     if len(val_rows):
-        monitor = EpochMonitor(
-            features, val_rows, y_val, stats, p.batch_size, select=select, monitor=p.monitor
-        )
+        monitor = EpochMonitor(features, val_rows, y_val, p.batch_size, select=select, monitor=p.monitor)
         callbacks.append(monitor)
     callbacks.append(EpochLog(epochs))  # after the monitor, which adds val_loss and val_uar
     started = time.perf_counter()
-    # shuffle=False: keras would otherwise permute whole batches; BatchSequence shuffles samples.
-    history = model.fit(train_seq, epochs=epochs, shuffle=False, verbose=p.verbose, callbacks=callbacks)
+    # shuffle=False: the dataset draws its own sample order (keras would only warn it ignores it).
+    history = model.fit(train_data, epochs=epochs, shuffle=False, verbose=p.verbose, callbacks=callbacks)
     seconds = time.perf_counter() - started
     best_epoch = epochs
     if select and monitor is not None and monitor.best_weights is not None:
@@ -307,6 +359,7 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
     info = {
         "model": model_name,
         "input_kind": kind,
+        "precision": p.precision,
         "epochs_run": epochs,
         "best_epoch": best_epoch,
         "n_train": int(len(train_rows)),
@@ -356,7 +409,7 @@ def train_fold(
     p = TrainParams.from_mapping(params)
     if len(meta) != len(features):
         raise ValueError(f"meta has {len(meta)} rows, features {len(features)}")
-    configure_tensorflow(p.threads, p.seed)
+    device = _start_tensorflow(p)
     classes = target_classes(target, p.classes)
     mask, y = encode_target(meta, target, p.classes, p.low, p.high)
     rows = np.flatnonzero(mask)
@@ -370,7 +423,7 @@ def train_fold(
         len(classes), p, select=p.protocol == "loso",
     )
     test_rows = rows[split.test]
-    proba = predict_proba(model, features, test_rows, stats, p.batch_size)
+    proba = predict_proba(model, features, test_rows, p.batch_size)
     predictions = _predictions_frame(meta, test_rows, y[split.test], proba, classes)
     train_sessions = sorted(set(sessions[split.train]))
     info.update(
@@ -381,6 +434,7 @@ def train_fold(
         val_session=split.val_session,
         train_sessions=train_sessions,
         n_test=int(len(test_rows)),
+        device=device,
     )
     info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
     return model, predictions, info
@@ -405,14 +459,24 @@ def train_final(
     """Train on every usable recording for a fixed ``epochs`` (e.g. the folds' median
     ``best_epoch``); no data is held out, so nothing is reported from it."""
     p = TrainParams.from_mapping({**dict(params), "epochs": int(epochs)})
-    configure_tensorflow(p.threads, p.seed)
+    device = _start_tensorflow(p)
     classes = target_classes(target, p.classes)
     mask, y = encode_target(meta, target, p.classes, p.low, p.high)
     rows = np.flatnonzero(mask)
     model, stats, info = _fit(features, rows, y, rows[:0], y[:0], len(classes), p, select=False)
-    info.update(target=target, classes=classes, train_sessions=sorted(set(meta["session"].astype(str)[mask])))
+    info.update(target=target, classes=classes, train_sessions=sorted(set(meta["session"].astype(str)[mask])),
+                device=device)
     info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
     return model, info
+
+
+def _start_tensorflow(p: TrainParams) -> str:
+    """The device first (a GPU job without a usable GPU stops here; a CPU job hides the GPUs
+    before TensorFlow initialises CUDA), then threads and seeds; returns the device in words."""
+    device = select_device(p.gpus)
+    logging.getLogger("facemotion").info("training on %s, precision %s", device, p.precision)
+    configure_tensorflow(p.threads, p.seed)
+    return device
 
 
 def _predictions_frame(meta, rows, y_true, proba, classes) -> pd.DataFrame:
@@ -454,14 +518,19 @@ def save_model(model: keras.Model, path, extra_metadata: Mapping) -> Path:
 
 
 def load_model(path) -> tuple[keras.Model, dict]:
-    """The model and its metadata; ``metadata["normalisation"]`` is ready for
-    :func:`predict_proba` (``predict_proba(model, x, rows, meta["normalisation"])``)."""
+    """The model, taking raw features (``predict_proba(model, x, rows)``), and its metadata."""
     metadata = json.loads(metadata_path(path).read_text())
     norm = metadata.get("normalisation")
     if norm:
         norm["mean"] = np.asarray(norm["mean"], np.float32)
         norm["std"] = np.asarray(norm["std"], np.float32)
-    return keras.saving.load_model(path, compile=False), metadata
+    model = keras.saving.load_model(path, compile=False)
+    if metadata.get("format") == 1:  # saved before the model z-scored its input: add that step
+        sample_shape = metadata["sample_shape"]
+        if metadata["input_kind"] == "features":
+            sample_shape = [sample_shape[0], int(np.prod(sample_shape[1:]))]
+        model = standardised_model(model, norm, metadata["input_kind"], sample_shape)
+    return model, metadata
 
 
 def _jsonable(obj):
@@ -476,10 +545,11 @@ def _jsonable(obj):
     return obj
 
 
-def training_params(settings: Mapping, threads: int) -> dict:
+def training_params(settings: Mapping, threads: int, gpus: int = 0) -> dict:
     """Map the workflow's training settings (config `training`, `binning`, `classes`,
-    `cv.protocol`) onto :class:`TrainParams` keys."""
+    `cv.protocol`) and the job's threads and GPUs onto :class:`TrainParams` keys."""
     settings = dict(settings)
     binning = settings.pop("binning")
     # verbose 0: the per-epoch lines go to the job's log through EpochLog instead of stdout.
-    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads, "verbose": 0}
+    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads, "gpus": gpus,
+            "verbose": 0}

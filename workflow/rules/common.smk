@@ -157,5 +157,7 @@ wildcard_constraints:
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     target="|".join(ALL_TARGETS),
 
-# One environment for every rule, for `--sdm conda` (relative to the rule files).
+# One environment for every rule, for `--sdm conda` (relative to the rule files); training on
+# GPUs needs TensorFlow with CUDA instead of tensorflow-cpu.
 CONDA_ENV = "../../envs/facemotion.yaml"
+TRAINING_CONDA_ENV = "../../envs/facemotion-gpu.yaml" if config["training"]["gpu"] else CONDA_ENV

@@ -2,6 +2,8 @@ if config["corpus"]["format"] == "demo":
 
     rule demo_corpus:
         """Render the synthetic demo corpus (procedurally drawn faces; nothing is downloaded)."""
+        message:
+            "Rendering the synthetic demo corpus ({params.recordings} videos) into {params.corpus_dir}"
         output:
             videos=sorted(MANIFEST["path"]),
             manifest=f"{config['corpus']['path']}/manifest.tsv",
@@ -23,6 +25,8 @@ if config["corpus"]["format"] == "demo":
 rule manifest:
     """Write the normalised manifest (read and checked at parse time, common.smk): the record of
     which recordings, speakers, sessions and labels this run used."""
+    message:
+        "Writing the manifest of the corpus to {output}"
     # No input file: the corpus' content (not its files' times) decides. A changed row rewrites
     # the manifest through the digest; a corpus file touched or copied without change reruns nothing.
     output:

@@ -1,5 +1,7 @@
 rule evaluate:
     """Metrics per fold and target of one experiment, with their means and the baselines."""
+    message:
+        "Evaluating every fold: {output.metrics}; summary in {log}"
     input:
         predictions=experiment_predictions("tsv"),
         infos=experiment_predictions("info.json"),
@@ -20,6 +22,8 @@ rule evaluate:
 
 rule confusion:
     """One target's averaged row-normalised confusion matrix and its heatmaps."""
+    message:
+        "Drawing the confusion matrix of {wildcards.target}: {output.confusion}"
     input:
         expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.tsv", session=SESSIONS),
     output:
@@ -43,6 +47,8 @@ rule confusion:
 rule summarise:
     """Every experiment's metrics with speaker-bootstrap intervals and tests, per speaker, and
     each experiment against the first."""
+    message:
+        "Summarising every experiment with confidence intervals: {output.summary}, {output.comparison}"
     input:
         predictions=[f"results/{e.dir}predictions/{t}/fold_{s}.tsv"
                      for e in EXPERIMENTS.values() for t in e.targets for s in SESSIONS],

@@ -4,6 +4,8 @@ rule extract_batch:
     Per-recording results are cached under results/extraction/recordings/, keyed by the
     settings and the video file, so a rerun batch extracts only what is new or changed.
     """
+    message:
+        "Extracting the faces of batch {wildcards.batch}; log: {log}"
     input:
         # Not the manifest: a new manifest must not rerun every batch. The batch's own rows come
         # as a param, so a change in them reruns just this batch.
@@ -33,6 +35,8 @@ rule extract_batch:
 
 rule gather_features:
     """Gather the batches into one feature table and one report row per manifest row."""
+    message:
+        "Gathering the extraction batches into {output.features} and {output.report}"
     input:
         lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.parquet",
                                  extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),

@@ -1,5 +1,7 @@
 rule train_fold:
     """Train on all sessions but one and predict the held-out session, for one target."""
+    message:
+        "Training {wildcards.target} with session {wildcards.session} held out; log: {log}"
     input:
         features_file,
     output:
@@ -18,13 +20,15 @@ rule train_fold:
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     conda:
-        CONDA_ENV
+        TRAINING_CONDA_ENV
     script:
         "../scripts/train_fold.py"
 
 
 rule final_model:
     """Train one target on every session, for as many epochs as the evaluation chose."""
+    message:
+        "Training the final {wildcards.target} model on every session; log: {log}"
     input:
         features=features_file,
         infos=expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
@@ -42,7 +46,7 @@ rule final_model:
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     conda:
-        CONDA_ENV
+        TRAINING_CONDA_ENV
     script:
         "../scripts/final_model.py"
 
@@ -57,6 +61,8 @@ rule final_models:
 rule predict:
     """Predict the recordings listed in predict.recordings with the final models (of the first
     experiment, where there are several)."""
+    message:
+        "Predicting the recordings of {input.recordings} into {output}"
     input:
         recordings=predict_recordings_file,
         models=expand("results/{experiment_dir}final/{target}/model.keras", experiment_dir=REFERENCE.dir,

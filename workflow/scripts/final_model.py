@@ -8,9 +8,11 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.features import model_input, read_feature_table
 from facemotion.logs import log_to
-from facemotion.training import save_model, train_final, training_params
 
 with log_to(snakemake.log[0]) as log:
+    # Imported here, so that TensorFlow's start-up messages land in the log.
+    from facemotion.training import save_model, train_final, training_params
+
     settings = snakemake.params.settings
     # Under loso each fold chose its best epoch on a validation session: train as long as the
     # median fold did. Under the seed protocol the epochs were fixed.
@@ -20,7 +22,7 @@ with log_to(snakemake.log[0]) as log:
     epochs = round(statistics.median(chosen)) if settings["protocol"] == "loso" else settings["epochs"]
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.extraction["features"])
-    params = training_params(settings, threads=snakemake.threads)
+    params = training_params(settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     model, info = train_final(table.meta, features, snakemake.wildcards.target, params, epochs)
     metadata = {**info["model_metadata"], "features": snakemake.params.extraction["features"],
                 "extraction": {k: v for k, v in snakemake.params.extraction.items()},

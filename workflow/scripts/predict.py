@@ -4,10 +4,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from facemotion.device import select_device
 from facemotion.logs import log_to
-from facemotion.predict import load_final_models, predict_recordings, read_recordings
 
 with log_to(snakemake.log[0]) as log:
+    select_device(0)  # a few recordings: the CPU, with any GPU of the node hidden
+    # Imported here, so that TensorFlow's start-up messages land in the log.
+    from facemotion.predict import load_final_models, predict_recordings, read_recordings
+
     rows = read_recordings(snakemake.input.recordings)
     predictions = predict_recordings(rows, load_final_models(Path(snakemake.input.models[0]).parents[1]))
     predictions.to_csv(snakemake.output[0], sep="\t", index=False, float_format="%.6f")

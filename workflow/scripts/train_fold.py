@@ -7,12 +7,14 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.features import model_input, read_feature_table
 from facemotion.logs import log_to
-from facemotion.training import save_model, train_fold, training_params
 
 with log_to(snakemake.log[0]) as log:
+    # Imported here, so that TensorFlow's start-up messages land in the log.
+    from facemotion.training import save_model, train_fold, training_params
+
     table = read_feature_table(snakemake.input[0])
     features = model_input(table, snakemake.params.features)
-    params = training_params(snakemake.params.settings, threads=snakemake.threads)
+    params = training_params(snakemake.params.settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
                                           snakemake.wildcards.session, params)
     if model is None:

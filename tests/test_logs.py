@@ -1,0 +1,47 @@
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _job(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Run `body` inside log_to in a fresh interpreter, as a workflow script does."""
+    script = textwrap.dedent("""
+        import os, sys
+        sys.path.insert(0, {workflow!r})
+        from facemotion.logs import log_to
+        with log_to({log!r}) as log:
+        {body}
+        print("after the job")
+    """).format(workflow=str(ROOT / "workflow"), log=str(tmp_path / "job.log"),
+                body=textwrap.indent(textwrap.dedent(body), "    "))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    return result, (tmp_path / "job.log").read_text()
+
+
+def test_a_job_writes_everything_to_its_log_and_only_its_warnings_to_the_console(tmp_path):
+    result, log = _job(tmp_path, """
+        os.write(2, b"C++ start-up chatter\\n")  # as TensorFlow's and absl's native code write
+        os.write(1, b"native stdout\\n")
+        print("printed")
+        log.info("epoch 1/2: loss 1.0")
+        log.warning("3 recordings had no face")
+    """)
+    assert result.returncode == 0, result.stderr
+    for line in ("C++ start-up chatter", "native stdout", "printed", "epoch 1/2: loss 1.0", "3 recordings had no face"):
+        assert line in log
+    console = result.stdout + result.stderr
+    assert "3 recordings had no face" in console and "after the job" in console
+    for line in ("chatter", "native stdout", "printed", "epoch"):
+        assert line not in console
+
+
+def test_a_failed_job_logs_its_traceback_and_the_console_shows_it_once(tmp_path):
+    result, log = _job(tmp_path, """
+        raise ValueError("bad row 7")
+    """)
+    assert result.returncode != 0
+    assert "job failed" in log and "ValueError: bad row 7" in log
+    assert result.stderr.count("ValueError: bad row 7") == 1 and "job failed" not in result.stderr

@@ -1,0 +1,167 @@
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from facemotion.features import FeatureTable
+from facemotion.plots import (
+    dropped_sheet,
+    extraction_overview,
+    face_sheet,
+    read_panels,
+    sample_per_class,
+    save_figure,
+    training_curves,
+    video_frame,
+)
+
+CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+
+
+def _meta(labels_speakers):
+    rows = [{"recording": f"r{i:02d}", "speaker": speaker, "session": speaker[-1], "label": label,
+             "frame_index": np.arange(3, dtype=np.int32) * 10 + i}
+            for i, (label, speaker) in enumerate(labels_speakers)]
+    return pd.DataFrame(rows)
+
+
+def test_a_class_sample_shows_every_speaker_before_any_speaker_twice():
+    meta = _meta([("Happy", "F1")] * 5 + [("Happy", "M1"), ("Happy", "M2"), ("Sad", "F1")])
+    happy = sample_per_class(meta, CLASSES, per_class=3)
+    assert happy["label"].tolist() == ["Happy", "Happy", "Happy", "Sad"]
+    assert sorted(happy["speaker"].iloc[:3]) == ["F1", "M1", "M2"]
+    assert sample_per_class(meta, CLASSES, per_class=3).equals(happy)  # the same sample every time
+
+
+def test_face_sheet_has_one_row_of_all_frames_per_sampled_recording(tmp_path):
+    meta = _meta([("Angry", "F1"), ("Angry", "M1"), ("Angry", "M2"), ("Sad", "F2")])
+    pixels = np.arange(len(meta) * 3 * 8 * 8, dtype=np.uint64).reshape(len(meta), 3, 8, 8).astype(np.uint8)
+    table = FeatureTable(meta, pixels, None, None, {"n_frames": 3})
+    figure, panels = face_sheet(table, CLASSES, per_class=2)
+    assert [(p["label"], p["frames"]) for p in panels] == [("Angry", 3), ("Angry", 3), ("Sad", 3)]
+    assert len(figure.axes) == 3 * 3
+    row_labels = [ax.get_ylabel() for ax in figure.axes if ax.get_ylabel()]
+    assert row_labels[2] == "Sad\nr03\nF2"
+    sad_crops = [ax.images[0].get_array() for ax in figure.axes[6:9]]
+    assert all(np.array_equal(crop, pixels[3, f]) for f, crop in enumerate(sad_crops))
+    assert figure.axes[6].get_xlabel() == "frame 3"  # the source frame of each crop
+    save_figure(figure, tmp_path / "faces.png", panels, dpi=50)
+    assert read_panels(tmp_path / "faces.png") == panels
+
+
+def test_face_sheet_of_landmarks_plots_the_68_points_of_each_frame():
+    meta = _meta([("Happy", "F1")])
+    landmarks = np.random.default_rng(0).random((1, 3, 68, 2), dtype=np.float32)
+    figure, panels = face_sheet(FeatureTable(meta, None, landmarks, None, {"n_frames": 3}), CLASSES, 4)
+    assert len(panels) == 1 and len(figure.axes) == 3
+    assert figure.axes[1].collections[0].get_offsets().shape == (68, 2)
+
+
+def _video(path, frames=20, size=(64, 48)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), (10 * i, 100, 200), np.uint8))
+    writer.release()
+    return str(path)
+
+
+def test_video_frame_is_the_middle_frame_in_rgb_or_none(tmp_path):
+    video = _video(tmp_path / "v.avi")
+    middle = video_frame(video)
+    assert middle.shape == (48, 64, 3)
+    assert middle[0, 0, 2] == pytest.approx(100, abs=6)  # blue channel (BGR 10 * 10) of frame 10
+    assert video_frame(video, start=0.0, end=1.0)[0, 0, 2] == pytest.approx(50, abs=6)  # frame 5 of 0..10
+    assert video_frame(str(tmp_path / "missing.avi")) is None
+    (tmp_path / "broken.avi").write_bytes(b"not a video")
+    assert video_frame(str(tmp_path / "broken.avi")) is None
+
+
+def _manifest(tmp_path):
+    return pd.DataFrame({"recording": ["a", "b", "c", "d"], "path": [_video(tmp_path / "a.avi"), "", "gone.avi",
+                                                                     _video(tmp_path / "d.avi")],
+                         "speaker": ["F1", "F1", "M1", "F2"], "session": ["1", "1", "1", "2"],
+                         "start": "", "end": ""})
+
+
+def _report(statuses):
+    return pd.DataFrame({"recording": ["a", "b", "c", "d"], "status": statuses, "faces_found": "0",
+                         "frames_read": "0", "detail": "no face in 64 probed frames; 20 frames read"})
+
+
+def test_dropped_sheet_shows_each_dropped_recording_with_a_frame_where_possible(tmp_path):
+    manifest = _manifest(tmp_path)
+    figure, panels = dropped_sheet(_report(["no_face", "ok", "unreadable", "too_few_faces"]), manifest, 10)
+    assert [(p["recording"], p["status"], p["frame"]) for p in panels] == [
+        ("a", "no_face", True), ("c", "unreadable", False), ("d", "too_few_faces", True)]
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles[0] == "a (F1)\nno_face"
+    assert "no face in 64 probed frames" in figure.axes[0].get_xlabel()
+    _, first_two = dropped_sheet(_report(["no_face", "ok", "unreadable", "too_few_faces"]), manifest, 2)
+    assert len(first_two) == 2
+    _, none = dropped_sheet(_report(["ok"] * 4), manifest, 10)
+    assert none == []
+
+
+def test_extraction_overview_counts_statuses_per_session_and_speaker(tmp_path):
+    figure, panels = extraction_overview(_report(["no_face", "ok", "unreadable", "ok"]), _manifest(tmp_path))
+    by_session, by_speaker = panels
+    assert by_session["rows"] == ["1", "2"]
+    assert by_session["counts"]["1"] == {"ok": 1, "no_face": 1, "unreadable": 1}
+    assert by_speaker["rows"] == ["F1 (session 1)", "M1 (session 1)", "F2 (session 2)"]
+    assert by_speaker["counts"]["F2 (session 2)"] == {"ok": 1, "no_face": 0, "unreadable": 0}
+    assert len(figure.axes) == 2
+
+
+def _info(best, epochs=4, val_uar=True):
+    history = [{"epoch": e, "loss": 2.0 / e, **({"val_uar": 0.3 + 0.1 * e} if val_uar else {})}
+               for e in range(1, epochs + 1)]
+    return {"history": history, "best_epoch": best, "epochs_run": epochs, "classes": ["a", "b", "c"],
+            "val_session": "3"}
+
+
+def test_training_curves_have_one_panel_per_fold_with_the_chosen_epoch_marked():
+    infos = {"10": _info(2), "2": _info(4), "1": _info(1, val_uar=False)}
+    figure, panels = training_curves(infos, "label")
+    assert [(p["fold"], p["chosen_epoch"], p["epochs"]) for p in panels] == [("1", 1, 4), ("2", 4, 4),
+                                                                            ("10", 2, 4)]
+    fold_2 = next(ax for ax in figure.axes if ax.get_title().startswith("test session 2,"))
+    loss, chosen = fold_2.lines[0], fold_2.lines[-1]
+    assert loss.get_ydata().tolist() == [2.0, 1.0, 2.0 / 3, 0.5]
+    assert list(chosen.get_xdata()) == [4, 4]
+    uar_axes = [ax for ax in figure.axes if ax.get_ylabel() == "validation UAR"]
+    assert len(uar_axes) == 2  # fold 1 had no validation data
+
+
+def test_a_skipped_fold_gets_a_panel_saying_why():
+    skipped = {"skipped": "no recording of session 2 has a valence rating", "best_epoch": None, "classes": ["a"]}
+    figure, panels = training_curves({"1": _info(2), "2": skipped}, "valence")
+    assert panels[1] == {"fold": "2", "skipped": skipped["skipped"]}
+    assert "skipped: no recording of session 2" in figure.axes[1].texts[0].get_text().replace("\n", " ")
+
+
+def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report_does(tmp_path):
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    from facemotion.config import validate_config
+    from facemotion.front_page import front_page
+
+    (tmp_path / "corpus.tsv").write_text("")
+    config = validate_config({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
+    manifest = pd.DataFrame({"recording": ["a", "b", "c"], "speaker": ["{{ x }}", "F1", "M1"],
+                             "session": ["1", "1", "2"], "label": ["Sad", "Happy", "Sad"]})
+    report = pd.DataFrame({"recording": ["a", "b", "c"], "status": ["ok", "ok", "no_face"]})
+    metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "3", "mean", "std"],
+                            "uar": [0.5, 0.7, None, 0.6, 0.1414], "majority_uar": 0.25, "chance": 0.25,
+                            "accuracy": 0.55, "skipped": ["", "", "no recording", "", ""]})
+    page = front_page(config, manifest, report, metrics)
+    # As Snakemake builds the report: Jinja, the category links appended, then reStructuredText.
+    links = "".join(f"\n.. _{name}: javascript:void(0)"
+                    for name in ("Faces", "Extraction", "Training", "Confusion matrices", "Metrics"))
+    html = publish_parts(Environment().from_string(page + links).render(), writer="html",
+                         settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
+    assert "3 recordings, 3 speakers, 2 sessions; Happy 1, Sad 2." in html
+    assert "2 of 3 recordings kept</strong>; dropped: no_face 1." in html
+    assert "100 x 100 greyscale crops" in html and "seed_cnn, adam with learning rate 0.0001" in html
+    assert "<strong>0.600</strong> ± 0.141" in html
+    assert "Emotion" in html and "<td>2</td>" in html  # folds: the skipped one not counted

@@ -1,0 +1,76 @@
+rule plot_extraction:
+    """Contact sheets of the kept faces and of the dropped recordings, and the extraction
+    statuses per session and speaker."""
+    message:
+        "Drawing the face contact sheets and the extraction overview"
+    input:
+        # The first experiment's extraction (the only one without `experiments`).
+        features=f"results/{REFERENCE.extraction_dir}features.parquet",
+        report=f"results/{REFERENCE.extraction_dir}extraction/report.tsv",
+        manifest="results/manifest.tsv",
+    output:
+        faces=report("results/plots/faces_kept.png", caption="../report/faces_kept.rst", category="Faces"),
+        dropped=report("results/plots/faces_dropped.png", caption="../report/faces_dropped.rst", category="Faces"),
+        overview=report("results/plots/extraction_status.png", caption="../report/extraction_status.rst",
+                        category="Extraction"),
+    params:
+        classes=config["classes"],
+        plots=canonical({key: config["plots"][key] for key in ("dpi", "faces_per_class", "dropped_max")}),
+    log:
+        "logs/plot_extraction.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/plot_extraction.py"
+
+
+rule plot_training:
+    """Training loss and validation UAR by epoch of every fold, one picture per target (one job:
+    each job costs a Python and matplotlib start)."""
+    message:
+        "Drawing the training curves"
+    input:
+        # The first experiment's folds (the only one without `experiments`).
+        expand("results/{experiment_dir}predictions/{target}/fold_{session}.info.json", experiment_dir=REFERENCE.dir,
+               target=REFERENCE.targets, session=SESSIONS),
+    output:
+        report(expand("results/plots/training_{target}.png", target=REFERENCE.targets),
+               caption="../report/training.rst", category="Training"),
+    params:
+        targets=REFERENCE.targets,
+        sessions=SESSIONS,
+        dpi=config["plots"]["dpi"],
+    log:
+        "logs/plot_training.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/plot_training.py"
+
+
+rule front_page:
+    """The report's front page: corpus, settings and headline results of this run."""
+    message:
+        "Writing the report's front page; build the report with: snakemake --report report.html"
+    input:
+        manifest="results/manifest.tsv",
+        report=f"results/{REFERENCE.extraction_dir}extraction/report.tsv",
+        metrics=f"results/{REFERENCE.dir}metrics.tsv",
+    output:
+        FRONT_PAGE,
+    params:
+        # What the page states; not the settings that only schedule jobs.
+        config=canonical({
+            **{key: config[key] for key in ("corpus", "classes", "features", "binning", "cv")},
+            "extraction": {k: v for k, v in config["extraction"].items() if k != "recordings_per_job"},
+            "training": {k: v for k, v in config["training"].items() if k not in ("mem_mb", "runtime", "gpu", "threads")},
+        }),
+    log:
+        "logs/front_page.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/front_page.py"

@@ -1,0 +1,12 @@
+"""The report's front page (rule front_page)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from facemotion.front_page import write_front_page
+from facemotion.logs import log_to
+
+with log_to(snakemake.log[0]):
+    write_front_page(snakemake.params.config, snakemake.input.manifest, snakemake.input.report,
+                     snakemake.input.metrics, snakemake.output[0])

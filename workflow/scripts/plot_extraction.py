@@ -1,0 +1,13 @@
+"""Face contact sheets and the extraction overview (rule plot_extraction)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from facemotion.logs import log_to
+from facemotion.plots import write_extraction_plots
+
+with log_to(snakemake.log[0]) as log:
+    write_extraction_plots(snakemake.input.features, snakemake.input.report, snakemake.input.manifest,
+                           snakemake.output.faces, snakemake.output.dropped, snakemake.output.overview,
+                           snakemake.params.classes, snakemake.params.plots, log=log)
