@@ -1,11 +1,11 @@
 rule extract_batch:
-    """Extract face frames for one batch of recordings (one process for many recordings).
+    """Extract face frames for one batch of recordings (many recordings per job, in `threads` processes).
 
     Per-recording results are cached under results/extraction/recordings/, keyed by the
     settings and the video file, so a rerun batch extracts only what is new or changed.
     """
     message:
-        "Extracting the faces of batch {wildcards.batch}; log: {log}"
+        "Extracting the faces of batch {wildcards.batch} ({threads} processes); log: {log}"
     input:
         # Not the manifest: a new manifest must not rerun every batch. The batch's own rows come
         # as a param, so a change in them reruns just this batch.
