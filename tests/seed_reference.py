@@ -25,6 +25,12 @@ from facemotion.video import open_video
 from test_extract import write_video
 
 
+def noisy_video(path, n_frames, face_at=lambda i: (320, 180), **options) -> Path:
+    """write_video with camera-like noise: no two frames alike, so no detection is reused by
+    content within a pass (which would flatter the project against the reference)."""
+    return write_video(path, n_frames, face_at, noise=8, **options)
+
+
 @dataclass
 class SeedDecision:
     kept: bool
@@ -35,7 +41,7 @@ class SeedDecision:
 
 def seed_decision(path, settings: ExtractionSettings, start: float | None = None, end: float | None = None,
                   region: str | None = None) -> SeedDecision:
-    probe = FaceProbe(settings, region)
+    probe = FaceProbe(settings, region, remember=False)  # the seed ran the detector on every frame
     capture = open_video(str(path))  # the extractor's decoder (FFmpeg, 1 thread): same frames
     fps = capture.get(cv2.CAP_PROP_FPS)
     first = round((start or 0.0) * fps) if start is not None or end is not None else 0
@@ -76,7 +82,7 @@ def _face_where(frames) -> callable:
 def truncated_avi(path: Path, n_frames: int, keep_fraction: float) -> Path:
     """An XVID .avi with a face in every frame, cut after `keep_fraction` of its bytes: its
     header still counts every frame."""
-    full = write_video(path.with_suffix(".full.avi"), n_frames, fourcc="XVID")
+    full = noisy_video(path.with_suffix(".full.avi"), n_frames, fourcc="XVID")
     data = full.read_bytes()
     path.write_bytes(data[: int(len(data) * keep_fraction)])
     full.unlink()
@@ -85,7 +91,7 @@ def truncated_avi(path: Path, n_frames: int, keep_fraction: float) -> Path:
 
 def understated_avi(path: Path, n_frames: int, claimed: int, face_frames) -> Path:
     """An MJPG .avi whose header (avih total frames, strh length) claims `claimed` frames."""
-    write_video(path, n_frames, _face_where(face_frames), fourcc="MJPG")
+    noisy_video(path, n_frames, _face_where(face_frames), fourcc="MJPG")
     data = bytearray(path.read_bytes())
     avih, strh = data.index(b"avih"), data.index(b"strh")
     struct.pack_into("<I", data, avih + 8 + 16, claimed)  # dwTotalFrames
@@ -96,7 +102,7 @@ def understated_avi(path: Path, n_frames: int, claimed: int, face_frames) -> Pat
 
 def raw_mjpeg(path: Path, n_frames: int, face_frames) -> Path:
     """Concatenated JPEG frames with no container: no frame count at all."""
-    source = write_video(path.with_suffix(".src.avi"), n_frames, _face_where(face_frames), fourcc="MJPG")
+    source = noisy_video(path.with_suffix(".src.avi"), n_frames, _face_where(face_frames), fourcc="MJPG")
     capture = open_video(str(source))
     with open(path, "wb") as out:
         while True:
@@ -120,24 +126,24 @@ def hard_set(folder: Path, scale: float = 1.0) -> list[HardVideo]:
     scattered = [round(i * n(200) / 10) + 3 for i in range(10)]
     stretches = [i for lo in (n(20), n(80), n(150)) for i in range(lo, lo + 5)]
     return [
-        HardVideo("face in the first 43% only", write_video(
+        HardVideo("face in the first 43% only", noisy_video(
             folder / "first_part.mp4", n(169), _face_where(range(n(72))))),
-        HardVideo("face in the middle only", write_video(
+        HardVideo("face in the middle only", noisy_video(
             folder / "middle.mp4", n(262), _face_where(range(n(95), n(167))))),
-        HardVideo("10 scattered face frames", write_video(
+        HardVideo("10 scattered face frames", noisy_video(
             folder / "scattered.mp4", n(200), _face_where(scattered))),
-        HardVideo("3 stretches of 5 face frames", write_video(
+        HardVideo("3 stretches of 5 face frames", noisy_video(
             folder / "stretches.mp4", n(180), _face_where(stretches))),
-        HardVideo("7 scattered face frames (dropped)", write_video(
+        HardVideo("7 scattered face frames (dropped)", noisy_video(
             folder / "seven.mp4", n(150), _face_where(scattered[:7]))),
-        HardVideo("no face", write_video(folder / "no_face.mp4", n(120), _face_where([]))),
-        HardVideo("20 face frames at the end, MJPG avi", write_video(
+        HardVideo("no face", noisy_video(folder / "no_face.mp4", n(120), _face_where([]))),
+        HardVideo("20 face frames at the end, MJPG avi", noisy_video(
             folder / "end.avi", n(210), _face_where(range(n(210) - 20, n(210))), fourcc="MJPG")),
         HardVideo("cut short: header overstates", truncated_avi(folder / "truncated.avi", n(472), 0.17)),
         HardVideo("header understates (claims 40)", understated_avi(
             folder / "understated.avi", n(240), 40, range(n(150), n(240))), ),
         HardVideo("no frame count (raw MJPEG)", raw_mjpeg(
             folder / "raw.mjpeg", n(160), range(n(120), n(160)))),
-        HardVideo("segment 2-6 s, face in its first second", write_video(
+        HardVideo("segment 2-6 s, face in its first second", noisy_video(
             folder / "segment.mp4", n(250), _face_where(range(50, 75))), start=2.0, end=6.0),
     ]

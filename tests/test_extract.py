@@ -299,8 +299,10 @@ def draw_face(half: int) -> np.ndarray:
     return cv2.GaussianBlur(img, (0, 0), 2 * s)
 
 
-def write_video(path, n_frames, face_at=lambda i: (320, 180), size=(640, 360), half=140, fourcc="mp4v", fps=25):
-    """Textured background with the drawn face centred at face_at(i) (None: no face)."""
+def write_video(path, n_frames, face_at=lambda i: (320, 180), size=(640, 360), half=140, fourcc="mp4v", fps=25,
+                noise=0):
+    """Textured background with the drawn face centred at face_at(i) (None: no face); `noise` > 0
+    adds sensor noise up to that value, so that no two frames are the same, as in a camera's."""
     width, height = size
     rng = np.random.default_rng(7)
     background = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (0, 0), 3)
@@ -313,6 +315,8 @@ def write_video(path, n_frames, face_at=lambda i: (320, 180), size=(640, 360), h
         if centre is not None:
             x, y = centre[0] - half, centre[1] - half
             frame[y:y + 2 * half, x:x + 2 * half] = face
+        if noise:
+            frame = cv2.add(frame, rng.integers(0, noise, frame.shape, dtype=np.uint8))
         writer.write(frame)
     writer.release()
     return Path(path)

@@ -139,17 +139,20 @@ class FaceProbe:
 
     Results are remembered by the greyscale frame's content (all they depend on), so the full
     scan after a failed fast path does not run the detector again on the frames already probed,
-    and a frame whose position a seek got wrong is never taken for another."""
+    and a frame whose position a seek got wrong is never taken for another. `remember=False`
+    runs the detector on every frame it is given, as the seed did."""
 
-    def __init__(self, settings: ExtractionSettings, region: str | None = None):
+    def __init__(self, settings: ExtractionSettings, region: str | None = None, remember: bool = True):
         region_bounds(1, region)  # validate early
         self.settings, self.region = settings, region
         self.detector = face_detector()
         self.predictor = shape_predictor(settings.landmark_model) if settings.features == "landmarks" else None
-        self.seen: dict[bytes, object] = {}
+        self.seen: dict[bytes, object] | None = {} if remember else None
 
     def __call__(self, frame: np.ndarray):
         grey = np.ascontiguousarray(frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        if self.seen is None:
+            return self._features(grey)
         key = hashlib.sha1(grey).digest() + bytes(str(grey.shape), "ascii")
         if key not in self.seen:
             self.seen[key] = self._features(grey)
