@@ -82,18 +82,20 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}"
 
 
-def _coerce_numbers(config, schema: dict) -> None:
+def _coerce_numbers(config, schema: dict, ints_as_floats: bool = False) -> None:
     """Turn numeric strings into numbers where the schema wants numbers, in place.
 
     `snakemake --config section='{key: 4}'` parses nested values with YAML's BaseLoader, which
     gives the string '4'; without this, such a command-line override could never validate.
+    `ints_as_floats` (once validated): `width: 6` and `width: 6.0` are the same setting and must
+    reach the rules' params (compared as text) as the same value, so a `number` becomes a float.
     """
     if not isinstance(config, dict):
         return
     for name, sub in schema.get("properties", {}).items():
         value = config.get(name)
         if isinstance(value, dict):
-            _coerce_numbers(value, sub)
+            _coerce_numbers(value, sub, ints_as_floats)
         elif isinstance(value, str) and sub.get("type") in ("integer", "number"):
             try:
                 number = float(value)
@@ -103,18 +105,8 @@ def _coerce_numbers(config, schema: dict) -> None:
                 config[name] = number
             elif number.is_integer():
                 config[name] = int(number)
-
-
-def _numbers_as_floats(config, schema: dict) -> None:
-    """Make every value of a `number` key a float, in place: `width: 6` and `width: 6.0` are the
-    same setting and must reach the rules' params (compared as text) as the same value."""
-    if not isinstance(config, dict):
-        return
-    for name, sub in schema.get("properties", {}).items():
-        value = config.get(name)
-        if isinstance(value, dict):
-            _numbers_as_floats(value, sub)
-        elif sub.get("type") == "number" and isinstance(value, int) and not isinstance(value, bool):
+        elif ints_as_floats and sub.get("type") == "number" and isinstance(value, int) \
+                and not isinstance(value, bool):
             config[name] = float(value)
 
 
@@ -160,7 +152,7 @@ def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dic
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     schema = load_schema()
     for validated in (config, *experiments.values()):
-        _numbers_as_floats(validated, schema)
+        _coerce_numbers(validated, schema, ints_as_floats=True)
     return experiments or {"default": config}
 
 

@@ -14,7 +14,7 @@ import os
 import cv2
 import numpy as np
 
-from facemotion.faces import FaceProbe, region_bounds
+from facemotion.faces import FaceProbe
 from facemotion.records import ExtractionResult
 from facemotion.sampling import (NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, Sample, sample_faces,
                                  scan_every_frame)
@@ -42,8 +42,7 @@ def _scan_every_frame(path: str, first: int, limit: int | None, probe: FaceProbe
 def extract_recording(path: str | os.PathLike, settings: ExtractionSettings, start: float | None = None,
                       end: float | None = None, region: str | None = None) -> ExtractionResult:
     """Extract one recording (or its start..end seconds). A bad video gives a status, never raises."""
-    region_bounds(1, region)
-    probe = FaceProbe(settings, region)  # may raise LandmarkModelError: a configuration problem
+    probe = FaceProbe(settings, region)  # raises on a bad region or a missing landmark model
     path = str(path)
     if not os.path.isfile(path):
         return ExtractionResult(UNREADABLE, detail=f"file not found: {path}")
