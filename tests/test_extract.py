@@ -2,9 +2,8 @@
 bad files, landmarks, and the per-recording cache of run_batch."""
 
 import importlib.util
+import logging
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -589,11 +588,16 @@ def counted(monkeypatch):
     return calls
 
 
-def test_run_batch_reports_every_row_and_goes_on_after_bad_files(videos, tmp_path, counted):
+def logged(caplog) -> list[str]:
+    """The messages of run_batch's logger so far."""
+    return [record.getMessage() for record in caplog.records if record.name == "facemotion.batch"]
+
+
+def test_run_batch_reports_every_row_and_goes_on_after_bad_files(videos, tmp_path, counted, caplog):
     rows = manifest_rows({"a": videos["face"], "b": videos["random"], "c": videos["missing"],
                           "d": videos["no_face"], "e": videos["empty"], "f": videos["short"]})
-    messages = []
-    kept, report = run_batch(rows, ExtractionSettings(), tmp_path / "cache", log=messages.append)
+    caplog.set_level(logging.INFO)
+    kept, report = run_batch(rows, ExtractionSettings(), tmp_path / "cache")
     assert all(list(row) == ["recording", "status", "faces_found", "frames_read", "detail"] for row in report)
     assert [row["recording"] for row in report] == list("abcdef")
     assert [row["status"] for row in report] == ["ok", "unreadable", "unreadable", "no_face", "unreadable",
@@ -601,15 +605,17 @@ def test_run_batch_reports_every_row_and_goes_on_after_bad_files(videos, tmp_pat
     assert [r.recording for r in kept] == ["a"]
     assert kept[0].speaker == "S0" and np.isnan(kept[0].activation) and kept[0].valence == 2.5
     assert not any("\t" in row["detail"] or "\n" in row["detail"] for row in report)
-    assert any("extracted a" in m for m in messages)
+    assert any("extracted a" in m for m in logged(caplog))
+    assert "batch: 6 recordings, 6 extracted, 0 reused" in logged(caplog)[-1]
 
 
-def test_run_batch_over_worker_processes_gives_the_same_batch(videos, tmp_path):
+def test_run_batch_over_worker_processes_gives_the_same_batch(videos, tmp_path, caplog):
     rows = manifest_rows({"a": videos["face"], "b": videos["random"], "c": videos["gap"], "d": videos["no_face"]})
     kept1, report1 = run_batch(rows, ExtractionSettings(n_frames=4), tmp_path / "one")
-    messages = []
-    kept2, report2 = run_batch(rows, ExtractionSettings(n_frames=4), tmp_path / "two", log=messages.append,
-                               processes=2)
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    kept2, report2 = run_batch(rows, ExtractionSettings(n_frames=4), tmp_path / "two", processes=2)
+    messages = logged(caplog)
     assert report2 == report1 and [r.recording for r in kept2] == [r.recording for r in kept1] == ["a", "c"]
     for one, two in zip(kept1, kept2):
         np.testing.assert_array_equal(one.result.pixels, two.result.pixels)
@@ -617,16 +623,17 @@ def test_run_batch_over_worker_processes_gives_the_same_batch(videos, tmp_path):
     assert len(list((tmp_path / "two").glob("*.npz"))) == 4  # the workers fill the cache too
 
 
-def test_cache_reuses_results_and_extracts_only_what_changed(videos, tmp_path, counted):
+def test_cache_reuses_results_and_extracts_only_what_changed(videos, tmp_path, counted, caplog):
     cache = tmp_path / "cache"
     first = manifest_rows({"a": videos["face"], "d": videos["no_face"]})
     kept1, report1 = run_batch(first, ExtractionSettings(), cache)
     assert counted == ["face.mp4", "no_face.mp4"]
     counted.clear()
-    messages = []
+    caplog.set_level(logging.INFO)
     second = manifest_rows({"a": videos["face"], "d": videos["no_face"], "g": videos["gap"]})
-    kept2, report2 = run_batch(second, ExtractionSettings(), cache, log=messages.append)
+    kept2, report2 = run_batch(second, ExtractionSettings(), cache)
     assert counted == ["gap.mp4"]
+    messages = logged(caplog)
     assert any(m.startswith("reused a") for m in messages) and any(m.startswith("extracted g") for m in messages)
     assert report2[:2] == report1
     np.testing.assert_array_equal(kept2[0].result.pixels, kept1[0].result.pixels)
@@ -686,27 +693,21 @@ def test_cache_write_is_atomic(videos, tmp_path, counted, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "not_a_zip"])
-def test_an_unreadable_cache_entry_is_extracted_again_and_logged(videos, tmp_path, counted, damage):
+def test_an_unreadable_cache_entry_is_extracted_again_and_logged(videos, tmp_path, counted, damage, caplog):
     cache = tmp_path / "cache"
     rows = manifest_rows({"a": videos["face"]})
     run_batch(rows, ExtractionSettings(n_frames=2), cache)
     entry = cache / "a.npz"
     good = entry.read_bytes()
     entry.write_bytes({"truncated": good[: len(good) // 2], "empty": b"", "not_a_zip": b"garbage"}[damage])
-    messages = []
-    kept, report = run_batch(rows, ExtractionSettings(n_frames=2), cache, log=messages.append)
+    caplog.set_level(logging.INFO)
+    kept, report = run_batch(rows, ExtractionSettings(n_frames=2), cache)
     assert counted == ["face.mp4", "face.mp4"] and report[0]["status"] == "ok"
-    assert any(m.startswith("unreadable cache entry, extracting a again") and str(entry) in m for m in messages)
+    assert any(m.startswith("unreadable cache entry, extracting a again") and str(entry) in m for m in logged(caplog))
     assert entry.read_bytes() == good  # healed: the next run reuses it
     counted.clear()
     run_batch(rows, ExtractionSettings(n_frames=2), cache)
     assert counted == []
-
-
-def _package_env() -> dict:
-    """The environment for a fresh interpreter that imports facemotion."""
-    path = os.pathsep.join(filter(None, [str(Path(batch.__file__).parents[1]), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}
 
 
 def _counter(calls):
@@ -717,39 +718,3 @@ def _counter(calls):
         return real(path, *args, **kwargs)
 
     return counting
-
-
-@pytest.mark.parametrize("script_name", ["extract_batch.py", "gather_features.py"])
-def test_extraction_and_gathering_jobs_do_not_import_pandas(script_name):
-    # Every such job pays its imports on the way to training; pandas alone adds ~0.35 s (measured).
-    # Module-level imports here; the test below runs the work they call.
-    script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / script_name
-    imports = [line for line in script.read_text().splitlines() if line.startswith(("import ", "from "))]
-    code = "\n".join(["import sys", f"sys.path.insert(0, {str(script.parents[1])!r})", *imports,
-                      "import snakemake.script",  # what Snakemake's preamble loads to hand over the job
-                      "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'))"])
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
-
-
-NO_PANDAS_PROBE = """
-import sys
-from pathlib import Path
-from facemotion.batch import run_batch
-from facemotion.settings import ExtractionSettings
-from facemotion.features import gather_batches, write_batch
-video, out = sys.argv[1], Path(sys.argv[2])
-rows = [{"recording": "a", "path": video, "speaker": "S", "session": "1", "label": "Happy",
-         "activation": None, "valence": 2.5}]
-settings = ExtractionSettings(n_frames=2)
-records, report = run_batch(rows, settings, out / "cache")
-write_batch(records, report, settings, out / "b.parquet")
-gather_batches(["a"], [out / "b.parquet"], out / "features.parquet", out / "report.tsv")
-print(len(records), sorted(m for m in sys.modules if m.split(".")[0] == "pandas"))
-"""
-
-
-def test_extracting_writing_and_gathering_batches_do_not_import_pandas(videos, tmp_path):
-    done = subprocess.run([sys.executable, "-c", NO_PANDAS_PROBE, str(videos["face"]), str(tmp_path)],
-                          capture_output=True, text=True, env=_package_env(), check=True)
-    assert done.stdout.split() == ["1", "[]"]

@@ -1,6 +1,7 @@
 """The parquet feature table: exact round trips, deterministic bytes, atomic writes, gathering."""
 
 import json
+import logging
 import os
 import stat
 
@@ -15,7 +16,7 @@ from facemotion import features
 from facemotion.records import ExtractionResult, Record
 from facemotion.settings import ExtractionSettings
 from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_metadata, read_report,
-                                 write_batch, write_feature_table)
+                                 write_feature_table, write_report)
 from facemotion.files import atomic_path
 
 
@@ -45,7 +46,7 @@ LANDMARKS = ExtractionSettings(n_frames=4, features="landmarks")
 
 @pytest.fixture(params=["one row group", "row groups of 2"])
 def row_group_rows(request, monkeypatch):
-    """Tables are written and read one row group at a time: check both one and several."""
+    """Tables are written in row groups of ROW_GROUP_ROWS: check both one and several."""
     if request.param == "row groups of 2":
         monkeypatch.setattr(features, "ROW_GROUP_ROWS", 2)
     return features.ROW_GROUP_ROWS
@@ -126,12 +127,13 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     write_feature_table(pixel_records(["a"]), path, PIXELS)
     before = path.read_bytes()
 
-    class Killed(features.pq.ParquetWriter):  # interrupted after the first row group
-        def write_table(self, table, row_group_size=None):
-            super().write_table(table, row_group_size)
-            raise KeyboardInterrupt
+    write_table = features.pq.write_table
 
-    monkeypatch.setattr(features.pq, "ParquetWriter", Killed)
+    def killed(table, where, **options):  # a readable file of the first row, then the job is killed
+        write_table(table.slice(0, 1), where, **options)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(features.pq, "write_table", killed)
     with pytest.raises(KeyboardInterrupt):
         write_feature_table(pixel_records(["a", "b"]), path, PIXELS)
     assert path.read_bytes() == before
@@ -160,18 +162,29 @@ def report_for(records, extra=()):
     return rows
 
 
-def test_batches_gather_into_the_same_table_as_one_write(tmp_path, row_group_rows):
+def write_batch(folder, name, records, settings=PIXELS, extra=()):
+    """An extraction batch as rule extract_batch writes it: its table and its report."""
+    table, report = folder / f"{name}.parquet", folder / f"{name}.tsv"
+    write_feature_table(records, table, settings)
+    write_report(report_for(records, extra), report)
+    return table, report
+
+
+def gather(recordings, batches, folder):
+    """gather_batches on (table, report) pairs into folder/all.parquet and folder/report.tsv."""
+    gather_batches(recordings, [table for table, _ in batches], [report for _, report in batches],
+                   folder / "all.parquet", folder / "report.tsv")
+
+
+def test_batches_gather_into_the_same_table_as_one_write(tmp_path, row_group_rows, caplog):
     # Ids of different lengths, cases and scripts: gathering must sort exactly as one write does.
     records = pixel_records(["e", "a0", "Z", "\u00e91", "a", "B", "\u00e4"])
     batches = [[records[5], records[0], records[3]], [records[6], records[1]], [records[2], records[4]]]
     extras = [["z1"], [], ["y0"]]
-    batch_paths = [tmp_path / f"{i}.parquet" for i in range(len(batches))]
-    for path, batch, extra in zip(batch_paths, batches, extras):
-        write_batch(batch, report_for(batch, extra), PIXELS, path)
+    written = [write_batch(tmp_path, str(i), batch, extra=extra) for i, (batch, extra) in enumerate(zip(batches, extras))]
     order = ["z1"] + [r.recording for r in reversed(records)] + ["y0"]
-    messages = []
-    gather_batches(order, batch_paths, tmp_path / "all.parquet", tmp_path / "report.tsv",
-                   log=messages.append)
+    caplog.set_level(logging.INFO)
+    gather(order, written, tmp_path)
     write_feature_table(records, tmp_path / "direct.parquet", PIXELS)
     assert (tmp_path / "all.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
     assert row_groups(tmp_path / "all.parquet") == (4 if row_group_rows == 2 else 1)
@@ -183,68 +196,60 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path, row_group_row
     assert [row["recording"] for row in report] == order  # manifest order, one row each
     assert report[0] == {"recording": "z1", "status": "no_face", "faces_found": 0, "frames_read": 60,
                          "detail": "no face in 30 probed frames"}
-    assert "7 of 9 recordings kept" in messages[-1]
+    assert "7 of 9 recordings kept" in caplog.records[-1].getMessage()
+    assert caplog.records[-1].name == "facemotion.features"
+
+
+def test_a_report_survives_the_batch_file_unchanged(tmp_path):
+    """Gathering reads each batch's report back: whatever a detail holds (quotes, the separator,
+    line breaks) comes out as the final report writes it."""
+    rows = [{"recording": "a\"1", "status": "unreadable", "faces_found": 0, "frames_read": 0,
+             "detail": '"moov atom" not found;\tdecoder said:\r\n  "invalid data"'},
+            {"recording": "b", "status": "ok", "faces_found": 8, "frames_read": 12, "detail": ""}]
+    write_feature_table([], tmp_path / "b.parquet", PIXELS)
+    write_report(rows, tmp_path / "b.tsv")
+    gather(["b", "a\"1"], [(tmp_path / "b.parquet", tmp_path / "b.tsv")], tmp_path)
+    assert read_report(tmp_path / "report.tsv") == [
+        rows[1], {**rows[0], "detail": '"moov atom" not found; decoder said: "invalid data"'}]
 
 
 def test_gathering_empty_batches_gives_an_empty_table(tmp_path, row_group_rows):
-    for name in ("a", "b"):
-        write_batch([], report_for([], [f"{name}1"]), PIXELS, tmp_path / f"{name}.parquet")
-    gather_batches(["a1", "b1"], [tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "all.parquet",
-                   tmp_path / "report.tsv")
+    written = [write_batch(tmp_path, name, [], extra=[f"{name}1"]) for name in ("a", "b")]
+    gather(["a1", "b1"], written, tmp_path)
     write_feature_table([], tmp_path / "direct.parquet", PIXELS)
     assert (tmp_path / "all.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
     assert len(read_feature_table(tmp_path / "all.parquet")) == 0
     assert [row["status"] for row in read_report(tmp_path / "report.tsv")] == ["no_face", "no_face"]
 
 
-def test_gathering_never_holds_a_second_copy_of_the_table(tmp_path, monkeypatch):
-    """Row groups are taken from each batch's own row groups: take() on the concatenated
-    batches would copy the whole table for every row group (quadratic in the corpus)."""
-    monkeypatch.setattr(features, "ROW_GROUP_ROWS", 4)
-    settings = ExtractionSettings(n_frames=8, face_size=64)
-    records = pixel_records([f"r{i:03d}" for i in range(60)], size=64)
-    paths = [tmp_path / f"{b}.parquet" for b in range(3)]
-    for b, path in enumerate(paths):
-        write_batch(records[b::3], report_for(records[b::3]), settings, path)
-    default, pool = pa.default_memory_pool(), pa.proxy_memory_pool(pa.default_memory_pool())
-    pa.set_memory_pool(pool)  # counts the peak of what pyarrow allocates while gathering
-    try:
-        gather_batches(None, paths, tmp_path / "all.parquet", tmp_path / "report.tsv")
-    finally:
-        pa.set_memory_pool(default)
-    table_bytes = 60 * 8 * 64 * 64
-    assert pool.max_memory() < 1.5 * table_bytes  # measured 1.28x; a whole second copy: 2.14x
-    np.testing.assert_array_equal(read_feature_table(tmp_path / "all.parquet").pixels,
-                                  np.stack([r.result.pixels for r in records]))
-
-
-def test_a_file_from_before_batches_carried_their_report_is_refused_with_the_remedy(tmp_path):
-    write_feature_table(pixel_records(["a"]), tmp_path / "old.parquet", PIXELS)  # no report metadata
-    with pytest.raises(ValueError, match=r"old\.parquet is not an extraction batch.*--forcerun extract_batch"):
-        gather_batches(["a"], [tmp_path / "old.parquet"], tmp_path / "all.parquet", tmp_path / "r.tsv")
+def test_a_batch_that_is_not_a_feature_table_is_refused_by_name(tmp_path):
+    pq.write_table(pa.table({"recording": ["a"]}), tmp_path / "other.parquet")
+    write_report(report_for(pixel_records(["a"])), tmp_path / "other.tsv")
+    with pytest.raises(ValueError, match=r"other\.parquet is not a facemotion feature table"):
+        gather(["a"], [(tmp_path / "other.parquet", tmp_path / "other.tsv")], tmp_path)
     assert not (tmp_path / "all.parquet").exists()
 
 
-def test_gather_refuses_mixed_settings_and_missing_rows(tmp_path):
+def test_gather_refuses_mixed_settings_duplicates_and_missing_rows(tmp_path):
     a, b = pixel_records(["a"]), pixel_records(["b"])
-    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet")
-    write_batch(b, report_for(b), ExtractionSettings(n_frames=8, face_size=16, margin=0.2), tmp_path / "b.parquet")
+    batch_a = write_batch(tmp_path, "a", a)
+    batch_b = write_batch(tmp_path, "b", b, ExtractionSettings(n_frames=8, face_size=16, margin=0.2))
     with pytest.raises(ValueError, match="different settings"):
-        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"],
-                       tmp_path / "all.parquet", tmp_path / "r.tsv")
+        gather(None, [batch_a, batch_b], tmp_path)
     with pytest.raises(ValueError, match="no extraction report row"):
-        gather_batches(["a", "q"], [tmp_path / "a.parquet"], tmp_path / "all.parquet", tmp_path / "r.tsv")
-    assert not (tmp_path / "all.parquet").exists() and not (tmp_path / "r.tsv").exists()
+        gather(["a", "q"], [batch_a], tmp_path)
+    with pytest.raises(ValueError, match="more than one extraction batch"):
+        gather(None, [batch_a, write_batch(tmp_path, "again", a)], tmp_path)
+    assert not (tmp_path / "all.parquet").exists() and not (tmp_path / "report.tsv").exists()
 
 
 def test_gather_refuses_batches_from_other_library_versions(tmp_path, monkeypatch):
     a, b = pixel_records(["a"]), pixel_records(["b"])
-    write_batch(a, report_for(a), PIXELS, tmp_path / "a.parquet")
+    batch_a = write_batch(tmp_path, "a", a)
     monkeypatch.setattr(dlib, "__version__", "99.0")  # a batch extracted after an upgrade
-    write_batch(b, report_for(b), PIXELS, tmp_path / "b.parquet")
+    batch_b = write_batch(tmp_path, "b", b)
     assert read_metadata(tmp_path / "b.parquet")["libraries"]["dlib"] == "99.0"
     with pytest.raises(ValueError, match=r"libraries\.dlib: .* vs 99\.0.*--forcerun extract_batch") as error:
-        gather_batches(None, [tmp_path / "a.parquet", tmp_path / "b.parquet"],
-                       tmp_path / "all.parquet", tmp_path / "r.tsv")
+        gather(None, [batch_a, batch_b], tmp_path)
     assert "a.parquet" in str(error.value) and "b.parquet" in str(error.value)
     assert not (tmp_path / "all.parquet").exists()

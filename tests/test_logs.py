@@ -45,3 +45,23 @@ def test_a_failed_job_logs_its_traceback_and_the_console_shows_it_once(tmp_path)
     assert result.returncode != 0
     assert "job failed" in log and "ValueError: bad row 7" in log
     assert result.stderr.count("ValueError: bad row 7") == 1 and "job failed" not in result.stderr
+
+
+def test_the_package_modules_loggers_reach_the_job_log_and_their_warnings_the_console(tmp_path):
+    """Library code logs to logging.getLogger(__name__), under "facemotion": its records reach
+    the job's log file, and its warnings also the console, without the script passing a logger."""
+    result, log = _job(tmp_path, """
+        import logging
+        from facemotion import batch, features
+        batch.log.info("extracted r1: ok")
+        features.log.warning("a batch is odd")
+        logging.getLogger("facemotion.batch").debug("not at INFO")
+        logging.getLogger("elsewhere").warning("another library's warning")
+    """)
+    assert result.returncode == 0, result.stderr
+    for line in ("INFO extracted r1: ok", "WARNING a batch is odd", "another library's warning"):
+        assert line in log
+    assert "not at INFO" not in log
+    console = result.stdout + result.stderr
+    assert "a batch is odd" in console
+    assert "extracted r1" not in console and "another library's warning" not in console

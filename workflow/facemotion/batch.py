@@ -11,28 +11,24 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import cv2
 
 from facemotion.cache import UnreadableCacheEntry, cache_key, load_result, save_result
 from facemotion.extract import extract_recording
 from facemotion.faces import face_detector
-from facemotion.logs import sayer
 from facemotion.records import ExtractionResult, Record, float_or_nan, optional_float, optional_text
 from facemotion.settings import ExtractionSettings
 
+log = logging.getLogger(__name__)
+
 
 def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: Path,
-              log: logging.Logger | Callable[[str], object] | None = None,
               processes: int = 1) -> tuple[list[Record], list[dict]]:
     """Extract (or reuse from `cache_dir`) every manifest row (a mapping of its columns);
     returns the kept (ok) records and the report: one dict of REPORT_COLUMNS per row, in order.
-    With `processes` > 1 the rows are shared out over that many forked worker processes.
-
-    No pandas on this path (nor in writing the batch): it costs an extraction job 0.26-0.35 s
-    of imports, as much as extracting a few recordings."""
-    say = sayer(log)
+    With `processes` > 1 the rows are shared out over that many forked worker processes."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     face_detector()  # before forking: the workers inherit it
@@ -49,7 +45,7 @@ def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: 
             outcomes = map(extract_row, rows)
         for row, (result, reused, message) in zip(rows, outcomes):
             counts["reused" if reused else "extracted"] += 1
-            say(message)
+            log.info(message)
             report.append({"recording": str(row["recording"]), "status": result.status,
                            "faces_found": result.faces_found, "frames_read": result.frames_read,
                            "detail": " ".join(result.detail.split())})
@@ -58,8 +54,8 @@ def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: 
                                    str(row["label"]), float_or_nan(row.get("activation")),
                                    float_or_nan(row.get("valence")), result))
     statuses = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(r["status"] for r in report).items()))
-    say(f"batch: {len(report)} recordings, {counts['extracted']} extracted, {counts['reused']} reused from "
-        f"{cache_dir}; {statuses or 'none'}")
+    log.info("batch: %d recordings, %d extracted, %d reused from %s; %s", len(report), counts["extracted"],
+             counts["reused"], cache_dir, statuses or "none")
     return kept, report
 
 

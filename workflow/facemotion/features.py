@@ -7,51 +7,40 @@ per recording holding the C-order array:
   landmarks  float32 (n_frames, 68, 2), geometry float32 (n_frames, 6)  for "landmarks"
 The shapes and the extraction settings live in the schema metadata under b"facemotion".
 
-Extraction batches write the same schema, plus their report rows under b"facemotion.report",
-so gathering is a concatenation and a sort. Files are written atomically and byte-identically
-for the same input (sorted rows, row groups of ROW_GROUP_ROWS, no pandas metadata, fixed writer
-options; Parquet stores no timestamps).
+Extraction batches write the same table, and their report rows beside it in the final
+report's format, so gathering is a concatenation and a sort. Files are written atomically and
+byte-identically for the same input (sorted rows, row groups of ROW_GROUP_ROWS, no pandas
+metadata, fixed writer options; Parquet stores no timestamps).
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import csv
 import dataclasses
 import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from facemotion.files import atomic_path
 from facemotion.records import REPORT_COLUMNS, Record
 from facemotion.settings import ExtractionSettings, library_versions
-from facemotion.files import atomic_path
-from facemotion.logs import sayer
 
-if TYPE_CHECKING:  # imported where used: extraction jobs write batches without paying for pandas
-    import pandas as pd
+log = logging.getLogger(__name__)
 
 META_KEY = b"facemotion"
-REPORT_KEY = b"facemotion.report"  # extraction batches only
 FORMAT_VERSION = 1
 SCALAR_COLUMNS = ["recording", "speaker", "session", "label", "activation", "valence"]
-# No compression: measured on 2,000 recordings of 8 x 100 x 100 noisy drawn-face crops (160 MB),
-# reading the table back into arrays took 0.04 s uncompressed, 0.07 s with snappy (no smaller)
-# and 0.09-0.30 s with zstd, which saved 23 % (124 MB). The table is written once and re-read
-# by every training job, and is small next to the videos.
+# Uncompressed: the table is written once and read by every training job, and is small next
+# to the videos (docs/performance.md). The row group size is part of the file's bytes.
 COMPRESSION = "none"
-# Tables are written and read one row group at a time, so neither gathering nor reading holds a
-# second copy of all the features (128 rows of 8 x 100 x 100 crops are 10 MB). Fresh memory is
-# what costs: after a few idle seconds this VM zeroes every new page again (clear_page, 45 % of
-# the samples in `perf`). Gathering 1,000 demo recordings (4 batches, 77 MB) in a fresh process
-# after 8 s idle: 0.42-0.49 s (4 runs) against 0.89-1.10 s for one sorted copy of the whole
-# table; back to back 0.19-0.20 s against 0.20-0.69 s.
 ROW_GROUP_ROWS = 128
 
 
@@ -87,75 +76,41 @@ def _to_table(records: Sequence[Record], settings: ExtractionSettings) -> pa.Tab
     ids = [r.recording for r in records]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate recording ids in the feature records")
-    # Columns are built from numpy buffers: in pyarrow, pa.array() of anything imports pandas
-    # (0.26 s of every extraction job) to check whether its input is a pandas object.
     columns = {
-        "recording": _string_column(ids),
-        "speaker": _string_column([r.speaker for r in records]),
-        "session": _string_column([r.session for r in records]),
-        "label": _string_column([r.label for r in records]),
-        "activation": _float_column([r.activation for r in records]),
-        "valence": _float_column([r.valence for r in records]),
-        "frame_index": _int32_list_column([r.result.frame_index for r in records]),
+        "recording": ids,
+        "speaker": [r.speaker for r in records],
+        "session": [r.session for r in records],
+        "label": [r.label for r in records],
+        "activation": [r.activation for r in records],
+        "valence": [r.valence for r in records],
+        "frame_index": [r.result.frame_index for r in records],
     }
     for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items():
-        values = np.empty((len(records), schema.field(name).type.byte_width), np.uint8)  # filled in place: one copy
-        for row, r in enumerate(records):
+        columns[name] = []
+        for r in records:
             array = getattr(r.result, name)
             if array is None or array.shape != shape or array.dtype != np.dtype(dtype):
                 got = None if array is None else (array.shape, str(array.dtype))
                 raise ValueError(f"{r.recording}: {name} must be {dtype} {shape} for these settings, got {got}")
-            values[row] = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
-        columns[name] = pa.FixedSizeBinaryArray.from_buffers(schema.field(name).type, len(records),
-                                                             [None, pa.py_buffer(values)])
-    return pa.table(columns, schema=schema)
+            columns[name].append(array.tobytes())  # C order
+    # from_pandas: NaN (an unknown rating) is stored as null.
+    return pa.table({name: pa.array(values, schema.field(name).type, from_pandas=True)
+                     for name, values in columns.items()}, schema=schema)
 
 
-def _int32_column(values: np.ndarray) -> pa.Array:
-    values = np.ascontiguousarray(values, dtype=np.int32)
-    return pa.Array.from_buffers(pa.int32(), len(values), [None, pa.py_buffer(values)])
-
-
-def _string_column(values: Sequence[str]) -> pa.Array:
-    encoded = [value.encode() for value in values]
-    offsets = np.cumsum([0] + [len(value) for value in encoded], dtype=np.int32)
-    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
-
-
-def _float_column(values: Sequence[float]) -> pa.Array:
-    """float64 with NaN (unknown) as null."""
-    array = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(array)
-    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
-    return pa.Array.from_buffers(pa.float64(), len(array), [validity, pa.py_buffer(array)])
-
-
-def _int32_list_column(arrays: Sequence[np.ndarray]) -> pa.Array:
-    offsets = np.cumsum([0] + [len(array) for array in arrays], dtype=np.int32)
-    values = np.concatenate(arrays).astype(np.int32) if len(arrays) else np.zeros(0, np.int32)
-    return pa.ListArray.from_arrays(_int32_column(offsets), _int32_column(values))
-
-
-def _write_table(schema: pa.Schema, row_groups: Iterable[pa.Table], path: str | os.PathLike) -> None:
-    """Write the tables `row_groups` as the row groups of one file, atomically."""
-    # Statistics and dictionaries of 80 KB blobs are useless and large; fixed options keep the
-    # bytes identical from run to run.
-    options = dict(compression=COMPRESSION, use_dictionary=["recording", "speaker", "session", "label"],
-                   write_statistics=["recording", "speaker", "session", "label", "activation", "valence"],
-                   store_schema=True)
-    with atomic_path(path) as temporary, pq.ParquetWriter(temporary, schema, **options) as writer:
-        for rows in row_groups:
-            writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+def _write_table(table: pa.Table, path: str | os.PathLike) -> None:
+    """Write atomically. Statistics and dictionaries of the feature blobs would be useless and
+    large; fixed options keep the bytes identical from run to run."""
+    with atomic_path(path) as temporary:
+        pq.write_table(table, temporary, row_group_size=ROW_GROUP_ROWS, compression=COMPRESSION,
+                       use_dictionary=["recording", "speaker", "session", "label"],
+                       write_statistics=["recording", "speaker", "session", "label", "activation", "valence"],
+                       store_schema=True)
 
 
 def write_feature_table(records: Sequence[Record], path: str | os.PathLike, settings: ExtractionSettings) -> None:
     """Write the kept records, sorted by recording id, atomically."""
-    _write_in_row_groups(_to_table(records, settings), path)
-
-
-def _write_in_row_groups(table: pa.Table, path: str | os.PathLike) -> None:
-    starts = range(0, max(table.num_rows, 1), ROW_GROUP_ROWS)  # an empty table: one empty row group
-    _write_table(table.schema, (table.slice(start, ROW_GROUP_ROWS) for start in starts), path)
+    _write_table(_to_table(records, settings), path)
 
 
 @dataclass
@@ -177,19 +132,11 @@ def model_input(source, features: str) -> np.ndarray | None:
 
 
 def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """A fixed-size binary column as an (N, *shape) array (a view of its buffer when it has one chunk)."""
-    width = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    parts = [np.frombuffer(chunk.buffers()[1], dtype=np.uint8)[chunk.offset * width:(chunk.offset + len(chunk)) * width]
+    """A fixed-size binary column as one (N, *shape) array of its own."""
+    width = column.type.byte_width
+    parts = [np.frombuffer(chunk.buffers()[1], np.uint8, len(chunk) * width, chunk.offset * width)
              for chunk in column.chunks if len(chunk)]
-    raw = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.uint8)
-    return raw.view(dtype).reshape((len(column),) + tuple(shape))
-
-
-def _open_table(path: str | os.PathLike) -> pq.ParquetFile:
-    # Memory-mapped, the file is decoded straight into one copy instead of being read into a
-    # buffer first; and not pq.read_table, which imports pyarrow.dataset (~0.2 s of every job
-    # that reads a table).
-    return pq.ParquetFile(path, memory_map=True)
+    return np.concatenate([np.zeros(0, np.uint8), *parts]).view(dtype).reshape((len(column), *shape))
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -204,55 +151,18 @@ def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
 
 def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     """Read the table back: exactly the arrays that were written."""
-    import pandas as pd
-
-    meta = read_metadata(path)
-    with _open_table(path) as parquet:
-        table = parquet.read(columns=SCALAR_COLUMNS + ["frame_index"])
-        shapes = feature_shapes(meta["features"], meta["n_frames"], meta["face_size"])
-        arrays = {name: np.empty((table.num_rows,) + tuple(shape), dtype) for name, (shape, dtype) in shapes.items()}
-        start = 0
-        for group in range(parquet.num_row_groups):  # one row group decoded at a time (see ROW_GROUP_ROWS)
-            rows = parquet.read_row_group(group, columns=list(shapes))
-            for name, (shape, dtype) in shapes.items():
-                arrays[name][start:start + rows.num_rows] = _fixed_binary_to_numpy(rows.column(name), tuple(shape), dtype)
-            start += rows.num_rows
+    table = pq.read_table(path)
+    meta = _table_metadata(table.schema, path)
+    arrays = {name: _fixed_binary_to_numpy(table.column(name), shape, dtype)
+              for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items()}
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
     for name in ("activation", "valence"):
-        frame[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-    offsets_column = table.column("frame_index").combine_chunks()
-    values = offsets_column.flatten().to_numpy().astype(np.int32)
-    offsets = offsets_column.offsets.to_numpy() - offsets_column.offsets[0].as_py()
-    frame["frame_index"] = [values[offsets[i]:offsets[i + 1]] for i in range(len(frame))]
+        frame[name] = table.column(name).to_numpy().astype(np.float64)
+    frame["frame_index"] = [np.array(values, np.int32) for values in table.column("frame_index").to_pylist()]
     return FeatureTable(frame, arrays.get("pixels"), arrays.get("landmarks"), arrays.get("geometry"), meta["settings"])
 
 
-# ----------------------------------------------------------------------------- batches
-
-
-def write_batch(records: Sequence[Record], report: Iterable[Mapping], settings: ExtractionSettings,
-                path: str | os.PathLike) -> None:
-    """One extraction batch, one file: its feature table (same schema as the final one) with the
-    batch's report (one mapping of REPORT_COLUMNS per manifest row) in the file's metadata. A
-    batch is written whole or not at all, and Snakemake hashes the batch's videos for one
-    output instead of two (0.1 s of its main process per batch)."""
-    table = _to_table(records, settings)
-    rows = [_report_fields(row) for row in report]
-    _write_in_row_groups(table.replace_schema_metadata({**table.schema.metadata, REPORT_KEY: json.dumps(rows).encode()}),
-                         path)
-
-
-def read_batch_report(path: str | os.PathLike) -> list[dict]:
-    """The report rows a batch file carries (see write_batch)."""
-    return _batch_report(pq.read_schema(path), path)
-
-
-def _batch_report(schema: pa.Schema, path: str | os.PathLike) -> list[dict]:
-    metadata = schema.metadata or {}
-    if REPORT_KEY not in metadata:
-        raise ValueError(f"{path} is not an extraction batch of this version (no {REPORT_KEY.decode()} metadata); "
-                         f"extract it again: snakemake --forcerun extract_batch")
-    return [dict(zip(REPORT_COLUMNS, row)) for row in json.loads(metadata[REPORT_KEY])]
+# ----------------------------------------------------------------------------- batches and the report
 
 
 def _report_fields(row: Mapping) -> list:
@@ -261,7 +171,8 @@ def _report_fields(row: Mapping) -> list:
             " ".join(str(row["detail"]).split())]
 
 
-def _write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
+def write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
+    """An extraction report (one mapping of REPORT_COLUMNS per manifest row) as a TSV, atomically."""
     with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(REPORT_COLUMNS)
@@ -289,56 +200,39 @@ def _differences(a: dict, b: dict) -> str:
     return "; ".join(found) or "fingerprint"
 
 
-def gather_batches(recordings: Sequence[str] | None, batch_paths: Sequence[str | os.PathLike],
-                   out_features: str | os.PathLike, out_report: str | os.PathLike,
-                   log: logging.Logger | Callable[[str], object] | None = None) -> None:
-    """Concatenate batch tables into the final table (sorted by recording) and their reports
-    into one report in the order of `recordings` (the manifest's), each of which must have a
-    report row."""
-    say = sayer(log)
-    if not batch_paths:
+def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str | os.PathLike],
+                   report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
+                   out_report: str | os.PathLike) -> None:
+    """Concatenate batch tables into the final table (sorted by recording) and the batch
+    reports into one report in the order of `recordings` (the manifest's), each of which must
+    have a report row."""
+    if not table_paths:
         raise ValueError("no extraction batches to gather")
-    with contextlib.ExitStack() as opened:  # each batch's footer read once
-        batches = [opened.enter_context(_open_table(path)) for path in batch_paths]
-        metas = [_table_metadata(batch.schema_arrow, path) for batch, path in zip(batches, batch_paths)]
-        odd = next((i for i, meta in enumerate(metas) if meta != metas[0]), None)
-        if odd is not None:
-            raise ValueError(f"extraction batches were made with different settings or library versions: "
-                             f"{batch_paths[0]} vs {batch_paths[odd]} ({_differences(metas[0], metas[odd])}); "
-                             f"extract them all again: snakemake --forcerun extract_batch")
-        report = [row for batch, path in zip(batches, batch_paths) for row in _batch_report(batch.schema_arrow, path)]
-        if recordings is not None:
-            rank = {recording: i for i, recording in enumerate(recordings)}
-            missing = sorted(set(rank) - {row["recording"] for row in report})
-            if missing:
-                raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
-                                 f"e.g. {missing[:5]}")
-            report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
-        # Every row group of every batch on its own (one chunk each), cast to the canonical schema:
-        # Parquet renames list items, which would change the bytes (and the report is left behind).
-        schema = _schema(metas[0])
-        parts = [batch.read_row_group(group).cast(schema) for batch in batches for group in range(batch.num_row_groups)]
-    recordings_found = [recording for part in parts for recording in part.column("recording").to_pylist()]
-    if len(set(recordings_found)) != len(recordings_found):
+    tables = [pq.read_table(path) for path in table_paths]
+    metas = [_table_metadata(table.schema, path) for table, path in zip(tables, table_paths)]
+    odd = next((i for i, meta in enumerate(metas) if meta != metas[0]), None)
+    if odd is not None:
+        raise ValueError(f"extraction batches were made with different settings or library versions: "
+                         f"{table_paths[0]} vs {table_paths[odd]} ({_differences(metas[0], metas[odd])}); "
+                         f"extract them all again: snakemake --forcerun extract_batch")
+    report = [row for path in report_paths for row in read_report(path)]
+    if recordings is not None:
+        rank = {recording: i for i, recording in enumerate(recordings)}
+        missing = sorted(set(rank) - {row["recording"] for row in report})
+        if missing:
+            raise ValueError(f"{len(missing)} manifest recording(s) have no extraction report row, "
+                             f"e.g. {missing[:5]}")
+        report.sort(key=lambda row: (rank.get(row["recording"], len(rank)), row["recording"]))
+    # Cast to the written schema: Parquet reads list items back under another name, which would
+    # change the bytes.
+    schema = _schema(metas[0])
+    table = pa.concat_tables([table.cast(schema) for table in tables])
+    del tables
+    ids = table.column("recording").to_pylist()
+    if len(set(ids)) != len(ids):
         raise ValueError("a recording appears in more than one extraction batch")
-    order = sorted(range(len(recordings_found)), key=recordings_found.__getitem__)  # as write_feature_table sorts
-    _write_table(schema, _row_groups_in_order(parts, order), out_features)
-    _write_report(report, out_report)
+    # Byte order of UTF-8 is code point order: sorted as _to_table sorts.
+    _write_table(table.sort_by("recording"), out_features)
+    write_report(report, out_report)
     counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
-    say(f"gathered {len(batch_paths)} batches: {len(order)} of {len(report)} recordings kept ({counts})")
-
-
-def _row_groups_in_order(parts: Sequence[pa.Table], order: Sequence[int]) -> Iterator[pa.Table]:
-    """The rows `order` (indices into `parts` laid end to end), ROW_GROUP_ROWS at a time, each
-    part taken from on its own: take() on a table of several chunks concatenates them first,
-    a copy of the whole table for every row group (34 ms per 128 rows of 4 x 250 demo rows)."""
-    sizes = [part.num_rows for part in parts]
-    part_of, first = np.repeat(np.arange(len(parts)), sizes), np.cumsum([0] + sizes)
-    if not order:
-        yield parts[0].slice(0, 0)
-    for start in range(0, len(order), ROW_GROUP_ROWS):
-        rows = np.asarray(order[start:start + ROW_GROUP_ROWS])
-        grouped = np.argsort(part_of[rows], kind="stable")  # the rows part by part, in order within each
-        pieces = [parts[k].take(_int32_column(rows[grouped][part_of[rows[grouped]] == k] - first[k]))
-                  for k in np.unique(part_of[rows])]  # pyarrow indices: numpy ones import pandas
-        yield pa.concat_tables(pieces).take(_int32_column(np.argsort(grouped)))  # back into `order`
+    log.info("gathered %d batches: %d of %d recordings kept (%s)", len(table_paths), len(ids), len(report), counts)

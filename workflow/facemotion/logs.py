@@ -1,4 +1,7 @@
-"""Logging for workflow jobs: everything a job says goes to its Snakemake log file."""
+"""Logging for workflow jobs: everything a job says goes to its Snakemake log file.
+
+The package's modules log to their own loggers (`logging.getLogger(__name__)`, under
+"facemotion"); a job's script wraps its work in `log_to`, which collects them."""
 
 from __future__ import annotations
 
@@ -7,15 +10,6 @@ import logging
 import os
 import sys
 import traceback
-from typing import Callable
-
-
-def sayer(log: logging.Logger | Callable[[str], object] | None) -> Callable[[str], object]:
-    """One way to report progress from library code: a logger, any callable (tests collect
-    messages with `list.append`), or None for silence."""
-    if hasattr(log, "info"):
-        return log.info
-    return log or (lambda message: None)
 
 
 @contextlib.contextmanager
@@ -25,7 +19,8 @@ def log_to(path: str, name: str = "facemotion"):
     print to stdout or stderr themselves (TensorFlow's and absl's C++ start-up lines, decoder
     messages), caught at the file descriptors. Import such libraries inside the block.
 
-    Warnings and errors of the job's own logger `name` are also shown on the console.
+    Records of INFO and above go to the file; warnings and errors of the logger `name` and the
+    loggers under it (the package's modules: "facemotion.batch", ...) also to the console.
     """
     sys.stdout.flush()
     sys.stderr.flush()

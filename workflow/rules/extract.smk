@@ -11,8 +11,8 @@ rule extract_batch:
         # as a param, so a change in them reruns just this batch.
         videos=batch_videos,
     output:
-        # The batch's report rows travel in the table's metadata: one file, written whole.
-        "results/{extraction_dir}extraction/batches/{batch}.parquet",
+        table="results/{extraction_dir}extraction/batches/{batch}.parquet",
+        report="results/{extraction_dir}extraction/batches/{batch}.tsv",
     params:
         rows=batch_rows,
         settings=lambda wildcards: EXTRACTIONS[wildcards.extraction_dir]["settings"],
@@ -38,8 +38,10 @@ rule gather_features:
     message:
         "Gathering the extraction batches into {output.features} and {output.report}"
     input:
-        lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.parquet",
-                                 extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),
+        tables=lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.parquet",
+                                        extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),
+        reports=lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.tsv",
+                                         extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),
     output:
         features="results/{extraction_dir}features.parquet",
         report="results/{extraction_dir}extraction/report.tsv",

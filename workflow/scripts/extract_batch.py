@@ -6,11 +6,12 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.batch import run_batch
 from facemotion.settings import ExtractionSettings
-from facemotion.features import write_batch
+from facemotion.features import write_feature_table, write_report
 from facemotion.logs import log_to
 
-with log_to(snakemake.log[0]) as log:
+with log_to(snakemake.log[0]):
     settings = ExtractionSettings(**snakemake.params.settings)
-    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir), log=log,
+    records, report = run_batch(snakemake.params.rows, settings, Path(snakemake.params.cache_dir),
                                 processes=snakemake.threads)
-    write_batch(records, report, settings, snakemake.output[0])
+    write_feature_table(records, snakemake.output.table, settings)
+    write_report(report, snakemake.output.report)

@@ -7,6 +7,6 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from facemotion.features import gather_batches
 from facemotion.logs import log_to
 
-with log_to(snakemake.log[0]) as log:
-    gather_batches(snakemake.params.recordings, list(snakemake.input), snakemake.output.features,
-                   snakemake.output.report, log=log)
+with log_to(snakemake.log[0]):
+    gather_batches(snakemake.params.recordings, snakemake.input.tables, snakemake.input.reports,
+                   snakemake.output.features, snakemake.output.report)
