@@ -8,6 +8,7 @@ or a script can check what a picture shows without looking at it (:func:`read_pa
 from __future__ import annotations
 
 import json
+import logging
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,8 @@ import pandas as pd
 from .evaluation import TARGET_TITLES
 from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
 from .folds import natural_key
+
+log = logging.getLogger(__name__)
 
 PANELS_KEY = "facemotion.panels"
 STATUS_COLOURS = {OK: "#4daf4a", NO_FACE: "#e41a1c", TOO_FEW_FACES: "#ff7f00", TOO_SHORT: "#984ea3",
@@ -285,7 +288,7 @@ def _read_tsv(path) -> pd.DataFrame:
 
 
 def write_extraction_plots(features_path, report_path, manifest_path, faces_path, dropped_path, overview_path,
-                           classes: Sequence[str], plots: Mapping, log=None) -> None:
+                           classes: Sequence[str], plots: Mapping) -> None:
     """The face contact sheet, the dropped recordings' sheet and the extraction overview of a run.
 
     ``plots``: config ``plots`` (dpi, faces_per_class, dropped_max).
@@ -299,8 +302,7 @@ def write_extraction_plots(features_path, report_path, manifest_path, faces_path
         (overview_path, extraction_overview(report, manifest)),
     ):
         save_figure(figure, path, panels, plots["dpi"])
-        if log is not None:
-            log.info("%s: %d panels", path, len(panels))
+        log.info("%s: %d panels", path, len(panels))
 
 
 def write_training_curves(info_paths: Mapping[str, str | Path], target: str, path, dpi: int) -> None:

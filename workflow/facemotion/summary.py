@@ -13,6 +13,7 @@ The statistics are in :mod:`facemotion.statistics`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from .statistics import (
     permutation_p_chance,
     units_from_predictions,
 )
+
+log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["experiment", "target", "n_test",
                    *(f"{m}{suffix}" for m in METRIC_NAMES for suffix in ("", "_ci_low", "_ci_high")),
@@ -129,7 +132,7 @@ def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path
 
 
 def write_summary(experiments: Mapping[str, Mapping[tuple[str, str], tuple[str, str]]], summary_path, speakers_path,
-                  comparison_path, plot_path, resamples: int, seed: int, dpi: int = 150, log=None) -> pd.DataFrame:
+                  comparison_path, plot_path, resamples: int, seed: int, dpi: int = 150) -> pd.DataFrame:
     """Write the four outputs. ``experiments``: name -> {(target, fold): (predictions file, info file)},
     the reference first. Returns the summary table."""
     summary, speakers, comparisons = [], [], []
@@ -156,14 +159,13 @@ def write_summary(experiments: Mapping[str, Mapping[tuple[str, str], tuple[str, 
     pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
     pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS).round(4).to_csv(comparison_path, sep="\t", index=False)
     plot_forest(summary, plot_path, dpi=dpi)
-    if log is not None:
-        for row in summary.itertuples():
-            log.info("%s %s: UAR %.3f (95%% CI %.3f-%.3f), p against chance %.4f", row.experiment, row.target,
-                     row.uar, row.uar_ci_low, row.uar_ci_high, row.p_chance)
-        for row in comparisons:
-            log.info("%s - %s, %s: UAR difference %.3f (95%% CI %.3f to %.3f), p %.4f", row["experiment"],
-                     row["reference"], row["target"], row["delta_uar"], row["delta_ci_low"], row["delta_ci_high"],
-                     row["p_value"])
+    for row in summary.itertuples():
+        log.info("%s %s: UAR %.3f (95%% CI %.3f-%.3f), p against chance %.4f", row.experiment, row.target,
+                 row.uar, row.uar_ci_low, row.uar_ci_high, row.p_chance)
+    for row in comparisons:
+        log.info("%s - %s, %s: UAR difference %.3f (95%% CI %.3f to %.3f), p %.4f", row["experiment"],
+                 row["reference"], row["target"], row["delta_uar"], row["delta_ci_low"], row["delta_ci_high"],
+                 row["p_value"])
     return summary
 
 

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from facemotion.logs import log_to
 from facemotion.plots import write_extraction_plots
 
-with log_to(snakemake.log[0]) as log:
+with log_to(snakemake.log[0]):
     write_extraction_plots(snakemake.input.features, snakemake.input.report, snakemake.input.manifest,
                            snakemake.output.faces, snakemake.output.dropped, snakemake.output.overview,
-                           snakemake.params.classes, snakemake.params.plots, log=log)
+                           snakemake.params.classes, snakemake.params.plots)

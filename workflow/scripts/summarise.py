@@ -7,11 +7,10 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from facemotion.logs import log_to
 from facemotion.summary import summary_inputs, write_summary
 
-with log_to(snakemake.log[0]) as log:
+with log_to(snakemake.log[0]):
     targets = snakemake.params.targets
     experiments = summary_inputs(list(targets), targets, snakemake.params.sessions, snakemake.input.predictions,
                                  snakemake.input.infos)
     statistics = snakemake.params.statistics
     write_summary(experiments, snakemake.output.summary, snakemake.output.speakers, snakemake.output.comparison,
-                  snakemake.output.plot, statistics["resamples"], statistics["seed"], dpi=snakemake.params.dpi,
-                  log=log)
+                  snakemake.output.plot, statistics["resamples"], statistics["seed"], dpi=snakemake.params.dpi)
