@@ -21,7 +21,12 @@ least 5 % of the demo corpus's extraction time.
 3. Extraction: extract_recording over EXTRACT demo recordings (every k-th of the planned 300)
    in one process, scaled to RECORDINGS, as the denominator; and the sha256 of the batch's
    videos, which Snakemake computes once per output of a job (NEW's batches have two).
-Prints medians (wall and CPU seconds) and NEW - OLD as a share of the extraction time.
+   Prints medians (wall and CPU seconds) and NEW - OLD as a share of the extraction time.
+4. With --workflow-rounds N: `snakemake --cores 2 results/features.parquet` on RECORDINGS
+   rendered demo recordings (a tsv corpus, from empty results), OLD's tree and NEW's
+   alternating, N times each: wall time and the CPU time of Snakemake and its jobs.
+5. With --memory-recordings N: N recordings of 8 x 100 x 100 (the seed's crops) in 8 batches;
+   peak RSS of gathering them and of read_feature_table, over the process's imports, OLD and NEW.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,6 +119,14 @@ elif mode == "extract":
     began, cpu0 = time.perf_counter(), time.process_time()
     statuses = [extract_recording(path, settings).status for path in args["videos"]]
     timed_result(began, cpu0, {"statuses": statuses})
+elif mode in ("gather_memory", "read_memory"):
+    from facemotion import features
+    imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if mode == "gather_memory":
+        gather(features, None, args["tables"], args["reports"], args["out"] + ".parquet", args["out"] + ".tsv")
+    else:
+        features.read_feature_table(args["out"] + ".parquet")
+    print(json.dumps({"imports_mb": imports, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 elif mode == "import":  # what one import adds after numpy and pyarrow.parquet
     import numpy, pyarrow, pyarrow.parquet
     began, cpu0 = time.perf_counter(), time.process_time()
@@ -190,6 +205,64 @@ def check_bytes(versions: dict[str, Path], work: Path, face_size: int) -> None:
     assert report_same
 
 
+def workflow_runs(trees: dict[str, Path], args, work: Path) -> None:
+    """Part 4: the workflow from each tree on the same rendered corpus, alternating."""
+    for tree in trees.values():  # as a checkout that has run before: no first-run byte-compiling
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "workflow")], check=True)
+    corpus = work / "corpus"
+    render_demo_corpus(plan_demo_corpus(args.recordings, seed=0), corpus)
+    config = work / "config.json"
+    config.write_text(json.dumps({"corpus": {"format": "tsv", "path": str(corpus / "manifest.tsv")},
+                                  "extraction": {"face_size": args.face_size, "recordings_per_job": 250}}))
+    runs = {name: [] for name in trees}
+    outputs = {}
+    for round_ in range(args.workflow_rounds):
+        for name in (("old", "new") if round_ % 2 == 0 else ("new", "old")):
+            workdir = work / f"workflow-{name}"
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir()
+            cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir),
+                                   "results/features.parquet", "--configfile", str(config)],
+                                  cwd=trees[name], capture_output=True, text=True)
+            wall = time.perf_counter() - began
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode:
+                raise RuntimeError(done.stderr[-3000:])
+            runs[name].append({"wall": wall, "cpu": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime})
+            outputs[name] = [(workdir / "results" / path).read_bytes()
+                             for path in ("features.parquet", "extraction/report.tsv")]
+        assert outputs["old"] == outputs["new"], f"round {round_}: the workflows' outputs differ"
+        print(f"   round {round_ + 1}: " + ", ".join(f"{name} {runs[name][-1]['wall']:.1f} s wall, "
+                                                   f"{runs[name][-1]['cpu']:.1f} s CPU" for name in trees), flush=True)
+    print(f"\n4. workflow: snakemake --cores 2 results/features.parquet, {args.recordings} demo recordings, "
+          f"medians of {args.workflow_rounds} rounds; features.parquet and report.tsv identical")
+    for key in ("wall", "cpu"):
+        old, new = median(runs["old"], key), median(runs["new"], key)
+        print(f"   {key:4s}  OLD {old:.1f} s  NEW {new:.1f} s  NEW / OLD {new / old:.3f}  "
+              f"(single rounds: {', '.join(f'{n[key] / o[key]:.3f}' for o, n in zip(runs['old'], runs['new']))})")
+
+
+def memory(versions: dict[str, Path], recordings: int, work: Path) -> None:
+    """Part 5: peak RSS of gathering and reading a table of seed-sized crops."""
+    ids = [f"r{i:05d}" for i in range(recordings)]
+    print(f"\n5. memory: {recordings} recordings of 8x100x100 uint8 in 8 batches, peak RSS over the imports")
+    for name, package in versions.items():
+        folder = work / f"memory-{name}"
+        folder.mkdir()
+        for b in range(8):
+            child(package, mode="job", ids=ids[b::8], kinds={}, face_size=100, table=folder / f"{b}.parquet",
+                  report=folder / f"{b}.tsv")
+        gathered = child(package, mode="gather_memory", tables=[folder / f"{b}.parquet" for b in range(8)],
+                         reports=[folder / f"{b}.tsv" for b in range(8)], out=folder / "features")
+        read = child(package, mode="read_memory", out=folder / "features")
+        size = (folder / "features.parquet").stat().st_size / 2**20
+        print(f"   {name.upper()}: table {size:.0f} MB; gathering {gathered['peak_mb'] - gathered['imports_mb']:.0f} MB "
+              f"({(gathered['peak_mb'] - gathered['imports_mb']) / size:.2f}x), reading "
+              f"{read['peak_mb'] - read['imports_mb']:.0f} MB ({(read['peak_mb'] - read['imports_mb']) / size:.2f}x)")
+
+
 def median(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
@@ -201,15 +274,25 @@ def main(argv=None):
     parser.add_argument("--face-size", type=int, default=64, help="config/config.yaml's extraction.face_size")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--extract", type=int, default=20, help="demo recordings to extract and time")
+    parser.add_argument("--workflow-rounds", type=int, default=0, help="also run the workflow, OLD and NEW")
+    parser.add_argument("--memory-recordings", type=int, default=0, help="also measure peak memory (part 5)")
+    parser.add_argument("--skip-storage", action="store_true", help="only the bytes check (and the workflow)")
     args = parser.parse_args(argv)
+    if args.skip_storage:
+        args.rounds = 0
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.old, "workflow/facemotion"],
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.old], capture_output=True, check=True).stdout
         (work / "old").mkdir()
         subprocess.run(["tar", "-x", "-C", str(work / "old")], input=archive, check=True)
         versions = {"old": work / "old/workflow", "new": ROOT / "workflow"}
         check_bytes(versions, work / "bytes", args.face_size)
+        if args.workflow_rounds:
+            workflow_runs({"old": work / "old", "new": ROOT}, args, work)
+        if args.memory_recordings:
+            memory(versions, args.memory_recordings, work)
+        if args.skip_storage:
+            return
 
         plan = plan_demo_corpus(max(args.recordings, 300), seed=0).iloc[:args.recordings]
         if len(plan) < args.recordings:  # more than the demo: unique ids beyond the plan's

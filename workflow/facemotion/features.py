@@ -151,7 +151,7 @@ def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
 
 def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     """Read the table back: exactly the arrays that were written."""
-    table = pq.read_table(path)
+    table = pq.read_table(path, memory_map=True)  # decoded from the mapped file, not from a copy of it
     meta = _table_metadata(table.schema, path)
     arrays = {name: _fixed_binary_to_numpy(table.column(name), shape, dtype)
               for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items()}
@@ -226,7 +226,9 @@ def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str |
     # Cast to the written schema: Parquet reads list items back under another name, which would
     # change the bytes.
     schema = _schema(metas[0])
-    table = pa.concat_tables([table.cast(schema) for table in tables])
+    # One chunk, and the batches as read let go, before sorting: sort_by on several chunks
+    # concatenates them itself, which would hold the table three times instead of twice.
+    table = pa.concat_tables([table.cast(schema) for table in tables]).combine_chunks()
     del tables
     ids = table.column("recording").to_pylist()
     if len(set(ids)) != len(ids):
