@@ -1,9 +1,16 @@
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from facemotion.config import ConfigError, experiment_configs, validate_config
+from facemotion.config import ConfigError, experiment_configs, load_schema, validate_config
+from facemotion.folds import PROTOCOLS
+from facemotion.models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES
+from facemotion.targets import EMOTIONS, TARGETS
 
 
 @pytest.fixture
@@ -32,6 +39,23 @@ def test_landmark_features_default_to_the_dense_network():
     config = validate_config({"features": "landmarks"})
     assert config["training"]["model"] == "seed_dense"
     assert config["training"]["epochs"] == 30
+
+
+def test_the_schema_lists_what_the_package_knows():
+    schema = load_schema()["properties"]
+    assert schema["classes"]["default"] == list(EMOTIONS)
+    assert schema["targets"]["items"]["enum"] == schema["targets"]["default"] == list(TARGETS)
+    assert schema["features"]["enum"] == list(MODEL_FOR_FEATURES)
+    assert schema["training"]["properties"]["model"]["enum"] == list(DEFAULT_EPOCHS) == list(MODEL_FOR_FEATURES.values())
+    assert schema["cv"]["properties"]["protocol"]["enum"] == list(PROTOCOLS)
+
+
+def test_checking_the_config_does_not_start_tensorflow():
+    """Every workflow start checks the config; the models' facts come without Keras."""
+    check = "import sys, facemotion.config; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "workflow")}).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.parametrize("patch, expected", [

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from facemotion.config import load_schema
 from facemotion.models import build_model, seed_cnn, seed_dense
 from facemotion.training import (
     TrainParams,
@@ -228,6 +229,17 @@ def test_mixed_precision_computes_in_half_precision_and_keeps_float32_probabilit
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     with pytest.raises(ValueError, match="precision"):
         train_fold(meta, pixels, "label", "2", {**FAST, "precision": "float16"})
+
+
+def test_training_defaults_are_the_schemas():
+    """A package user without a config trains as the workflow's defaults do."""
+    schema = load_schema()["properties"]
+    training, defaults = schema["training"]["properties"], TrainParams()
+    for key in ("optimizer", "learning_rate", "batch_size", "seed", "threads", "precision"):
+        assert getattr(defaults, key) == training[key]["default"], key
+    assert (defaults.low, defaults.high) == (schema["binning"]["properties"]["low"]["default"],
+                                             schema["binning"]["properties"]["high"]["default"])
+    assert defaults.protocol == schema["cv"]["properties"]["protocol"]["default"]
 
 
 def test_unknown_parameter_is_rejected():

@@ -34,9 +34,9 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .device import select_device  # noqa: E402
-from .models import DEFAULT_EPOCHS, build_model, compile_model  # noqa: E402
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, build_model, compile_model  # noqa: E402
 from .folds import split_fold  # noqa: E402
-from .targets import encode_target, target_classes  # noqa: E402
+from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes  # noqa: E402
 
 # 2: the model takes raw features and z-scores them itself; 1: normalised outside the model.
 METADATA_FORMAT = 2
@@ -51,14 +51,14 @@ class TrainParams:
     """Training options; ``None`` means "the default for this model / input"."""
 
     classes: tuple[str, ...] | None = None  # emotion labels kept for the "label" target
-    low: float = 2.5  # rating <= low -> first bin
-    high: float = 3.5  # rating >= high -> third bin
-    model: str | None = None  # "seed_cnn" (uint8 pixels) or "seed_dense" (float features)
+    low: float = DEFAULT_LOW  # rating <= low -> first bin
+    high: float = DEFAULT_HIGH  # rating >= high -> third bin
+    model: str | None = None  # one of models.MODELS; None: the one for the input (MODEL_FOR_FEATURES)
     protocol: str = "loso"  # "loso" or "seed"
     optimizer: str = "adam"
     learning_rate: float = 1e-4
     batch_size: int = 128
-    epochs: int | None = None  # 10 for seed_cnn, 30 for seed_dense
+    epochs: int | None = None  # None: the model's models.DEFAULT_EPOCHS
     normalisation: str | None = None  # pixels: global | per_pixel; features: per_feature | global
     monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
     class_weight: str | None = "balanced"
@@ -321,7 +321,7 @@ class EpochLog(keras.callbacks.Callback):
 
 def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainParams, select: bool):
     kind = input_kind(features)
-    model_name = p.model or ("seed_cnn" if kind == "pixels" else "seed_dense")
+    model_name = p.model or MODEL_FOR_FEATURES["pixels" if kind == "pixels" else "landmarks"]
     epochs = p.epochs or DEFAULT_EPOCHS[model_name]
     if len(train_rows) == 0:
         raise ValueError("no training rows")
