@@ -13,9 +13,10 @@ import contextlib
 import json
 import logging
 import os
+import statistics
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -453,12 +454,44 @@ def _skipped_fold_info(meta: pd.DataFrame, target: str, classes, test_session: s
             "train_class_counts": [0] * len(classes)}
 
 
+def final_epochs(fold_infos: Sequence[Mapping], params: Mapping) -> int:
+    """How long the final model trains, from its folds' infos (see :func:`train_fold`).
+
+    Under the loso protocol each fold chose its best epoch on a validation session: the final
+    model trains as long as the median fold did (Python's ``round``: halves go to the even
+    number). Skipped folds chose no epoch. Under the seed protocol the epochs were fixed: the
+    configured ``epochs``.
+    """
+    p = TrainParams.from_mapping(params)
+    if p.protocol != "loso":
+        if p.epochs is None:
+            raise ValueError(f"protocol {p.protocol!r} trains a final model for the configured epochs; none given")
+        return p.epochs
+    chosen = fold_best_epochs(fold_infos)
+    if not chosen:
+        raise ValueError(f"no fold chose an epoch (all {len(fold_infos)} were skipped), so no epoch count can "
+                         "be taken from them; see the folds' info files for why")
+    return round(statistics.median(chosen))
+
+
+def fold_best_epochs(fold_infos: Sequence[Mapping]) -> list[int]:
+    """The epochs the folds chose, in the given order; skipped folds chose none."""
+    return [info["best_epoch"] for info in fold_infos if info["best_epoch"] is not None]
+
+
 def train_final(
-    meta: pd.DataFrame, features: np.ndarray, target: str, params: Mapping, epochs: int
+    meta: pd.DataFrame, features: np.ndarray, target: str, params: Mapping, fold_infos: Sequence[Mapping],
+    extraction: Mapping | None = None,
 ) -> tuple[keras.Model, dict]:
-    """Train on every usable recording for a fixed ``epochs`` (e.g. the folds' median
-    ``best_epoch``); no data is held out, so nothing is reported from it."""
-    p = TrainParams.from_mapping({**dict(params), "epochs": int(epochs)})
+    """Train on every usable recording for :func:`final_epochs` of ``fold_infos``; no data is
+    held out, so nothing is reported from it.
+
+    ``info["model_metadata"]`` goes to :func:`save_model`; besides what :func:`train_fold`
+    records it holds the folds' chosen epochs and, when given, the ``extraction`` settings
+    (with ``features``), so that prediction extracts exactly as training did.
+    """
+    epochs = final_epochs(fold_infos, params)
+    p = TrainParams.from_mapping({**dict(params), "epochs": epochs})
     device = _start_tensorflow(p)
     classes = target_classes(target, p.classes)
     mask, y = encode_target(meta, target, p.classes, p.low, p.high)
@@ -467,6 +500,9 @@ def train_final(
     info.update(target=target, classes=classes, train_sessions=sorted(set(meta["session"].astype(str)[mask])),
                 device=device)
     info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
+    if extraction is not None:
+        info["model_metadata"].update(features=extraction["features"], extraction=dict(extraction))
+    info["model_metadata"]["fold_best_epochs"] = fold_best_epochs(fold_infos)
     return model, info
 
 
