@@ -9,7 +9,7 @@ import yaml
 
 from facemotion.config import ConfigError, experiment_configs, load_schema, validate_config
 from facemotion.folds import PROTOCOLS
-from facemotion.models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES
+from facemotion.models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
 from facemotion.targets import EMOTIONS, TARGETS
 
 
@@ -39,6 +39,24 @@ def test_landmark_features_default_to_the_dense_network():
     config = validate_config({"features": "landmarks"})
     assert config["training"]["model"] == "seed_dense"
     assert config["training"]["epochs"] == 30
+    assert config["training"]["normalisation"] == "per_feature"  # the seed's landmark z-scoring
+
+
+def test_normalisation_defaults_to_the_seeds_per_feature_type_in_every_experiment():
+    with open("config/seed_comparison.yaml") as handle:
+        config = yaml.safe_load(handle)
+    config["corpus"] = {"format": "demo", "path": "resources/demo"}
+    experiments = experiment_configs(config)
+    assert experiments["pixels"]["training"]["normalisation"] == "global"
+    assert experiments["landmarks"]["training"]["normalisation"] == "per_feature"
+
+
+def test_a_normalisation_the_features_do_not_allow_is_refused():
+    with pytest.raises(ConfigError, match="training.normalisation: 'per_pixel' is not available for features "
+                                          "'landmarks'; allowed: per_feature, global"):
+        validate_config({"features": "landmarks", "training": {"normalisation": "per_pixel"}})
+    with pytest.raises(ConfigError, match="'per_feature' is not available for features 'pixels'"):
+        validate_config({"training": {"normalisation": "per_feature"}})
 
 
 def test_the_schema_lists_what_the_package_knows():
@@ -48,6 +66,7 @@ def test_the_schema_lists_what_the_package_knows():
     assert schema["features"]["enum"] == list(MODEL_FOR_FEATURES)
     assert schema["training"]["properties"]["model"]["enum"] == list(DEFAULT_EPOCHS) == list(MODEL_FOR_FEATURES.values())
     assert schema["cv"]["properties"]["protocol"]["enum"] == list(PROTOCOLS)
+    assert set(schema["training"]["properties"]["normalisation"]["enum"]) == {m for ms in NORMALISATIONS.values() for m in ms}
 
 
 def test_checking_the_config_does_not_start_tensorflow():

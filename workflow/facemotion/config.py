@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -206,6 +206,11 @@ def _semantic_problems(config: dict, workdir: Path) -> list[str]:
     fitting = MODEL_FOR_FEATURES[config["features"]]
     training.setdefault("model", fitting)
     training.setdefault("epochs", DEFAULT_EPOCHS[training["model"]])
+    allowed = NORMALISATIONS[config["features"]]
+    training.setdefault("normalisation", allowed[0])
+    if training["normalisation"] not in allowed:
+        problems.append(f"training.normalisation: {training['normalisation']!r} is not available for features "
+                        f"{config['features']!r}; allowed: {', '.join(allowed)} (the seed's: {allowed[0]})")
     model = training["model"]
     if model != fitting:
         needs = next(features for features, m in MODEL_FOR_FEATURES.items() if m == model)

@@ -5,7 +5,7 @@ Built under a mixed-precision dtype policy, the layers compute in float16 / bflo
 softmax output stays float32 so that probabilities and the loss keep their precision.
 
 The facts about the models (which one each feature type trains, for how many epochs by
-default) are plain data here, and Keras is imported only by the functions that build or compile:
+default, with which z-scoring) are plain data here, and Keras is imported only by the functions that build or compile:
 the configuration check, which runs at every workflow start, reads the facts without starting
 TensorFlow.
 """
@@ -22,6 +22,9 @@ MODEL_FOR_FEATURES = {"pixels": "seed_cnn", "landmarks": "seed_dense"}
 MODELS = tuple(MODEL_FOR_FEATURES.values())
 # The seed's epochs; under cv.protocol loso the most epochs, of which each fold picks its best.
 DEFAULT_EPOCHS = {"seed_cnn": 10, "seed_dense": 30}
+# The z-scorings each feature type allows, the seed's first: one mean/std over all pixels; one
+# per landmark feature.
+NORMALISATIONS = {"pixels": ("global", "per_pixel"), "landmarks": ("per_feature", "global")}
 
 
 def seed_cnn(n_frames: int, face_size: int, n_classes: int, dropout: float = 0.8) -> keras.Model:

@@ -35,13 +35,12 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .device import select_device  # noqa: E402
-from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, build_model, compile_model  # noqa: E402
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model  # noqa: E402
 from .folds import split_fold  # noqa: E402
 from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes  # noqa: E402
 
 # 2: the model takes raw features and z-scores them itself; 1: normalised outside the model.
 METADATA_FORMAT = 2
-NORMALISATIONS = {"pixels": ("global", "per_pixel"), "features": ("per_feature", "global")}
 # Keras dtype policies: float32, or mixed precision (float16 / bfloat16 compute, float32 weights).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREFETCH_BATCHES = 2  # gathered ahead of the one training: enough to overlap, little memory
@@ -60,7 +59,7 @@ class TrainParams:
     learning_rate: float = 1e-4
     batch_size: int = 128
     epochs: int | None = None  # None: the model's models.DEFAULT_EPOCHS
-    normalisation: str | None = None  # pixels: global | per_pixel; features: per_feature | global
+    normalisation: str | None = None  # one of models.NORMALISATIONS; None: the seed's for the input
     monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
     class_weight: str | None = "balanced"
     seed: int = 0  # the schema's default
@@ -136,9 +135,10 @@ def fit_normalisation(
     Returns ``{"mode", "mean", "std"}`` with float32 arrays broadcastable to one recording.
     """
     kind = input_kind(features)
-    mode = mode or NORMALISATIONS[kind][0]
-    if mode not in NORMALISATIONS[kind]:
-        raise ValueError(f"normalisation {mode!r} not available for {kind}: {NORMALISATIONS[kind]}")
+    allowed = NORMALISATIONS["pixels" if kind == "pixels" else "landmarks"]
+    mode = mode or allowed[0]
+    if mode not in allowed:
+        raise ValueError(f"normalisation {mode!r} not available for {kind}: {allowed}")
     x = _as_frames(features, kind)
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     if len(rows) == 0:
