@@ -1,9 +1,16 @@
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from facemotion.config import ConfigError, experiment_configs, validate_config
+from facemotion.config import ConfigError, experiment_configs, load_schema, validate_config
+from facemotion.folds import PROTOCOLS
+from facemotion.models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
+from facemotion.targets import EMOTIONS, TARGETS
 
 
 @pytest.fixture
@@ -32,6 +39,42 @@ def test_landmark_features_default_to_the_dense_network():
     config = validate_config({"features": "landmarks"})
     assert config["training"]["model"] == "seed_dense"
     assert config["training"]["epochs"] == 30
+    assert config["training"]["normalisation"] == "per_feature"  # the seed's landmark z-scoring
+
+
+def test_normalisation_defaults_to_the_seeds_per_feature_type_in_every_experiment():
+    with open("config/seed_comparison.yaml") as handle:
+        config = yaml.safe_load(handle)
+    config["corpus"] = {"format": "demo", "path": "resources/demo"}
+    experiments = experiment_configs(config)
+    assert experiments["pixels"]["training"]["normalisation"] == "global"
+    assert experiments["landmarks"]["training"]["normalisation"] == "per_feature"
+
+
+def test_a_normalisation_the_features_do_not_allow_is_refused():
+    with pytest.raises(ConfigError, match="training.normalisation: 'per_pixel' is not available for features "
+                                          "'landmarks'; allowed: per_feature, global"):
+        validate_config({"features": "landmarks", "training": {"normalisation": "per_pixel"}})
+    with pytest.raises(ConfigError, match="'per_feature' is not available for features 'pixels'"):
+        validate_config({"training": {"normalisation": "per_feature"}})
+
+
+def test_the_schema_lists_what_the_package_knows():
+    schema = load_schema()["properties"]
+    assert schema["classes"]["default"] == list(EMOTIONS)
+    assert schema["targets"]["items"]["enum"] == schema["targets"]["default"] == list(TARGETS)
+    assert schema["features"]["enum"] == list(MODEL_FOR_FEATURES)
+    assert schema["training"]["properties"]["model"]["enum"] == list(DEFAULT_EPOCHS) == list(MODEL_FOR_FEATURES.values())
+    assert schema["cv"]["properties"]["protocol"]["enum"] == list(PROTOCOLS)
+    assert set(schema["training"]["properties"]["normalisation"]["enum"]) == {m for ms in NORMALISATIONS.values() for m in ms}
+
+
+def test_checking_the_config_does_not_start_tensorflow():
+    """Every workflow start checks the config; the models' facts come without Keras."""
+    check = "import sys, facemotion.config; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "workflow")}).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.parametrize("patch, expected", [

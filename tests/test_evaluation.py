@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,10 +9,12 @@ from facemotion.evaluation import (
     average_confusion,
     confusion_counts,
     confusion_summary,
+    fold_files,
     fold_metrics,
     majority_baseline,
     plot_confusion,
     row_percent,
+    write_metrics,
 )
 
 ABC = ["A", "B", "C"]
@@ -108,3 +112,47 @@ def test_a_skipped_fold_is_listed_with_its_reason_and_left_out_of_the_mean():
     assert table.loc["1", "skipped"] == "" and table.loc["mean", "skipped"] == ""
     assert table.loc["mean", "n_test"] == pytest.approx(4)  # (6 + 2) / 2: the skipped fold is not averaged
     assert table.loc["mean", "accuracy"] == pytest.approx((4 / 6 + 1) / 2)
+
+
+def test_fold_files_are_keyed_by_their_target_folder_and_session():
+    files = fold_files(["r/predictions/valence/fold_Ses01.a.tsv", "r/predictions/label/fold_10.info.json"])
+    assert files == {("valence", "Ses01.a"): "r/predictions/valence/fold_Ses01.a.tsv",
+                     ("label", "10"): "r/predictions/label/fold_10.info.json"}
+    for bad in ("r/label/10.tsv", "r/label/fold_1.csv", "r/label/fold_.tsv"):
+        with pytest.raises(ValueError, match="not a fold file"):
+            fold_files([bad])
+    with pytest.raises(ValueError, match="two files for target 'label', session '1'"):
+        fold_files(["a/label/fold_1.tsv", "b/label/fold_1.tsv"])
+
+
+def _write_folds(folder, folds):
+    """{(target, session): (y_true, y_pred, train counts)} as rule train_fold names and writes them."""
+    predictions, infos = [], []
+    for (target, session), (y_true, y_pred, counts) in folds.items():
+        (folder / target).mkdir(parents=True, exist_ok=True)
+        frame = _frame(y_true, y_pred).assign(session=session)
+        predictions.append(folder / target / f"fold_{session}.tsv")
+        frame.to_csv(predictions[-1], sep="\t", index=False)
+        infos.append(folder / target / f"fold_{session}.info.json")
+        infos[-1].write_text(json.dumps({"train_class_counts": counts}))
+    return predictions, infos
+
+
+def test_metrics_rows_are_keyed_by_the_files_not_by_their_order(tmp_path):
+    predictions, infos = _write_folds(tmp_path / "predictions", {
+        ("label", "1"): (Y_TRUE, Y_PRED, [1, 5, 2]),
+        ("label", "2"): (["A", "B"], ["A", "A"], [1, 1, 9]),
+        ("valence", "1"): (["A", "C", "C"], ["C", "C", "C"], [1, 1, 9]),
+    })
+    in_order = tmp_path / "in_order.tsv"
+    write_metrics(fold_files(predictions), fold_files(infos), in_order)
+    table = pd.read_csv(in_order, sep="\t", dtype={"fold": str}).set_index(["target", "fold"])
+    assert table.loc[("label", "1"), "n_test"] == 6 and table.loc[("label", "2"), "n_test"] == 2
+    assert table.loc[("label", "2"), "majority_accuracy"] == 0  # C, from its own counts (fold 1's: B, 0.5)
+    assert table.loc[("valence", "1"), "accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    # Two sessions' files swapped in the lists, predictions and infos in different orders: the same table.
+    swapped = tmp_path / "swapped.tsv"
+    write_metrics(fold_files([predictions[1], predictions[0], predictions[2]]), fold_files(infos[::-1]), swapped)
+    assert swapped.read_bytes() == in_order.read_bytes()
+    with pytest.raises(ValueError, match=r"\('label', '2'\)\] has only one of them"):
+        write_metrics(fold_files(predictions), fold_files(infos[:1] + infos[2:]), tmp_path / "broken.tsv")

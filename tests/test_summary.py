@@ -92,9 +92,16 @@ def test_the_outputs_are_the_same_on_every_run(written, tmp_path):
     assert [path.read_bytes() for path in again[:3]] == first
 
 
-def test_rule_inputs_are_regrouped_by_experiment():
-    grouped = summary_inputs(["a", "b"], {"a": ["label", "valence"], "b": ["label"]}, ["1", "2"],
-                             ["a_l1", "a_l2", "a_v1", "a_v2", "b_l1", "b_l2"],
-                             ["ia_l1", "ia_l2", "ia_v1", "ia_v2", "ib_l1", "ib_l2"])
-    assert grouped["a"][("valence", "2")] == ("a_v2", "ia_v2")
-    assert grouped["b"] == {("label", "1"): ("b_l1", "ib_l1"), ("label", "2"): ("b_l2", "ib_l2")}
+def test_rule_inputs_are_regrouped_by_experiment_and_keyed_by_their_paths():
+    dirs = {"a": "results/experiments/a/predictions", "b": "results/predictions"}
+    files = [f"{dirs[name]}/{target}/fold_{session}" for name, target in (("a", "label"), ("a", "valence"),
+                                                                          ("b", "label")) for session in "12"]
+    # In no particular order: the keys come from the paths.
+    grouped = summary_inputs(dirs, [f"{f}.tsv" for f in reversed(files)], [f"{f}.info.json" for f in files])
+    assert list(grouped) == ["a", "b"]
+    valence = f"{dirs['a']}/valence/fold_2"
+    assert grouped["a"][("valence", "2")] == (f"{valence}.tsv", f"{valence}.info.json")
+    label = f"{dirs['b']}/label/fold_"
+    assert grouped["b"] == {("label", s): (f"{label}{s}.tsv", f"{label}{s}.info.json") for s in "12"}
+    with pytest.raises(ValueError, match="experiment a: predictions and training infos are not of the same folds"):
+        summary_inputs(dirs, [f"{f}.tsv" for f in files[1:]], [f"{f}.info.json" for f in files])

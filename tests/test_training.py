@@ -3,11 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from facemotion.config import load_schema
 from facemotion.models import build_model, seed_cnn, seed_dense
 from facemotion.training import (
     TrainParams,
     balanced_class_weights,
     batch_dataset,
+    final_epochs,
     fit_normalisation,
     load_model,
     metadata_path,
@@ -192,20 +194,24 @@ def test_retraining_a_fold_is_deterministic():
 
 def test_save_load_round_trip_and_final_model(tmp_path):
     meta, _, geometry = make_data()
-    model, info = train_final(meta, geometry, "label", FAST, epochs=1)
+    extraction = {"features": "landmarks", "n_frames": 2}
+    model, info = train_final(meta, geometry, "label", FAST, [{"best_epoch": 1}, {"best_epoch": None}], extraction)
     assert info["epochs_run"] == 1 and info["n_train"] == (meta.label != "Frustrated").sum()
     path = tmp_path / "final" / "model.keras"
     sidecar = save_model(model, path, info["model_metadata"])
     assert sidecar.name == "model.keras.json"
     loaded, metadata = load_model(path)
     assert metadata["classes"] == CLASSES and metadata["input_kind"] == "features"
+    # What prediction needs to extract as training did, and how the epochs were chosen.
+    assert metadata["features"] == "landmarks" and metadata["extraction"] == extraction
+    assert metadata["epochs"] == 1 and metadata["fold_best_epochs"] == [1]
     rows = np.arange(len(meta))
     np.testing.assert_allclose(predict_proba(loaded, geometry, rows), predict_proba(model, geometry, rows), rtol=1e-5)
 
 
 def test_a_model_saved_before_normalisation_moved_into_it_still_predicts(tmp_path):
     meta, pixels, _ = make_data()
-    model, info = train_final(meta, pixels, "label", FAST, epochs=1)
+    model, info = train_final(meta, pixels, "label", FAST, [{"best_epoch": 1}])
     path = tmp_path / "model.keras"
     # Format 1 stored the bare network (float input, z-scored outside) beside the statistics.
     network = model.get_layer("seed_cnn")
@@ -228,6 +234,30 @@ def test_mixed_precision_computes_in_half_precision_and_keeps_float32_probabilit
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     with pytest.raises(ValueError, match="precision"):
         train_fold(meta, pixels, "label", "2", {**FAST, "precision": "float16"})
+
+
+def test_final_epochs_are_the_folds_median_under_loso_and_the_configured_ones_under_seed():
+    infos = [{"best_epoch": e} for e in (3, None, 8, 5)]  # None: a skipped fold chose nothing
+    assert final_epochs(infos, {"protocol": "loso", "epochs": 10}) == 5
+    # Halves go to the even number: 5.5 -> 6, 2.5 -> 2.
+    assert final_epochs(infos[:3], {"protocol": "loso", "epochs": 10}) == 6
+    assert final_epochs([{"best_epoch": 2}, {"best_epoch": 3}], {"epochs": 10}) == 2
+    assert final_epochs(infos, {"protocol": "seed", "epochs": 10}) == 10
+    with pytest.raises(ValueError, match="no fold chose an epoch"):
+        final_epochs([{"best_epoch": None}] * 2, {"protocol": "loso", "epochs": 10})
+    with pytest.raises(ValueError, match="configured epochs"):
+        final_epochs(infos, {"protocol": "seed"})
+
+
+def test_training_defaults_are_the_schemas():
+    """A package user without a config trains as the workflow's defaults do."""
+    schema = load_schema()["properties"]
+    training, defaults = schema["training"]["properties"], TrainParams()
+    for key in ("optimizer", "learning_rate", "batch_size", "seed", "threads", "precision"):
+        assert getattr(defaults, key) == training[key]["default"], key
+    assert (defaults.low, defaults.high) == (schema["binning"]["properties"]["low"]["default"],
+                                             schema["binning"]["properties"]["high"]["default"])
+    assert defaults.protocol == schema["cv"]["properties"]["protocol"]["default"]
 
 
 def test_unknown_parameter_is_rejected():

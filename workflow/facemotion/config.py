@@ -13,6 +13,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
@@ -199,16 +201,21 @@ def _semantic_problems(config: dict, workdir: Path) -> list[str]:
         kind = "manifest file" if corpus["format"] == "tsv" else "corpus root folder"
         problems.append(f"corpus.path: {corpus['path']!r} does not exist (expected the {kind} "
                         f"for corpus.format {corpus['format']!r})")
-    model_features = {"seed_cnn": "pixels", "seed_dense": "landmarks"}
     training = config["training"]
     # The seed's defaults depend on the feature type, which a schema default cannot express.
-    training.setdefault("model", "seed_cnn" if config["features"] == "pixels" else "seed_dense")
-    training.setdefault("epochs", 10 if training["model"] == "seed_cnn" else 30)
+    fitting = MODEL_FOR_FEATURES[config["features"]]
+    training.setdefault("model", fitting)
+    training.setdefault("epochs", DEFAULT_EPOCHS[training["model"]])
+    allowed = NORMALISATIONS[config["features"]]
+    training.setdefault("normalisation", allowed[0])
+    if training["normalisation"] not in allowed:
+        problems.append(f"training.normalisation: {training['normalisation']!r} is not available for features "
+                        f"{config['features']!r}; allowed: {', '.join(allowed)} (the seed's: {allowed[0]})")
     model = training["model"]
-    if model_features[model] != config["features"]:
-        problems.append(f"training.model: {model!r} needs features {model_features[model]!r}, "
-                        f"but features is {config['features']!r}; allowed with it: "
-                        + repr(next(m for m, f in model_features.items() if f == config["features"])))
+    if model != fitting:
+        needs = next(features for features, m in MODEL_FOR_FEATURES.items() if m == model)
+        problems.append(f"training.model: {model!r} needs features {needs!r}, but features is "
+                        f"{config['features']!r}; allowed with it: {fitting!r}")
     binning = config["binning"]
     if not binning["low"] < binning["high"]:
         problems.append(f"binning: low ({binning['low']}) must be below high ({binning['high']})")

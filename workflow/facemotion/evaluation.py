@@ -210,6 +210,29 @@ def plot_confusion(
     return written
 
 
+FOLD_SUFFIXES = (".tsv", ".info.json")  # a fold's predictions and its training info
+
+
+def fold_files(paths: Iterable[str | Path]) -> dict[tuple[str, str], str]:
+    """{(target, session): path} of fold files, each key read from its path.
+
+    Rule train_fold writes ``.../predictions/{target}/fold_{session}.tsv`` and ``.info.json``:
+    the folder names the target and the file the held-out session, so the keys never depend on
+    the order in which a rule listed its inputs. The mapping keeps the given order.
+    """
+    files: dict[tuple[str, str], str] = {}
+    for path in map(str, paths):
+        name = Path(path).name
+        suffix = next((s for s in FOLD_SUFFIXES if name.endswith(s)), None)
+        if not name.startswith("fold_") or suffix is None or name == f"fold_{suffix}":
+            raise ValueError(f"{path}: not a fold file (fold_<session> ending in {' or '.join(FOLD_SUFFIXES)})")
+        key = (Path(path).parent.name, name[len("fold_"):-len(suffix)])
+        if key in files:
+            raise ValueError(f"two files for target {key[0]!r}, session {key[1]!r}: {files[key]} and {path}")
+        files[key] = path
+    return files
+
+
 def read_predictions(prediction_files: Mapping[tuple[str, str], Path]) -> dict[tuple[str, str], pd.DataFrame]:
     """{(target, fold): predictions file} -> {(target, fold): table}, ids and classes as strings."""
     text = {"session": str, "recording": str, "speaker": str, "y_true": str, "y_pred": str}
@@ -218,9 +241,17 @@ def read_predictions(prediction_files: Mapping[tuple[str, str], Path]) -> dict[t
 
 def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
                   metrics_path: Path, log=None) -> pd.DataFrame:
-    """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table."""
+    """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table.
+
+    ``prediction_files`` and ``info_files``: {(target, fold): path} (see :func:`fold_files`),
+    with the same keys. Targets are listed in the mapping's order, folds in natural order.
+    """
     import json
 
+    if set(prediction_files) != set(info_files):
+        unpaired = sorted(set(prediction_files) ^ set(info_files))
+        raise ValueError(f"predictions and training infos are not of the same folds: (target, fold) {unpaired} "
+                         "has only one of them")
     predictions = read_predictions(prediction_files)
     infos = {key: json.loads(Path(path).read_text()) for key, path in info_files.items()}
     train_counts = {key: info["train_class_counts"] for key, info in infos.items()}
@@ -244,11 +275,12 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
 
 def write_confusion(target: str, prediction_files: Sequence[Path], confusion_path: Path, plot_paths: Sequence[Path],
                     plots: Mapping) -> ConfusionSummary:
-    """One target's averaged confusion matrix (tsv) and heatmaps, from its folds' predictions files.
+    """One target's averaged confusion matrix (tsv) and heatmaps, from its folds' predictions files
+    (named as :func:`fold_files` reads them).
 
     ``plots``: config ``plots`` (cmap, dpi, width, height).
     """
-    folds = read_predictions({(target, str(i)): path for i, path in enumerate(prediction_files)})
+    folds = read_predictions(fold_files(prediction_files))
     summary = confusion_summary({fold: frame for (_, fold), frame in folds.items()})
     confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},
                           names=["matrix"])

@@ -3,19 +3,35 @@ per-frame geometric features.
 
 Built under a mixed-precision dtype policy, the layers compute in float16 / bfloat16; the
 softmax output stays float32 so that probabilities and the loss keep their precision.
+
+The facts about the models (which one each feature type trains, for how many epochs by
+default, with which z-scoring) are plain data here, and Keras is imported only by the functions that build or compile:
+the configuration check, which runs at every workflow start, reads the facts without starting
+TensorFlow.
 """
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+from typing import TYPE_CHECKING
 
-MODELS = ("seed_cnn", "seed_dense")
+if TYPE_CHECKING:
+    import keras
+
+# The seed's pairing: face-crop pixels train the CNN, landmark features the dense net.
+MODEL_FOR_FEATURES = {"pixels": "seed_cnn", "landmarks": "seed_dense"}
+MODELS = tuple(MODEL_FOR_FEATURES.values())
+# The seed's epochs; under cv.protocol loso the most epochs, of which each fold picks its best.
 DEFAULT_EPOCHS = {"seed_cnn": 10, "seed_dense": 30}
+# The z-scorings each feature type allows, the seed's first: one mean/std over all pixels; one
+# per landmark feature.
+NORMALISATIONS = {"pixels": ("global", "per_pixel"), "landmarks": ("per_feature", "global")}
 
 
 def seed_cnn(n_frames: int, face_size: int, n_classes: int, dropout: float = 0.8) -> keras.Model:
     """Input (face_size, face_size, n_frames): the N frames of a recording are the channels."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input((face_size, face_size, n_frames), name="frames")
     x = inputs
     for filters in (16, 32, 64):
@@ -33,6 +49,9 @@ def seed_dense(
     n_frames: int, n_features: int, n_classes: int, dropout: float = 0.5, units: int = 128
 ) -> keras.Model:
     """Input (n_frames, n_features), flattened: the seed's landmark-geometry model."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input((n_frames, n_features), name="features")
     x = layers.Flatten(name="flatten")(inputs)
     x = layers.Dense(units, activation="relu", name="dense1")(x)
@@ -64,6 +83,8 @@ def build_model(name: str, sample_shape: tuple[int, ...], n_classes: int) -> ker
 
 def compile_model(model: keras.Model, optimizer: str = "adam", learning_rate: float = 1e-4):
     """Cross-entropy on integer labels; class weights arrive as per-sample weights."""
+    import keras
+
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
     if optimizer not in optimizers:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(optimizers)}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluation import TARGET_TITLES, aggregate, classes_from_predictions, read_predictions
+from .evaluation import TARGET_TITLES, aggregate, classes_from_predictions, fold_files, read_predictions
 from .statistics import (
     METRIC_NAMES,
     bootstrap_summary,
@@ -169,11 +169,19 @@ def write_summary(experiments: Mapping[str, Mapping[tuple[str, str], tuple[str, 
     return summary
 
 
-def summary_inputs(experiments: Sequence[str], targets: Mapping[str, Sequence[str]], sessions: Sequence[str],
-                   prediction_files: Sequence[str], info_files: Sequence[str]) -> dict:
-    """Regroup the rule's flat input lists (expanded experiment x target x session, in that order)."""
-    keys = [(name, target, session) for name in experiments for target in targets[name] for session in sessions]
-    grouped: dict[str, dict] = {name: {} for name in experiments}
-    for (name, target, session), predictions, info in zip(keys, prediction_files, info_files, strict=True):
-        grouped[name][(target, session)] = (predictions, info)
+def summary_inputs(prediction_dirs: Mapping[str, str], prediction_files: Sequence[str],
+                   info_files: Sequence[str]) -> dict:
+    """Regroup the rule's flat input lists into {experiment: {(target, session): (predictions, info)}}.
+
+    ``prediction_dirs``: experiment name -> its predictions folder, the reference first. A file
+    belongs to the experiment whose folder holds its target folder; its key comes from its path
+    (:func:`facemotion.evaluation.fold_files`), never from its place in the lists.
+    """
+    grouped: dict[str, dict] = {}
+    for name, folder in prediction_dirs.items():
+        predictions, infos = (fold_files(path for path in paths if Path(path).parent.parent == Path(folder))
+                              for paths in (prediction_files, info_files))
+        if predictions.keys() != infos.keys():
+            raise ValueError(f"experiment {name}: predictions and training infos are not of the same folds")
+        grouped[name] = {key: (path, infos[key]) for key, path in predictions.items()}
     return grouped

@@ -13,9 +13,10 @@ import contextlib
 import json
 import logging
 import os
+import statistics
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -34,13 +35,12 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .device import select_device  # noqa: E402
-from .models import DEFAULT_EPOCHS, build_model, compile_model  # noqa: E402
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model  # noqa: E402
 from .folds import split_fold  # noqa: E402
-from .targets import encode_target, target_classes  # noqa: E402
+from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes  # noqa: E402
 
 # 2: the model takes raw features and z-scores them itself; 1: normalised outside the model.
 METADATA_FORMAT = 2
-NORMALISATIONS = {"pixels": ("global", "per_pixel"), "features": ("per_feature", "global")}
 # Keras dtype policies: float32, or mixed precision (float16 / bfloat16 compute, float32 weights).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREFETCH_BATCHES = 2  # gathered ahead of the one training: enough to overlap, little memory
@@ -51,15 +51,15 @@ class TrainParams:
     """Training options; ``None`` means "the default for this model / input"."""
 
     classes: tuple[str, ...] | None = None  # emotion labels kept for the "label" target
-    low: float = 2.5  # rating <= low -> first bin
-    high: float = 3.5  # rating >= high -> third bin
-    model: str | None = None  # "seed_cnn" (uint8 pixels) or "seed_dense" (float features)
+    low: float = DEFAULT_LOW  # rating <= low -> first bin
+    high: float = DEFAULT_HIGH  # rating >= high -> third bin
+    model: str | None = None  # one of models.MODELS; None: the one for the input (MODEL_FOR_FEATURES)
     protocol: str = "loso"  # "loso" or "seed"
     optimizer: str = "adam"
     learning_rate: float = 1e-4
     batch_size: int = 128
-    epochs: int | None = None  # 10 for seed_cnn, 30 for seed_dense
-    normalisation: str | None = None  # pixels: global | per_pixel; features: per_feature | global
+    epochs: int | None = None  # None: the model's models.DEFAULT_EPOCHS
+    normalisation: str | None = None  # one of models.NORMALISATIONS; None: the seed's for the input
     monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
     class_weight: str | None = "balanced"
     seed: int = 0  # the schema's default
@@ -135,9 +135,10 @@ def fit_normalisation(
     Returns ``{"mode", "mean", "std"}`` with float32 arrays broadcastable to one recording.
     """
     kind = input_kind(features)
-    mode = mode or NORMALISATIONS[kind][0]
-    if mode not in NORMALISATIONS[kind]:
-        raise ValueError(f"normalisation {mode!r} not available for {kind}: {NORMALISATIONS[kind]}")
+    allowed = NORMALISATIONS["pixels" if kind == "pixels" else "landmarks"]
+    mode = mode or allowed[0]
+    if mode not in allowed:
+        raise ValueError(f"normalisation {mode!r} not available for {kind}: {allowed}")
     x = _as_frames(features, kind)
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     if len(rows) == 0:
@@ -321,7 +322,7 @@ class EpochLog(keras.callbacks.Callback):
 
 def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainParams, select: bool):
     kind = input_kind(features)
-    model_name = p.model or ("seed_cnn" if kind == "pixels" else "seed_dense")
+    model_name = p.model or MODEL_FOR_FEATURES["pixels" if kind == "pixels" else "landmarks"]
     epochs = p.epochs or DEFAULT_EPOCHS[model_name]
     if len(train_rows) == 0:
         raise ValueError("no training rows")
@@ -453,12 +454,44 @@ def _skipped_fold_info(meta: pd.DataFrame, target: str, classes, test_session: s
             "train_class_counts": [0] * len(classes)}
 
 
+def final_epochs(fold_infos: Sequence[Mapping], params: Mapping) -> int:
+    """How long the final model trains, from its folds' infos (see :func:`train_fold`).
+
+    Under the loso protocol each fold chose its best epoch on a validation session: the final
+    model trains as long as the median fold did (Python's ``round``: halves go to the even
+    number). Skipped folds chose no epoch. Under the seed protocol the epochs were fixed: the
+    configured ``epochs``.
+    """
+    p = TrainParams.from_mapping(params)
+    if p.protocol != "loso":
+        if p.epochs is None:
+            raise ValueError(f"protocol {p.protocol!r} trains a final model for the configured epochs; none given")
+        return p.epochs
+    chosen = fold_best_epochs(fold_infos)
+    if not chosen:
+        raise ValueError(f"no fold chose an epoch (all {len(fold_infos)} were skipped), so no epoch count can "
+                         "be taken from them; see the folds' info files for why")
+    return round(statistics.median(chosen))
+
+
+def fold_best_epochs(fold_infos: Sequence[Mapping]) -> list[int]:
+    """The epochs the folds chose, in the given order; skipped folds chose none."""
+    return [info["best_epoch"] for info in fold_infos if info["best_epoch"] is not None]
+
+
 def train_final(
-    meta: pd.DataFrame, features: np.ndarray, target: str, params: Mapping, epochs: int
+    meta: pd.DataFrame, features: np.ndarray, target: str, params: Mapping, fold_infos: Sequence[Mapping],
+    extraction: Mapping | None = None,
 ) -> tuple[keras.Model, dict]:
-    """Train on every usable recording for a fixed ``epochs`` (e.g. the folds' median
-    ``best_epoch``); no data is held out, so nothing is reported from it."""
-    p = TrainParams.from_mapping({**dict(params), "epochs": int(epochs)})
+    """Train on every usable recording for :func:`final_epochs` of ``fold_infos``; no data is
+    held out, so nothing is reported from it.
+
+    ``info["model_metadata"]`` goes to :func:`save_model`; besides what :func:`train_fold`
+    records it holds the folds' chosen epochs and, when given, the ``extraction`` settings
+    (with ``features``), so that prediction extracts exactly as training did.
+    """
+    epochs = final_epochs(fold_infos, params)
+    p = TrainParams.from_mapping({**dict(params), "epochs": epochs})
     device = _start_tensorflow(p)
     classes = target_classes(target, p.classes)
     mask, y = encode_target(meta, target, p.classes, p.low, p.high)
@@ -467,6 +500,9 @@ def train_final(
     info.update(target=target, classes=classes, train_sessions=sorted(set(meta["session"].astype(str)[mask])),
                 device=device)
     info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
+    if extraction is not None:
+        info["model_metadata"].update(features=extraction["features"], extraction=dict(extraction))
+    info["model_metadata"]["fold_best_epochs"] = fold_best_epochs(fold_infos)
     return model, info
 
 

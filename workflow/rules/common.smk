@@ -117,7 +117,8 @@ def features_file(wildcards):
 
 
 def experiment_predictions(suffix):
-    """Input function: one experiment's fold files (`suffix`: tsv or info.json), target by target."""
+    """Input function: one experiment's fold files (`suffix`: tsv or info.json); each path names its
+    target and held-out session, which is how the scripts key them (facemotion.evaluation.fold_files)."""
 
     def files(wildcards):
         return expand("results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",

@@ -8,8 +8,6 @@ rule evaluate:
     output:
         metrics=report("results/{experiment_dir}metrics.tsv", caption="../report/metrics.rst", category="Metrics"),
     params:
-        targets=lambda wildcards: experiment(wildcards).targets,
-        sessions=SESSIONS,
         speaker_independent=SPEAKER_INDEPENDENT,
     log:
         "logs/{experiment_dir}evaluate.log",
@@ -60,8 +58,8 @@ rule summarise:
         comparison=report("results/comparison.tsv", caption="../report/comparison.rst", category="Summary"),
         plot=report("results/plots/comparison.png", caption="../report/comparison.rst", category="Summary"),
     params:
-        targets={name: e.targets for name, e in EXPERIMENTS.items()},
-        sessions=SESSIONS,
+        # The reference first; each fold file belongs to the experiment whose folder holds it.
+        prediction_dirs={name: f"results/{e.dir}predictions" for name, e in EXPERIMENTS.items()},
         statistics=canonical(config["statistics"]),
         dpi=config["plots"]["dpi"],
     log:

@@ -39,7 +39,6 @@ rule plot_training:
                caption="../report/training.rst", category="Training"),
     params:
         targets=REFERENCE.targets,
-        sessions=SESSIONS,
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_training.log",

@@ -8,8 +8,7 @@ from facemotion.logs import log_to
 from facemotion.summary import summary_inputs, write_summary
 
 with log_to(snakemake.log[0]):
-    targets = snakemake.params.targets
-    experiments = summary_inputs(list(targets), targets, snakemake.params.sessions, snakemake.input.predictions,
+    experiments = summary_inputs(snakemake.params.prediction_dirs, snakemake.input.predictions,
                                  snakemake.input.infos)
     statistics = snakemake.params.statistics
     write_summary(experiments, snakemake.output.summary, snakemake.output.speakers, snakemake.output.comparison,
