@@ -13,6 +13,8 @@ Conventions (the seed reported confusion matrices this way):
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from .folds import natural_key
+
+log = logging.getLogger(__name__)
 
 METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
 BASELINES = ("chance", "majority_accuracy", "majority_uar")
@@ -240,14 +244,12 @@ def read_predictions(prediction_files: Mapping[tuple[str, str], Path]) -> dict[t
 
 
 def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
-                  metrics_path: Path, log=None) -> pd.DataFrame:
+                  metrics_path: Path) -> pd.DataFrame:
     """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table.
 
     ``prediction_files`` and ``info_files``: {(target, fold): path} (see :func:`fold_files`),
     with the same keys. Targets are listed in the mapping's order, folds in natural order.
     """
-    import json
-
     if set(prediction_files) != set(info_files):
         unpaired = sorted(set(prediction_files) ^ set(info_files))
         raise ValueError(f"predictions and training infos are not of the same folds: (target, fold) {unpaired} "
@@ -256,7 +258,7 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
     infos = {key: json.loads(Path(path).read_text()) for key, path in info_files.items()}
     train_counts = {key: info["train_class_counts"] for key, info in infos.items()}
     skipped = {key: info["skipped"] for key, info in infos.items() if info.get("skipped")}
-    for (target, fold), reason in skipped.items() if log is not None else ():
+    for (target, fold), reason in skipped.items():
         log.warning("%s fold %s skipped: %s", target, fold, reason)
     metrics = aggregate(predictions, train_counts, skipped)
     written = metrics.round(4)
@@ -264,12 +266,11 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
     written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
                          for fold, n in zip(written["fold"], metrics["n_test"])]
     written.to_csv(metrics_path, sep="\t", index=False)
-    if log is not None:
-        for target, folds in _by_target(predictions).items():
-            mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
-            evaluated = sum((target, fold) not in skipped for fold in folds)
-            log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
-                     target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], evaluated)
+    for target, folds in _by_target(predictions).items():
+        mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
+        evaluated = sum((target, fold) not in skipped for fold in folds)
+        log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
+                 target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], evaluated)
     return metrics
 
 

@@ -13,4 +13,4 @@ with log_to(snakemake.log[0]) as log:
                     "folds test speakers they trained on")
     # Each file's path names its target and held-out session.
     write_metrics(fold_files(snakemake.input.predictions), fold_files(snakemake.input.infos),
-                  snakemake.output.metrics, log=log)
+                  snakemake.output.metrics)
