@@ -18,7 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from facemotion.faces import FaceProbe
 from facemotion.settings import ExtractionSettings
 from facemotion.video import open_video

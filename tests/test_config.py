@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from facemotion.config import ConfigError, experiment_configs, load_schema, validate_config
 from facemotion.folds import PROTOCOLS
 from facemotion.models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS

@@ -9,11 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from facemotion.__main__ import main
+from facemotion.config import validate_config
 from facemotion.corpora import build_manifest, describe_corpus, read_corpus
 from facemotion.corpora.common import sex_balanced_folds
-from facemotion.config import validate_config
 from facemotion.manifest import MANIFEST_COLUMNS, ManifestError
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
 from facemotion import demo
 
 N_FRAMES = 8  # the workflow's frame target used for rendering in these tests

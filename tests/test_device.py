@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from facemotion.device import GPUUnavailableError, gpu_problem, select_device
 from test_training import make_data
 

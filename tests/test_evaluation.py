@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from facemotion.evaluation import (
     aggregate,
     average_confusion,

@@ -8,21 +8,19 @@ import time
 from pathlib import Path
 
 import cv2
+import dlib
 import numpy as np
 import pandas as pd
 import pytest
-
-import dlib
 from facemotion import batch, faces
 from facemotion import cache as cache_module
 from facemotion import settings as settings_module
 from facemotion.batch import run_batch
 from facemotion.extract import extract_recording
-from facemotion.faces import (LandmarkModelError, crop_box, detect_face, find_landmark_model, geometry_features,
-                              map_box)
+from facemotion.faces import LandmarkModelError, crop_box, detect_face, find_landmark_model, geometry_features, map_box
+from facemotion.sampling import even_targets, sample_faces
 from facemotion.settings import ExtractionSettings
 from facemotion.video import VideoSource
-from facemotion.sampling import even_targets, sample_faces
 
 # ----------------------------------------------------------------------------- synthetic streams
 

@@ -5,19 +5,24 @@ import logging
 import os
 import stat
 
+import dlib
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import dlib
-
 from facemotion import features
+from facemotion.features import (
+    META_KEY,
+    gather_batches,
+    read_feature_table,
+    read_metadata,
+    read_report,
+    write_feature_table,
+    write_report,
+)
+from facemotion.files import atomic_path
 from facemotion.records import ExtractionResult, Record
 from facemotion.settings import ExtractionSettings
-from facemotion.features import (META_KEY, gather_batches, read_feature_table, read_metadata, read_report,
-                                 write_feature_table, write_report)
-from facemotion.files import atomic_path
 
 
 def pixel_records(ids, n=8, size=16, seed=0):

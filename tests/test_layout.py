@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from facemotion.config import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,10 +2,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from facemotion.corpora import build_manifest, read_tsv_manifest
-from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, assign_batches, normalise_manifest, read_manifest,
-                                 resolve_paths, write_manifest)
+from facemotion.manifest import (
+    MANIFEST_COLUMNS,
+    ManifestError,
+    assign_batches,
+    normalise_manifest,
+    read_manifest,
+    resolve_paths,
+    write_manifest,
+)
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence\n"

@@ -2,7 +2,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
 from facemotion.features import FeatureTable
 from facemotion.plots import (
     dropped_sheet,
@@ -141,10 +140,9 @@ def test_a_skipped_fold_gets_a_panel_saying_why():
 
 def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report_does(tmp_path):
     from docutils.core import publish_parts
-    from jinja2 import Environment
-
     from facemotion.config import validate_config
     from facemotion.front_page import front_page
+    from jinja2 import Environment
 
     (tmp_path / "corpus.tsv").write_text("")
     config = validate_config({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)

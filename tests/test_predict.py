@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from facemotion.models import build_model
 from facemotion.predict import PredictionInputError, check_segment, load_final_models, read_recordings
 from facemotion.training import save_model

@@ -1,8 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
 from facemotion.evaluation import fold_metrics
 from facemotion.statistics import (
     bootstrap_summary,
@@ -13,6 +11,7 @@ from facemotion.statistics import (
     permutation_p_chance,
     units_from_predictions,
 )
+from scipy import stats
 
 XY = ["X", "Y"]
 

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from facemotion.summary import COMPARISON_COLUMNS, SUMMARY_COLUMNS, summary_inputs, write_summary
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]

@@ -2,7 +2,6 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-
 from facemotion.config import load_schema
 from facemotion.models import build_model, seed_cnn, seed_dense
 from facemotion.training import (

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from facemotion.features import read_feature_table
 from facemotion.plots import read_panels
 

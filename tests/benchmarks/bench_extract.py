@@ -26,13 +26,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for its test-video face
 
-from test_extract import draw_face  # noqa: E402
-
 from facemotion import video  # noqa: E402
 from facemotion.extract import extract_recording  # noqa: E402
 from facemotion.faces import detect_face, face_detector  # noqa: E402
 from facemotion.settings import ExtractionSettings  # noqa: E402
 from facemotion.video import open_video  # noqa: E402
+from test_extract import draw_face  # noqa: E402
 
 
 def write_clip(path: Path, n_frames: int, size: tuple[int, int], fourcc: str, fps: int = 30, face=True) -> Path:

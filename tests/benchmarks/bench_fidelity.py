@@ -27,12 +27,11 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference and the hard set
 
-from seed_reference import hard_set, seed_decision  # noqa: E402
-
 from facemotion.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
 from facemotion.extract import extract_recording  # noqa: E402
 from facemotion.faces import face_detector  # noqa: E402
 from facemotion.settings import ExtractionSettings  # noqa: E402
+from seed_reference import hard_set, seed_decision  # noqa: E402
 
 
 def timed(function, *args, **kwargs):

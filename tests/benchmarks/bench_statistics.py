@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from facemotion.summary import write_summary
 
 CLASSES = {"label": ["Angry", "Happy", "Neutral", "Sad"], "activation": ["low", "medium", "high"],

@@ -108,7 +108,6 @@ def start_tensorflow(args, seed=0) -> str:
 
 def worker_throughput(args, mode: str) -> dict:
     import keras
-
     from facemotion.models import build_model, compile_model
     from facemotion.training import balanced_class_weights, batch_dataset, fit_normalisation, standardised_model
 
@@ -163,7 +162,6 @@ def worker_repeat(args) -> dict:
 
 def worker_memory(args) -> dict:
     import psutil
-
     from facemotion.training import train_fold
 
     t0 = time.perf_counter()

@@ -10,8 +10,8 @@ import logging
 import multiprocessing
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import cv2
 

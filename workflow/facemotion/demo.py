@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing import Pool
-from typing import Iterator
 
 import cv2
 import numpy as np

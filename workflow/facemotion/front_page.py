@@ -11,6 +11,7 @@ import pandas as pd
 from .evaluation import TARGET_TITLES
 from .sampling import OK
 
+
 def _counts(values: pd.Series, order: Sequence[str] | None = None) -> str:
     counts = values.value_counts()
     keys = [k for k in (order or []) if k in counts] + sorted(set(counts.index) - set(order or []))

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import TARGET_TITLES
-from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
 from .folds import natural_key
+from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from facemotion.extract import extract_recording
-from facemotion.records import REGIONS, optional_float, optional_text
-from facemotion.settings import ExtractionSettings
 from facemotion.features import model_input
 from facemotion.manifest import resolve_paths
+from facemotion.records import REGIONS, optional_float, optional_text
+from facemotion.settings import ExtractionSettings
 
 MODEL_FILE = "model.keras"
 

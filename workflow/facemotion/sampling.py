@@ -33,8 +33,9 @@ streams; `facemotion.video` supplies the OpenCV source, `facemotion.faces` the d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 

@@ -35,8 +35,8 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .device import select_device  # noqa: E402
-from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model  # noqa: E402
 from .folds import split_fold  # noqa: E402
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model  # noqa: E402
 from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes  # noqa: E402
 
 # 2: the model takes raw features and z-scores them itself; 1: normalised outside the model.

@@ -9,7 +9,7 @@ import re
 import sys
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 

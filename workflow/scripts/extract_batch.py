@@ -5,9 +5,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.batch import run_batch
-from facemotion.settings import ExtractionSettings
 from facemotion.features import write_feature_table, write_report
 from facemotion.logs import log_to
+from facemotion.settings import ExtractionSettings
 
 with log_to(snakemake.log[0]):
     settings = ExtractionSettings(**snakemake.params.settings)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.logs import log_to
 from facemotion.corpora import build_manifest
+from facemotion.logs import log_to
 from facemotion.manifest import describe_manifest, write_manifest
 
 with log_to(snakemake.log[0]) as log:

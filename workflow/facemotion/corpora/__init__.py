@@ -17,10 +17,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from facemotion.manifest import (MANIFEST_COLUMNS, ManifestError, check_corpus, normalise_manifest, read_utf8,
-                                 resolve_paths, speaker_independent, unknown_column_notes)
-
 from facemotion.folds import natural_key
+from facemotion.manifest import (
+    MANIFEST_COLUMNS,
+    ManifestError,
+    check_corpus,
+    normalise_manifest,
+    read_utf8,
+    resolve_paths,
+    speaker_independent,
+    unknown_column_notes,
+)
 
 from . import crema_d, iemocap, msp_improv, ravdess
 from .common import ROW_COLUMNS, CorpusScan
