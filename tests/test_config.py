@@ -63,9 +63,10 @@ def test_the_schema_lists_what_the_package_knows():
     assert schema["classes"]["default"] == list(EMOTIONS)
     assert schema["targets"]["items"]["enum"] == schema["targets"]["default"] == list(TARGETS)
     assert schema["features"]["enum"] == list(MODEL_FOR_FEATURES)
-    assert schema["training"]["properties"]["model"]["enum"] == list(DEFAULT_EPOCHS) == list(MODEL_FOR_FEATURES.values())
+    training = schema["training"]["properties"]
+    assert training["model"]["enum"] == list(DEFAULT_EPOCHS) == list(MODEL_FOR_FEATURES.values())
     assert schema["cv"]["properties"]["protocol"]["enum"] == list(PROTOCOLS)
-    assert set(schema["training"]["properties"]["normalisation"]["enum"]) == {m for ms in NORMALISATIONS.values() for m in ms}
+    assert set(training["normalisation"]["enum"]) == {m for ms in NORMALISATIONS.values() for m in ms}
 
 
 def test_checking_the_config_does_not_start_tensorflow():
@@ -79,17 +80,23 @@ def test_checking_the_config_does_not_start_tensorflow():
 @pytest.mark.parametrize("patch, expected", [
     ({"extraction": {"n_frames": 0}}, "extraction.n_frames: got 0; allowed: an integer >= 1"),
     ({"features": "hog"}, "features: got 'hog'; allowed: one of 'pixels', 'landmarks'"),
-    ({"corpus": {"format": "tsv", "path": "nowhere/manifest.tsv"}}, "corpus.path: 'nowhere/manifest.tsv' does not exist"),
+    ({"corpus": {"format": "tsv", "path": "nowhere/manifest.tsv"}},
+     "corpus.path: 'nowhere/manifest.tsv' does not exist"),
     ({"corpus": {"format": "avi"}}, "corpus.format: got 'avi'; allowed: one of 'demo', 'tsv'"),
     ({"extraction": {"n_frame": 8}}, "unknown key 'extraction.n_frame'"),
-    ({"targets": ["label", "arousal"]}, "targets.1: got 'arousal'; allowed: one of 'label', 'activation', 'valence'"),
-    ({"features": "landmarks", "training": {"model": "seed_cnn"}}, "training.model: 'seed_cnn' needs features 'pixels'"),
+    ({"targets": ["label", "arousal"]},
+     "targets.1: got 'arousal'; allowed: one of 'label', 'activation', 'valence'"),
+    ({"features": "landmarks", "training": {"model": "seed_cnn"}},
+     "training.model: 'seed_cnn' needs features 'pixels'"),
     ({"binning": {"low": 3.5, "high": 2.5}}, "binning: low (3.5) must be below high (2.5)"),
     ({"training": {"gpu": 2}}, "training.gpu: got 2; allowed: an integer >= 0 and <= 1"),
-    ({"training": {"precision": "float16"}}, "training.precision: got 'float16'; allowed: one of 'float32', 'mixed_float16'"),
+    ({"training": {"precision": "float16"}},
+     "training.precision: got 'float16'; allowed: one of 'float32', 'mixed_float16'"),
     ({"rating_scale": {"min": 5, "max": 1}}, "rating_scale: min (5) must be below max (1)"),
-    ({"plots": {"cmap": "Bluez"}}, "plots.cmap: 'Bluez' is not a Matplotlib or seaborn colour map; did you mean 'Blues'"),
-    ({"cv": {"speakers_may_span_sessions": "yes"}}, "cv.speakers_may_span_sessions: got 'yes'; allowed: true or false"),
+    ({"plots": {"cmap": "Bluez"}},
+     "plots.cmap: 'Bluez' is not a Matplotlib or seaborn colour map; did you mean 'Blues'"),
+    ({"cv": {"speakers_may_span_sessions": "yes"}},
+     "cv.speakers_may_span_sessions: got 'yes'; allowed: true or false"),
 ])
 def test_invalid_values_name_the_key_and_what_is_allowed(patch, expected):
     with pytest.raises(ConfigError) as error:
@@ -118,7 +125,8 @@ def test_experiments_override_the_top_level_and_follow_their_features():
                                   "experiments": {"pixels": {}, "landmarks": {"features": "landmarks"}}})
     assert list(configs) == ["pixels", "landmarks"]
     assert configs["pixels"]["training"]["model"] == "seed_cnn"
-    assert configs["landmarks"]["training"]["model"] == "seed_dense" and configs["landmarks"]["training"]["epochs"] == 30
+    assert configs["landmarks"]["training"]["model"] == "seed_dense"
+    assert configs["landmarks"]["training"]["epochs"] == 30
     assert configs["landmarks"]["training"]["learning_rate"] == 0.001  # kept from the top level
     assert "experiments" not in configs["landmarks"]
 
@@ -165,8 +173,8 @@ def test_seaborn_colour_maps_are_allowed():
 def test_the_demo_corpus_is_never_generated_into_a_users_folder(tmp_path):
     (tmp_path / "mycorpus").mkdir()
     (tmp_path / "mycorpus" / "manifest.tsv").write_text("recording\tpath\n")
-    with pytest.raises(ConfigError, match="corpus.path: '.*mycorpus' is a folder with files that the demo generator did "
-                                          "not create.*set corpus.format"):
+    with pytest.raises(ConfigError, match="corpus.path: '.*mycorpus' is a folder with files that the demo generator "
+                                          "did not create.*set corpus.format"):
         validate_config({"corpus": {"path": "mycorpus"}}, workdir=tmp_path)
 
 

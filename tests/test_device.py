@@ -14,7 +14,8 @@ GPU = ["/physical_device:GPU:0"]
 
 
 @pytest.mark.parametrize("facts, cause", [
-    ((False, "2.21.0", "0", []), "tensorflow-cpu 2.21.0 is installed, which cannot use a GPU: install envs/requirements-gpu.txt"),
+    ((False, "2.21.0", "0", []),
+     "tensorflow-cpu 2.21.0 is installed, which cannot use a GPU: install envs/requirements-gpu.txt"),
     ((False, None, "0", []), "TensorFlow was built without CUDA"),
     ((True, None, "", []), "CUDA_VISIBLE_DEVICES is set but empty"),
     ((True, None, " ", GPU), "CUDA_VISIBLE_DEVICES is set but empty"),

@@ -193,7 +193,9 @@ def test_unknown_length_spreads_over_the_whole_stream():
 
 
 def test_sampling_is_deterministic():
-    pattern = lambda i: (i * 7919) % 13 > 3
+    def pattern(i):
+        return (i * 7919) % 13 > 3
+
     first = run(700, 650, pattern)[1]
     assert all(run(700, 650, pattern)[1] == first for _ in range(3))
 

@@ -186,7 +186,8 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path, row_group_row
     records = pixel_records(["e", "a0", "Z", "\u00e91", "a", "B", "\u00e4"])
     batches = [[records[5], records[0], records[3]], [records[6], records[1]], [records[2], records[4]]]
     extras = [["z1"], [], ["y0"]]
-    written = [write_batch(tmp_path, str(i), batch, extra=extra) for i, (batch, extra) in enumerate(zip(batches, extras))]
+    written = [write_batch(tmp_path, str(i), batch, extra=extra)
+               for i, (batch, extra) in enumerate(zip(batches, extras))]
     order = ["z1"] + [r.recording for r in reversed(records)] + ["y0"]
     caplog.set_level(logging.INFO)
     gather(order, written, tmp_path)

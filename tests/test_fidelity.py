@@ -11,7 +11,7 @@ from facemotion.extract import extract_recording
 from facemotion.sampling import OK, sample_faces, scan_every_frame, seed_spread
 from facemotion.settings import ExtractionSettings
 from seed_reference import hard_set, seed_decision
-from test_extract import FaceProbe, FakeSource, videos  # noqa: F401 (videos: a fixture)
+from test_extract import FaceProbe, FakeSource, write_video
 
 SETTINGS = ExtractionSettings()
 
@@ -45,8 +45,9 @@ def test_hard_set_covers_kept_and_dropped_recordings(hard_videos):
     assert not any(extract_recording(v.path, fast_only, v.start, v.end).ok for v in needing_the_scan)
 
 
-def test_full_scan_is_paid_only_by_recordings_the_fast_path_cannot_fill(hard_videos, videos):
-    face = extract_recording(videos["face"], SETTINGS)
+def test_full_scan_is_paid_only_by_recordings_the_fast_path_cannot_fill(hard_videos, tmp_path):
+    video = write_video(tmp_path / "face.mp4", 150, lambda i: (300 + i % 40, 175))  # a face in every frame
+    face = extract_recording(video, SETTINGS)
     assert face.ok and "every frame probed" not in face.detail and face.frames_read < 150
     dropped = extract_recording(hard_videos[4].path, SETTINGS)
     assert not dropped.ok and "every frame probed" in dropped.detail

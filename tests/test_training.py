@@ -48,17 +48,17 @@ def make_data(n_sessions=4, per_session=10, n_frames=2, size=16, seed=0):
 def test_seed_cnn_structure():
     model = seed_cnn(n_frames=8, face_size=100, n_classes=4)
     assert model.input_shape == (None, 100, 100, 8)  # frames as channels
-    convs = [l for l in model.layers if l.__class__.__name__ == "Conv2D"]
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
     assert [c.filters for c in convs] == [16, 32, 64]
     assert all(c.kernel_size == (5, 5) and c.padding == "same" for c in convs)
     assert all(c.activation.__name__ == "relu" for c in convs)
-    pools = [l for l in model.layers if l.__class__.__name__ == "MaxPooling2D"]
+    pools = [layer for layer in model.layers if layer.__class__.__name__ == "MaxPooling2D"]
     assert [p.pool_size for p in pools] == [(2, 2)] * 3
-    assert [l.rate for l in model.layers if l.__class__.__name__ == "Dropout"] == [0.8, 0.8]
-    dense = [l for l in model.layers if l.__class__.__name__ == "Dense"]
+    assert [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"] == [0.8, 0.8]
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
     assert [d.units for d in dense] == [128, 4]
     assert dense[-1].activation.__name__ == "softmax"
-    kinds = [l.__class__.__name__ for l in model.layers[1:]]
+    kinds = [layer.__class__.__name__ for layer in model.layers[1:]]
     assert kinds == ["Conv2D", "MaxPooling2D"] * 3 + ["Flatten", "Dropout", "Dense", "Dropout", "Dense"]
     assert model.get_layer("flatten").output.shape[-1] == 12 * 12 * 64  # 100 -> 50 -> 25 -> 12
 
@@ -66,10 +66,10 @@ def test_seed_cnn_structure():
 def test_seed_dense_structure():
     model = seed_dense(n_frames=8, n_features=6, n_classes=3)
     assert model.input_shape == (None, 8, 6)
-    kinds = [l.__class__.__name__ for l in model.layers[1:]]
+    kinds = [layer.__class__.__name__ for layer in model.layers[1:]]
     assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
-    assert [l.units for l in model.layers if l.__class__.__name__ == "Dense"] == [128, 128, 3]
-    assert [l.rate for l in model.layers if l.__class__.__name__ == "Dropout"] == [0.5, 0.5]
+    assert [layer.units for layer in model.layers if layer.__class__.__name__ == "Dense"] == [128, 128, 3]
+    assert [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"] == [0.5, 0.5]
     assert build_model("seed_dense", (8, 68, 2), 4).input_shape == (None, 8, 136)
 
 
@@ -120,7 +120,8 @@ def test_batches_carry_raw_uint8_and_cover_each_row_once_per_epoch():
         orders.append(seen)
     assert orders[0] != orders[1]  # reshuffled every epoch ...
     again = batch_dataset(pixels, rows, batch_size=8, y=y, weights=weights, shuffle_seed=1)
-    assert [list(b[1]) for b in again.as_numpy_iterator()] == [orders[0][i:i + 8] for i in (0, 8, 16)]  # ... by the seed
+    # ... by the seed
+    assert [list(b[1]) for b in again.as_numpy_iterator()] == [orders[0][i:i + 8] for i in (0, 8, 16)]
 
 
 @pytest.mark.parametrize("mode", ["global", "per_pixel"])

@@ -397,7 +397,8 @@ def test_final_models_predict_new_recordings_and_the_command_agrees(run):
     assert predicted["recording"].tolist() == recordings["recording"].tolist()
     assert predicted["status"].tolist() == ["ok", "ok", "no_face"]
     for target, classes in (("label", ["Angry", "Happy", "Neutral", "Sad"]),
-                            ("activation", ["low", "medium", "high"]), ("valence", ["negative", "neutral", "positive"])):
+                            ("activation", ["low", "medium", "high"]),
+                            ("valence", ["negative", "neutral", "positive"])):
         probabilities = predicted[[f"{target}_p_{c}" for c in classes]].iloc[:2].astype(float)
         assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
         assert set(predicted[target].iloc[:2]) <= set(classes) and predicted[target].iloc[2] == ""
@@ -405,7 +406,8 @@ def test_final_models_predict_new_recordings_and_the_command_agrees(run):
     assert metadata["extraction"]["face_size"] == 24 and metadata["features"] == "pixels"
 
     command = subprocess.run([sys.executable, "-m", "facemotion", "predict", "results/final", *recordings["path"]],
-                             cwd=run, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+                             cwd=run, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
     assert command.returncode == 0, command.stderr[-3000:]
     from io import StringIO
 

@@ -159,7 +159,7 @@ def resize_costs(path: Path) -> str:
     size = (400, round(grey.shape[0] * 400 / grey.shape[1]))
     out = []
     for name, flag in (("INTER_AREA", cv2.INTER_AREA), ("INTER_LINEAR", cv2.INTER_LINEAR)):
-        t, _ = best_of(5, lambda: [cv2.resize(grey, size, interpolation=flag) for _ in range(100)])
+        t, _ = best_of(5, lambda flag=flag: [cv2.resize(grey, size, interpolation=flag) for _ in range(100)])
         out.append(f"{name} {t * 10:.3f} ms")
     t, _ = best_of(3, lambda: [detect_face(grey, 400) for _ in range(20)])
     out.append(f"detect_face {t / 20 * 1e3:.2f} ms")

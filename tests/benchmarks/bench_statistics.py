@@ -32,7 +32,8 @@ def write_experiment(folder: Path, rng: np.random.Generator, accuracy: float) ->
             rows = session == fold
             frame = pd.DataFrame({"recording": np.char.add("r", np.flatnonzero(rows).astype(str)),
                                   "session": str(fold), "speaker": speaker[rows],
-                                  "y_true": np.array(classes)[true[rows]], "y_pred": np.array(classes)[predicted[rows]]})
+                                  "y_true": np.array(classes)[true[rows]],
+                                  "y_pred": np.array(classes)[predicted[rows]]})
             for c in classes:
                 frame[f"p_{c}"] = 1.0 / len(classes)
             folder.mkdir(parents=True, exist_ok=True)
@@ -59,7 +60,8 @@ def main():
     print(f"{args.experiments} experiment(s) x {len(CLASSES)} targets x {RECORDINGS} recordings, "
           f"{args.resamples} resamples: {elapsed:.1f} s "
           f"({elapsed / args.experiments:.1f} s per experiment, comparison and plot included)")
-    print(summary[["experiment", "target", "uar", "uar_ci_low", "uar_ci_high", "p_chance"]].round(3).to_string(index=False))
+    columns = ["experiment", "target", "uar", "uar_ci_low", "uar_ci_high", "p_chance"]
+    print(summary[columns].round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -150,7 +150,8 @@ elif mode == "bytes":
                                          geometry=rng.standard_normal((8, 6)).astype(np.float32)))
                  for k, r in enumerate(ids[:30])]
     features.write_feature_table(records, out / "pixels.parquet", pixels)
-    features.write_feature_table(landmarks, out / "landmarks.parquet", ExtractionSettings(n_frames=8, features="landmarks"))
+    features.write_feature_table(landmarks, out / "landmarks.parquet",
+                                 ExtractionSettings(n_frames=8, features="landmarks"))
     features.write_feature_table([], out / "empty.parquet", pixels)
     parts = [(records[0::3], report[0::3]), (records[1::3], report[1::3]), ([], report[2::3])]
     for b, (rs, rows) in enumerate(parts):
@@ -191,7 +192,8 @@ def check_bytes(versions: dict[str, Path], work: Path, face_size: int) -> None:
         same = old.read_bytes() == new.read_bytes()
         with open(old.with_suffix(".pkl"), "rb") as a, open(new.with_suffix(".pkl"), "rb") as b:
             read_old, read_new = pickle.load(a), pickle.load(b)
-        pd.testing.assert_frame_equal(read_old.meta.drop(columns="frame_index"), read_new.meta.drop(columns="frame_index"))
+        pd.testing.assert_frame_equal(read_old.meta.drop(columns="frame_index"),
+                                      read_new.meta.drop(columns="frame_index"))
         assert all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(read_old.meta.frame_index,
                                                                                  read_new.meta.frame_index))
         for column in ("pixels", "landmarks", "geometry"):
@@ -258,9 +260,9 @@ def memory(versions: dict[str, Path], recordings: int, work: Path) -> None:
                          reports=[folder / f"{b}.tsv" for b in range(8)], out=folder / "features")
         read = child(package, mode="read_memory", out=folder / "features")
         size = (folder / "features.parquet").stat().st_size / 2**20
-        print(f"   {name.upper()}: table {size:.0f} MB; gathering {gathered['peak_mb'] - gathered['imports_mb']:.0f} MB "
-              f"({(gathered['peak_mb'] - gathered['imports_mb']) / size:.2f}x), reading "
-              f"{read['peak_mb'] - read['imports_mb']:.0f} MB ({(read['peak_mb'] - read['imports_mb']) / size:.2f}x)")
+        gathering, reading = gathered["peak_mb"] - gathered["imports_mb"], read["peak_mb"] - read["imports_mb"]
+        print(f"   {name.upper()}: table {size:.0f} MB; gathering {gathering:.0f} MB ({gathering / size:.2f}x), "
+              f"reading {reading:.0f} MB ({reading / size:.2f}x)")
 
 
 def median(runs: list[dict], key: str) -> float:
@@ -347,7 +349,8 @@ def main(argv=None):
               f"{str(old[0]['pandas']) + '/' + str(new[0]['pandas']):>16}{peak:>22}")
     print("   final features.parquet and report.tsv identical between OLD and NEW in every round")
     print("   of which imports OLD avoids (after numpy and pyarrow.parquet): " + ", ".join(
-        f"{module} {median(times, 'wall'):.3f} s wall, {median(times, 'cpu'):.3f} s CPU" for module, times in imports.items()))
+        f"{module} {median(times, 'wall'):.3f} s wall, {median(times, 'cpu'):.3f} s CPU"
+        for module, times in imports.items()))
 
     extract = {key: extraction[key] / len(videos) * args.recordings for key in ("cpu", "wall")}
     print(f"\n3. extraction: {len(videos)} demo recordings in {extraction['wall']:.2f} s wall, "

@@ -231,8 +231,9 @@ def main():
           f"input={args.frames}x{args.size}x{args.size}")
     if not args.skip_throughput:
         rounds = [(run_worker("ours", argv), run_worker("bare", argv)) for _ in range(args.rounds)]
+        measured = ("samples_per_s", "samples_per_cpu_s", "first_epoch_s", "peak_rss_mb")
         ours, bare = (
-            {**runs[0], **{key: float(np.median([r[key] for r in runs])) for key in ("samples_per_s", "samples_per_cpu_s", "first_epoch_s", "peak_rss_mb")}}
+            {**runs[0], **{key: float(np.median([r[key] for r in runs])) for key in measured}}
             for runs in zip(*rounds)
         )
         ratios = [o["samples_per_s"] / b["samples_per_s"] for o, b in rounds]

@@ -252,7 +252,7 @@ class FaceModel:
         neckline = [(cx - 0.5 * a, cy + 1.35 * b), (cx, cy + 1.75 * b), (cx + 0.5 * a, cy + 1.35 * b)]
         both(lambda m, c: _fill(m, neckline, c), tuple(0.8 * v for v in skin))
         for side in (-1, 1):
-            both(lambda m, c: _ellipse(m, (cx + side * 0.98 * a, cy - 0.02 * b), (0.15 * a, 0.22 * b), c),
+            both(lambda m, c, side=side: _ellipse(m, (cx + side * 0.98 * a, cy - 0.02 * b), (0.15 * a, 0.22 * b), c),
                  tuple(0.85 * v for v in skin))
         face_mask = np.zeros_like(mask)
         _fill(face_mask, _egg(cx, cy, a, b), 255)

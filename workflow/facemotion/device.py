@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib.metadata
 import os
 
-GPU_INSTALL = "install envs/requirements-gpu.txt (tensorflow[and-cuda]) on the GPU nodes, see README 'On a SLURM cluster'"
+GPU_INSTALL = ("install envs/requirements-gpu.txt (tensorflow[and-cuda]) on the GPU nodes, "
+               "see README 'On a SLURM cluster'")
 
 
 class GPUUnavailableError(RuntimeError):
@@ -24,8 +25,9 @@ def gpu_problem(
     """Why TensorFlow cannot train on a GPU, or None when it can.
 
     ``cuda_build``: TensorFlow was built with CUDA; ``cpu_package``: the installed
-    ``tensorflow-cpu`` version, if any (named as the cause of a build without CUDA); ``cuda_visible_devices``: that environment variable (None
-    when unset); ``visible_gpus``: the GPUs TensorFlow lists.
+    ``tensorflow-cpu`` version, if any (named as the cause of a build without CUDA);
+    ``cuda_visible_devices``: that environment variable (None when unset); ``visible_gpus``: the
+    GPUs TensorFlow lists.
     """
     if not cuda_build:
         cause = f"tensorflow-cpu {cpu_package} is installed" if cpu_package else "TensorFlow was built without CUDA"

@@ -82,8 +82,8 @@ def _extract_open(path, settings, probe, start, end) -> ExtractionResult:
                 limit = max(0, round(end * fps) - first)
             skipped = source.skip(first)
             if skipped < first:
-                return ExtractionResult(TOO_SHORT if skipped else UNREADABLE,
-                                        detail=f"segment starts at frame {first} but the stream ended after {skipped} frames")
+                detail = f"segment starts at frame {first} but the stream ended after {skipped} frames"
+                return ExtractionResult(TOO_SHORT if skipped else UNREADABLE, detail=detail)
         expected = reported - first if reported > 0 else None
         sample = sample_faces(source, probe, settings.n_frames, expected, limit, lookback=LOOKBACK,
                               max_probes=PROBES_PER_FRAME * settings.n_frames)

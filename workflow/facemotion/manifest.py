@@ -87,7 +87,8 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     duplicated = table["recording"].duplicated(keep=False) & (table["recording"] != "")
     if duplicated.any():
         ids = sorted(set(table.loc[duplicated, "recording"]))
-        problems.append(f"duplicate recording id(s) {', '.join(ids[:MAX_LISTED])} in row(s) {_rows(table.index[duplicated])}")
+        problems.append(f"duplicate recording id(s) {', '.join(ids[:MAX_LISTED])} "
+                        f"in row(s) {_rows(table.index[duplicated])}")
 
     unknown = ~table["label"].isin(classes) & (table["label"] != "")
     if unknown.any():
@@ -199,7 +200,8 @@ def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> lis
         outside = table.index[(table[column] < low) | (table[column] > high)]
         if len(outside):
             problems.append(f"{column} outside rating_scale [{low:g}, {high:g}] in {where(outside)}, e.g. "
-                            f"{table.at[outside[0], column]:g}; fix the ratings or set rating_scale to the corpus's scale")
+                            f"{table.at[outside[0], column]:g}; fix the ratings or set rating_scale to the "
+                            "corpus's scale")
     return problems
 
 

@@ -104,7 +104,7 @@ def configure_tensorflow(threads: int | None, seed: int) -> None:
                     setter(want)
                 except RuntimeError:
                     if not _warned_threads:
-                        warnings.warn("TensorFlow already initialised; thread counts unchanged")
+                        warnings.warn("TensorFlow already initialised; thread counts unchanged", stacklevel=2)
                     _warned_threads.add(want)
     keras.backend.clear_session()  # also forgets the global seed, so seed afterwards
     keras.utils.set_random_seed(int(seed))

@@ -76,7 +76,8 @@ def _read(corpus_format: str, root: str | Path, classes: list[str], folds: int) 
         notes.append(f"dropped {_plural(len(missing), 'label entry', 'label entries')} whose video file is missing, "
                      f"e.g. {missing['recording'].iloc[0]}")
     if scan.unlabelled:
-        notes.append(f"ignored {_plural(len(scan.unlabelled), 'video file', 'video files')} without a label, e.g. {scan.unlabelled[0]}")
+        notes.append(f"ignored {_plural(len(scan.unlabelled), 'video file', 'video files')} without a label, "
+                     f"e.g. {scan.unlabelled[0]}")
     if len(dropped):
         notes.append(f"dropped {_plural(len(dropped), 'recording', 'recordings')} whose category is not in classes: "
                      f"{_categories(dropped)}")
@@ -86,16 +87,18 @@ def _read(corpus_format: str, root: str | Path, classes: list[str], folds: int) 
 def _normalise(reading: _Reading, classes: list[str]) -> tuple[pd.DataFrame, list[str]]:
     if reading.kept.empty:
         raise ManifestError(
-            f"{reading.source}: no usable recordings: {_plural(len(reading.scan.rows), 'label entry', 'label entries')}, "
-            f"{len(reading.missing)} without a video file, {len(reading.dropped)} with a category outside "
-            f"classes {classes}" + "".join(f"\n  - {note}" for note in reading.notes))
+            f"{reading.source}: no usable recordings: "
+            f"{_plural(len(reading.scan.rows), 'label entry', 'label entries')}, {len(reading.missing)} without "
+            f"a video file, {len(reading.dropped)} with a category outside classes {classes}"
+            + "".join(f"\n  - {note}" for note in reading.notes))
     # Video files were checked above; unknown labels were dropped above.
     manifest, notes = normalise_manifest(reading.kept[MANIFEST_COLUMNS], classes, reading.source,
                                          drop_unknown_labels=True, check_files=False)
     return manifest, reading.notes + notes
 
 
-def read_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int = 5) -> tuple[pd.DataFrame, list[str]]:
+def read_corpus(corpus_format: str, root: str | Path, classes: list[str],
+                folds: int = 5) -> tuple[pd.DataFrame, list[str]]:
     """The normalised manifest of a corpus in its official layout, and notes for the log.
 
     corpus_format: msp-improv, iemocap, crema-d or ravdess. folds: the number of speaker-independent
@@ -120,7 +123,8 @@ def _listing(title: str, items: list[str]) -> list[str]:
     return ["", f"{title} ({len(items)}):", *shown, *more]
 
 
-def describe_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int) -> tuple[str, ManifestError | None]:
+def describe_corpus(corpus_format: str, root: str | Path, classes: list[str],
+                    folds: int) -> tuple[str, ManifestError | None]:
     """A printable summary (counts per class, session and speaker, missing and unlabelled files,
     notes) and the problem that makes the corpus unusable, if any. Raises ManifestError only when
     `root` does not look like the corpus at all."""
@@ -183,7 +187,8 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     else:
         manifest, notes = read_corpus(corpus_format, config["corpus"]["path"], config["classes"],
                                       folds=config["cv"]["folds"])
-    source = config["corpus"]["path"] if corpus_format == "tsv" else f"{corpus_format} corpus {config['corpus']['path']}"
+    path = config["corpus"]["path"]
+    source = path if corpus_format == "tsv" else f"{corpus_format} corpus {path}"
     problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
     if problems:
         raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
