@@ -9,6 +9,7 @@ min_version("9.0")
 
 configfile: "config/config.yaml"
 
+
 # The report opens on this run's front page (corpus, settings, results; rule front_page), once
 # the workflow has written it.
 FRONT_PAGE = "results/report/front_page.rst"
@@ -29,23 +30,35 @@ include: "workflow/rules/plots.smk"
 # exists where a job that needs it reruns, so a deleted fold model, feature table or extraction
 # report under an up-to-date metrics.tsv would otherwise never be made again ("Nothing to be done").
 rule all:
+    default_target: True
     message:
         "Done: results in results/, the report with: snakemake --report report.html"
     input:
         "results/manifest.tsv",
         [f"results/{d}{output}" for d in EXTRACTIONS for output in ("features.parquet", "extraction/report.tsv")],
-        [f"results/{e.dir}{kind}/{target}/fold_{session}.{ext}" for e in EXPERIMENTS.values() for target in e.targets
-         for session in SESSIONS
-         for kind, ext in (("models", "keras"), ("models", "keras.json"), ("predictions", "tsv"),
-                           ("predictions", "info.json"))],
+        [
+            f"results/{e.dir}{kind}/{target}/fold_{session}.{ext}"
+            for e in EXPERIMENTS.values()
+            for target in e.targets
+            for session in SESSIONS
+            for kind, ext in (
+                ("models", "keras"),
+                ("models", "keras.json"),
+                ("predictions", "tsv"),
+                ("predictions", "info.json"),
+            )
+        ],
         [f"results/{e.dir}metrics.tsv" for e in EXPERIMENTS.values()],
         [f"results/{e.dir}confusion/{target}.tsv" for e in EXPERIMENTS.values() for target in e.targets],
-        [f"results/{e.dir}plots/confusion_{target}.{ext}"
-         for e in EXPERIMENTS.values() for target in e.targets for ext in ("png", "pdf")],
+        [
+            f"results/{e.dir}plots/confusion_{target}.{ext}"
+            for e in EXPERIMENTS.values()
+            for target in e.targets
+            for ext in ("png", "pdf")
+        ],
         "results/summary.tsv",
         # Drawn for the first experiment (the only one without `experiments`).
         [f"results/plots/training_{target}.png" for target in REFERENCE.targets],
         "results/plots/faces_kept.png",
         "results/plots/extraction_status.png",
         FRONT_PAGE,
-    default_target: True

@@ -24,8 +24,9 @@ for note in MANIFEST_NOTES:
 # start-up and manifest logs) and the evaluation log say so.
 SPEAKER_INDEPENDENT = speaker_independent(MANIFEST)
 # Each recording's manifest row as plain values (None for missing), as extraction jobs get them.
-MANIFEST_ROWS = {row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None)
-                 .to_dict("records")}
+MANIFEST_ROWS = {
+    row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None).to_dict("records")
+}
 SESSIONS = sorted(MANIFEST["session"].unique())
 
 _NO_VALUES = [t for t in ALL_TARGETS if t != "label" and MANIFEST[t].isna().all()]
@@ -35,17 +36,20 @@ for _target in _NO_VALUES:
 
 def extraction_settings(settings):
     """What extraction depends on; `recordings_per_job` only groups recordings into jobs."""
-    return canonical({
-        "features": settings["features"],
-        **{key: value for key, value in settings["extraction"].items() if key != "recordings_per_job"},
-    })
+    return canonical(
+        {
+            "features": settings["features"],
+            **{key: value for key, value in settings["extraction"].items() if key != "recordings_per_job"},
+        }
+    )
 
 
 def extraction_dir(settings):
     """Folder under results/ of the extraction these settings need: the top level's settings
     extract into results/ itself, as without experiments; others into extractions/<digest>/."""
     if extraction_settings(settings) == extraction_settings(config) and (
-            settings["extraction"]["recordings_per_job"] == config["extraction"]["recordings_per_job"]):
+        settings["extraction"]["recordings_per_job"] == config["extraction"]["recordings_per_job"]
+    ):
         return ""
     key = json.dumps([extraction_settings(settings), settings["extraction"]["recordings_per_job"]], sort_keys=True)
     return f"extractions/{hashlib.sha256(key.encode()).hexdigest()[:12]}/"
@@ -54,10 +58,17 @@ def extraction_dir(settings):
 def training_settings(settings):
     """The settings training depends on; resources only schedule jobs and do not change results.
     Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything."""
-    training = {key: value for key, value in settings["training"].items()
-                if key not in ("mem_mb", "runtime", "gpu", "threads")}
-    return canonical({"classes": settings["classes"], "binning": settings["binning"],
-                      "protocol": settings["cv"]["protocol"], **training})
+    training = {
+        key: value for key, value in settings["training"].items() if key not in ("mem_mb", "runtime", "gpu", "threads")
+    }
+    return canonical(
+        {
+            "classes": settings["classes"],
+            "binning": settings["binning"],
+            "protocol": settings["cv"]["protocol"],
+            **training,
+        }
+    )
 
 
 @dataclass
@@ -88,18 +99,21 @@ EXPERIMENTS = {
 for _experiment in EXPERIMENTS.values():
     if not _experiment.targets:
         _where = "" if _experiment.name == "default" else f" of experiment {_experiment.name}"
-        raise WorkflowError(f"targets{_where}: "
-                            f"none of {_experiment.settings['targets']} can be learnt from this corpus (it has no "
-                            "ratings for them); allowed: 'label' or a target whose column the manifest fills")
+        raise WorkflowError(
+            f"targets{_where}: "
+            f"none of {_experiment.settings['targets']} can be learnt from this corpus (it has no "
+            "ratings for them); allowed: 'label' or a target whose column the manifest fills"
+        )
 PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
 REFERENCE = next(iter(EXPERIMENTS.values()))
 EXPERIMENT_AT = {e.dir: e for e in EXPERIMENTS.values()}
 # Experiments with the same extraction settings share one extraction: one set of batches each.
 EXTRACTIONS = {
-    e.extraction_dir: {"settings": e.extraction,
-                       "batches": assign_batches(list(MANIFEST["recording"]),
-                                                 e.settings["extraction"]["recordings_per_job"])}
+    e.extraction_dir: {
+        "settings": e.extraction,
+        "batches": assign_batches(list(MANIFEST["recording"]), e.settings["extraction"]["recordings_per_job"]),
+    }
     for e in EXPERIMENTS.values()
 }
 
@@ -121,9 +135,13 @@ def experiment_predictions(suffix):
     target and held-out session, which is how the scripts key them (facemotion.evaluation.fold_files)."""
 
     def files(wildcards):
-        return expand("results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
-                      experiment_dir=wildcards.experiment_dir, target=experiment(wildcards).targets,
-                      session=SESSIONS, suffix=suffix)
+        return expand(
+            "results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
+            experiment_dir=wildcards.experiment_dir,
+            target=experiment(wildcards).targets,
+            session=SESSIONS,
+            suffix=suffix,
+        )
 
     return files
 
@@ -145,8 +163,10 @@ def batch_videos(wildcards):
 
 def predict_recordings_file(wildcards):
     if not config["predict"]["recordings"]:
-        raise WorkflowError("set predict.recordings to a tsv of recordings (recording, path, optional start, end) "
-                            "to use the predict target, e.g. --config predict='{recordings: my_videos.tsv}'")
+        raise WorkflowError(
+            "set predict.recordings to a tsv of recordings (recording, path, optional start, end) "
+            "to use the predict target, e.g. --config predict='{recordings: my_videos.tsv}'"
+        )
     return config["predict"]["recordings"]
 
 
@@ -157,6 +177,7 @@ wildcard_constraints:
     extraction_dir=r"(extractions/[0-9a-f]{12}/)?",
     session=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     target="|".join(ALL_TARGETS),
+
 
 # One environment for every rule, for `--sdm conda` (relative to the rule files); training on
 # GPUs needs TensorFlow with CUDA instead of tensorflow-cpu.

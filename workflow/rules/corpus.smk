@@ -7,17 +7,17 @@ if config["corpus"]["format"] == "demo":
         output:
             videos=sorted(MANIFEST["path"]),
             manifest=f"{config['corpus']['path']}/manifest.tsv",
+        log:
+            "logs/demo_corpus.log",
+        localrule: True
+        conda:
+            CONDA_ENV
+        threads: workflow.cores
         params:
             recordings=config["demo"]["recordings"],
             seed=config["demo"]["seed"],
             n_frames=config["extraction"]["n_frames"],
             corpus_dir=lambda wildcards, output: os.path.dirname(output.manifest),
-        log:
-            "logs/demo_corpus.log",
-        threads: workflow.cores
-        localrule: True
-        conda:
-            CONDA_ENV
         script:
             "../scripts/demo_corpus.py"
 
@@ -31,12 +31,12 @@ rule manifest:
     # the manifest through the digest; a corpus file touched or copied without change reruns nothing.
     output:
         "results/manifest.tsv",
-    params:
-        digest=hashlib.sha256(MANIFEST.to_csv(sep="\t", index=False).encode()).hexdigest(),
     log:
         "logs/manifest.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        digest=hashlib.sha256(MANIFEST.to_csv(sep="\t", index=False).encode()).hexdigest(),
     script:
         "../scripts/write_manifest.py"

@@ -7,13 +7,13 @@ rule evaluate:
         infos=experiment_predictions("info.json"),
     output:
         metrics=report("results/{experiment_dir}metrics.tsv", caption="../report/metrics.rst", category="Metrics"),
-    params:
-        speaker_independent=SPEAKER_INDEPENDENT,
     log:
         "logs/{experiment_dir}evaluate.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        speaker_independent=SPEAKER_INDEPENDENT,
     script:
         "../scripts/evaluate.py"
 
@@ -31,13 +31,13 @@ rule confusion:
             caption="../report/confusion.rst",
             category="Confusion matrices",
         ),
-    params:
-        plots=PLOT_SETTINGS,
     log:
         "logs/{experiment_dir}confusion/{target}.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        plots=PLOT_SETTINGS,
     script:
         "../scripts/confusion.py"
 
@@ -48,24 +48,32 @@ rule summarise:
     message:
         "Summarising every experiment with confidence intervals: {output.summary}, {output.comparison}"
     input:
-        predictions=[f"results/{e.dir}predictions/{t}/fold_{s}.tsv"
-                     for e in EXPERIMENTS.values() for t in e.targets for s in SESSIONS],
-        infos=[f"results/{e.dir}predictions/{t}/fold_{s}.info.json"
-               for e in EXPERIMENTS.values() for t in e.targets for s in SESSIONS],
+        predictions=[
+            f"results/{e.dir}predictions/{t}/fold_{s}.tsv"
+            for e in EXPERIMENTS.values()
+            for t in e.targets
+            for s in SESSIONS
+        ],
+        infos=[
+            f"results/{e.dir}predictions/{t}/fold_{s}.info.json"
+            for e in EXPERIMENTS.values()
+            for t in e.targets
+            for s in SESSIONS
+        ],
     output:
         summary=report("results/summary.tsv", caption="../report/summary.rst", category="Summary"),
         speakers="results/speakers.tsv",
         comparison=report("results/comparison.tsv", caption="../report/comparison.rst", category="Summary"),
         plot=report("results/plots/comparison.png", caption="../report/comparison.rst", category="Summary"),
-    params:
-        # The reference first; each fold file belongs to the experiment whose folder holds it.
-        prediction_dirs={name: f"results/{e.dir}predictions" for name, e in EXPERIMENTS.items()},
-        statistics=canonical(config["statistics"]),
-        dpi=config["plots"]["dpi"],
     log:
         "logs/summarise.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        # The reference first; each fold file belongs to the experiment whose folder holds it.
+        prediction_dirs={name: f"results/{e.dir}predictions" for name, e in EXPERIMENTS.items()},
+        statistics=canonical(config["statistics"]),
+        dpi=config["plots"]["dpi"],
     script:
         "../scripts/summarise.py"

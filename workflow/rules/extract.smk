@@ -13,22 +13,22 @@ rule extract_batch:
     output:
         table="results/{extraction_dir}extraction/batches/{batch}.parquet",
         report="results/{extraction_dir}extraction/batches/{batch}.tsv",
-    params:
-        rows=batch_rows,
-        settings=lambda wildcards: EXTRACTIONS[wildcards.extraction_dir]["settings"],
-        cache_dir="results/extraction/recordings",
     log:
         "logs/{extraction_dir}extract/{batch}.log",
-    threads: extraction_processes
     # Largest batches first (longest-processing-time order), so the cores finish close together.
     priority: lambda wildcards: len(batches(wildcards)[wildcards.batch])
-    resources:
-        mem_mb=1500,
-        runtime=lambda wildcards: 10 + len(batches(wildcards)[wildcards.batch]) // 10,
     group:
         "extract"
     conda:
         CONDA_ENV
+    threads: extraction_processes
+    resources:
+        mem_mb=1500,
+        runtime=lambda wildcards: 10 + len(batches(wildcards)[wildcards.batch]) // 10,
+    params:
+        rows=batch_rows,
+        settings=lambda wildcards: EXTRACTIONS[wildcards.extraction_dir]["settings"],
+        cache_dir="results/extraction/recordings",
     script:
         "../scripts/extract_batch.py"
 
@@ -38,22 +38,28 @@ rule gather_features:
     message:
         "Gathering the extraction batches into {output.features} and {output.report}"
     input:
-        tables=lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.parquet",
-                                        extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),
-        reports=lambda wildcards: expand("results/{extraction_dir}extraction/batches/{batch}.tsv",
-                                         extraction_dir=wildcards.extraction_dir, batch=batches(wildcards)),
+        tables=lambda wildcards: expand(
+            "results/{extraction_dir}extraction/batches/{batch}.parquet",
+            extraction_dir=wildcards.extraction_dir,
+            batch=batches(wildcards),
+        ),
+        reports=lambda wildcards: expand(
+            "results/{extraction_dir}extraction/batches/{batch}.tsv",
+            extraction_dir=wildcards.extraction_dir,
+            batch=batches(wildcards),
+        ),
     output:
         features="results/{extraction_dir}features.parquet",
         report="results/{extraction_dir}extraction/report.tsv",
+    log:
+        "logs/{extraction_dir}gather_features.log",
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
     params:
         # The manifest's recordings, in order (not results/manifest.tsv: that job stays off the
         # path from extraction to training).
         recordings=list(MANIFEST["recording"]),
-    log:
-        "logs/{extraction_dir}gather_features.log",
-    resources:
-        mem_mb=4000,
-    conda:
-        CONDA_ENV
     script:
         "../scripts/gather_features.py"

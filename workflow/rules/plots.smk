@@ -11,16 +11,17 @@ rule plot_extraction:
     output:
         faces=report("results/plots/faces_kept.png", caption="../report/faces_kept.rst", category="Faces"),
         dropped=report("results/plots/faces_dropped.png", caption="../report/faces_dropped.rst", category="Faces"),
-        overview=report("results/plots/extraction_status.png", caption="../report/extraction_status.rst",
-                        category="Extraction"),
-    params:
-        classes=config["classes"],
-        plots=canonical({key: config["plots"][key] for key in ("dpi", "faces_per_class", "dropped_max")}),
+        overview=report(
+            "results/plots/extraction_status.png", caption="../report/extraction_status.rst", category="Extraction"
+        ),
     log:
         "logs/plot_extraction.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        classes=config["classes"],
+        plots=canonical({key: config["plots"][key] for key in ("dpi", "faces_per_class", "dropped_max")}),
     script:
         "../scripts/plot_extraction.py"
 
@@ -32,19 +33,26 @@ rule plot_training:
         "Drawing the training curves"
     input:
         # The first experiment's folds (the only one without `experiments`).
-        expand("results/{experiment_dir}predictions/{target}/fold_{session}.info.json", experiment_dir=REFERENCE.dir,
-               target=REFERENCE.targets, session=SESSIONS),
+        expand(
+            "results/{experiment_dir}predictions/{target}/fold_{session}.info.json",
+            experiment_dir=REFERENCE.dir,
+            target=REFERENCE.targets,
+            session=SESSIONS,
+        ),
     output:
-        report(expand("results/plots/training_{target}.png", target=REFERENCE.targets),
-               caption="../report/training.rst", category="Training"),
-    params:
-        targets=REFERENCE.targets,
-        dpi=config["plots"]["dpi"],
+        report(
+            expand("results/plots/training_{target}.png", target=REFERENCE.targets),
+            caption="../report/training.rst",
+            category="Training",
+        ),
     log:
         "logs/plot_training.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        targets=REFERENCE.targets,
+        dpi=config["plots"]["dpi"],
     script:
         "../scripts/plot_training.py"
 
@@ -59,17 +67,21 @@ rule front_page:
         metrics=f"results/{REFERENCE.dir}metrics.tsv",
     output:
         FRONT_PAGE,
-    params:
-        # What the page states; not the settings that only schedule jobs.
-        config=canonical({
-            **{key: config[key] for key in ("corpus", "classes", "features", "binning", "cv")},
-            "extraction": {k: v for k, v in config["extraction"].items() if k != "recordings_per_job"},
-            "training": {k: v for k, v in config["training"].items() if k not in ("mem_mb", "runtime", "gpu", "threads")},
-        }),
     log:
         "logs/front_page.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        # What the page states; not the settings that only schedule jobs.
+        config=canonical(
+            {
+                **{key: config[key] for key in ("corpus", "classes", "features", "binning", "cv")},
+                "extraction": {k: v for k, v in config["extraction"].items() if k != "recordings_per_job"},
+                "training": {
+                    k: v for k, v in config["training"].items() if k not in ("mem_mb", "runtime", "gpu", "threads")
+                },
+            }
+        ),
     script:
         "../scripts/front_page.py"

@@ -9,18 +9,18 @@ rule train_fold:
         model_metadata="results/{experiment_dir}models/{target}/fold_{session}.keras.json",
         predictions="results/{experiment_dir}predictions/{target}/fold_{session}.tsv",
         info="results/{experiment_dir}predictions/{target}/fold_{session}.info.json",
-    params:
-        settings=lambda wildcards: experiment(wildcards).training,
-        features=lambda wildcards: experiment(wildcards).extraction["features"],
     log:
         "logs/{experiment_dir}train/{target}/fold_{session}.log",
+    conda:
+        TRAINING_CONDA_ENV
     threads: lambda wildcards: experiment(wildcards).settings["training"]["threads"]
     resources:
         mem_mb=lambda wildcards: experiment(wildcards).settings["training"]["mem_mb"],
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
-    conda:
-        TRAINING_CONDA_ENV
+    params:
+        settings=lambda wildcards: experiment(wildcards).training,
+        features=lambda wildcards: experiment(wildcards).extraction["features"],
     script:
         "../scripts/train_fold.py"
 
@@ -35,18 +35,18 @@ rule final_model:
     output:
         model="results/{experiment_dir}final/{target}/model.keras",
         model_metadata="results/{experiment_dir}final/{target}/model.keras.json",
-    params:
-        settings=lambda wildcards: experiment(wildcards).training,
-        extraction=lambda wildcards: experiment(wildcards).extraction,
     log:
         "logs/{experiment_dir}final/{target}.log",
+    conda:
+        TRAINING_CONDA_ENV
     threads: lambda wildcards: experiment(wildcards).settings["training"]["threads"]
     resources:
         mem_mb=lambda wildcards: experiment(wildcards).settings["training"]["mem_mb"],
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
-    conda:
-        TRAINING_CONDA_ENV
+    params:
+        settings=lambda wildcards: experiment(wildcards).training,
+        extraction=lambda wildcards: experiment(wildcards).extraction,
     script:
         "../scripts/final_model.py"
 
@@ -65,8 +65,11 @@ rule predict:
         "Predicting the recordings of {input.recordings} into {output}"
     input:
         recordings=predict_recordings_file,
-        models=expand("results/{experiment_dir}final/{target}/model.keras", experiment_dir=REFERENCE.dir,
-                      target=REFERENCE.targets),
+        models=expand(
+            "results/{experiment_dir}final/{target}/model.keras",
+            experiment_dir=REFERENCE.dir,
+            target=REFERENCE.targets,
+        ),
     output:
         "results/predict/predictions.tsv",
     log:
