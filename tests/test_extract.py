@@ -30,13 +30,12 @@ class FakeSource:
 
     def __init__(self, length):
         self.length, self.pos = length, 0
-        self.retrieved, self.grabbed = [], 0
+        self.retrieved = []
 
     def grab(self):
         if self.pos >= self.length:
             return False
         self.pos += 1
-        self.grabbed += 1
         return True
 
     def retrieve(self):

@@ -144,7 +144,6 @@ class ConfusionSummary:
 
     mean_percent: pd.DataFrame  # fold-averaged row percentages (the seed's figure)
     pooled_counts: pd.DataFrame  # counts summed over all folds
-    fold_percent: dict[str, pd.DataFrame]
 
     @property
     def uar(self) -> float:
@@ -153,7 +152,7 @@ class ConfusionSummary:
 
 
 def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] | None = None):
-    """Per-fold percent matrices, their average and the pooled counts for one target."""
+    """The fold-averaged percent matrix and the pooled counts for one target."""
     frames = list(folds.values())
     classes = list(classes or classes_from_predictions(frames[0]))
     counts = {f: confusion_counts(d["y_true"], d["y_pred"], classes) for f, d in folds.items()}
@@ -166,7 +165,6 @@ def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] 
     return ConfusionSummary(
         mean_percent=frame(average_confusion(row_percent(c) for c in counts.values())),
         pooled_counts=frame(sum(counts.values())),
-        fold_percent={f: frame(row_percent(c)) for f, c in counts.items()},
     )
 
 

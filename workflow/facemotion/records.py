@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facemotion.sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
+from facemotion.sampling import OK
 
-STATUSES = (OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE)
 REPORT_COLUMNS = ["recording", "status", "faces_found", "frames_read", "detail"]
 REGIONS = ("left", "right")  # the half of the frame that holds the face; missing: the whole frame
 

@@ -34,7 +34,7 @@ class VideoSource:
         self.capture = open_capture()
         self.pos = 0              # index of the frame the next grab() delivers
         self.seeking = True       # turned off for the rest of the file once a seek disappoints
-        self.grabs, self.grab_seconds, self.seeks = 0, 0.0, 0
+        self.grabs, self.grab_seconds = 0, 0.0
 
     def grab(self) -> bool:
         began = time.perf_counter()
@@ -62,7 +62,6 @@ class VideoSource:
         began = time.perf_counter()
         self.capture.set(cv2.CAP_PROP_POS_FRAMES, target)
         elapsed = time.perf_counter() - began
-        self.seeks += 1
         landed = int(round(self.capture.get(cv2.CAP_PROP_POS_FRAMES)))
         if landed == target:
             self.pos = target

@@ -65,7 +65,3 @@ def sex_balanced_folds(sex_of_actor: dict[str, str], folds: int) -> dict[str, st
             assignment[actor] = f"fold{turn % folds + 1}"
             turn += 1
     return assignment
-
-
-def count_listing(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
