@@ -1,0 +1,26 @@
+"""The code passes the project's linters: ruff, snakefmt and vulture (settings in pyproject.toml),
+as installed from envs/requirements-dev.txt next to the Python running the tests."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Not resolved: in a virtual environment, python is a link to the base interpreter.
+BIN = Path(sys.executable).parent
+INSTALL = f"{sys.executable} -m pip install -r envs/requirements-dev.txt"
+
+
+@pytest.mark.parametrize("command", [
+    ["ruff", "check", "."],
+    ["snakefmt", "--check", "--compact-diff", "Snakefile", "workflow/rules"],
+    ["vulture"],  # paths and confidence from [tool.vulture]
+], ids=lambda command: command[0])
+def test_linter_finds_nothing(command):
+    tool = BIN / command[0]
+    if not tool.exists():
+        pytest.fail(f"{command[0]} is not installed next to {sys.executable}; install the lint tools with: {INSTALL}")
+    result = subprocess.run([str(tool), *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(command)} found:\n{result.stdout}{result.stderr}"
