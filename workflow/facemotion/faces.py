@@ -97,9 +97,8 @@ def detect_face(grey: np.ndarray, detect_width: int, upsample: int = 0, region: 
     x0, x1 = region_bounds(width, region)
     scale = detect_width / width
     small_w, small_h = max(1, round((x1 - x0) * scale)), max(1, round(height * scale))
-    # INTER_AREA: anti-aliased downscale (the seed's imutils.resize default). Measured at
-    # 640x360 -> 400x225: 0.85 ms vs 0.15 ms for INTER_LINEAR, against 5-9 ms for the HOG
-    # itself, and only on the ~8-10 frames probed per recording.
+    # INTER_AREA: anti-aliased downscale, the seed's (imutils.resize's default); its cost is
+    # small next to the HOG detector's (docs/performance.md).
     small = cv2.resize(grey[:, x0:x1], (small_w, small_h), interpolation=cv2.INTER_AREA)
     rects = (detector or face_detector())(small, upsample)
     if len(rects) == 0:

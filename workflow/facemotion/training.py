@@ -25,9 +25,8 @@ import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of job logs
 # TensorFlow's caching allocator for CPU memory too: with plain malloc every large tensor (a batch
-# cast to float32, the conv activations) is fresh mmap'd memory that page-faults again at each
-# step. Measured on this project's 2-core VM: casting a 128 x 8 x 100 x 100 uint8 batch to
-# float32 took 30 ms of CPU with malloc and 4 ms with the caching allocator.
+# cast to float32, the conv activations) is fresh memory that page-faults again at each step
+# (docs/performance.md, Training).
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 import keras  # noqa: E402

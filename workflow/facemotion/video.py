@@ -13,15 +13,11 @@ from collections.abc import Callable
 
 import cv2
 
-# Seek (CAP_PROP_POS_FRAMES) only across gaps of at least this many frames. Measured with
-# OpenCV 5.0 / FFmpeg, 1 decoder thread, 640x360 MPEG-4 part 2 (GOP 12), 600 frames:
-#   grab() 0.14-0.23 ms/frame; one seek 3.0 ms (gap 5), 3.4-3.8 ms (gap 20),
-#   3.5-4.2 ms (gap 40), 3.3-4.5 ms (gap 75), 3.2-6.1 ms (gap 150-300)
-# i.e. a seek costs ~20-30 grabs (OpenCV seeks to the keyframe before target-16 and decodes
-# forward), so it wins from ~25 frames on; 40 leaves a margin, and with GOPs up to 24 the
-# decoder never revisits a frame already decoded. Truncated AVIs seek slowly (11-25 ms) and
-# long-GOP files cost more per seek, so VideoSource also times every seek and falls back to
-# grab() for the rest of a file once a seek was slower than grabbing through the same gap.
+# Seek (CAP_PROP_POS_FRAMES) only across gaps of at least this many frames: a seek costs about
+# as much as grabbing 20-30 frames (OpenCV seeks to the keyframe before target-16 and decodes
+# forward; docs/performance.md), and with GOPs up to 24 the decoder never revisits a frame it
+# decoded. Some files seek slowly (truncated AVIs, long GOPs), so VideoSource also times every
+# seek and grabs instead for the rest of a file once a seek was slower than grabbing the same gap.
 SEEK_MIN_GAP = 40
 
 
@@ -110,6 +106,6 @@ def decoder_messages():
 
 
 def open_video(path: str) -> cv2.VideoCapture:
-    # FFmpeg explicitly (no image-sequence or other backends); one decoder thread measured
-    # fastest for 640x360 MPEG-4 (100 vs 122 ms / 600 frames) and suits one job per core.
+    # FFmpeg explicitly (no image-sequence or other backends); one decoder thread: the fastest
+    # for the corpora's small videos (docs/performance.md), and it suits one job per core.
     return cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
