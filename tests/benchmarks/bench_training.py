@@ -230,7 +230,12 @@ def main():
     print(f"device={args.device} precision={args.precision} threads={args.threads} batch={args.batch_size} "
           f"input={args.frames}x{args.size}x{args.size}")
     if not args.skip_throughput:
-        rounds = [(run_worker("ours", argv), run_worker("bare", argv)) for _ in range(args.rounds)]
+        # The order alternates from round to round, so that neither loop always runs first.
+        rounds = []
+        for round_number in range(args.rounds):
+            order = ("ours", "bare") if round_number % 2 == 0 else ("bare", "ours")
+            runs = {mode: run_worker(mode, argv) for mode in order}
+            rounds.append((runs["ours"], runs["bare"]))
         measured = ("samples_per_s", "samples_per_cpu_s", "first_epoch_s", "peak_rss_mb")
         ours, bare = (
             {**runs[0], **{key: float(np.median([r[key] for r in runs])) for key in measured}}
