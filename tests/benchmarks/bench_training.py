@@ -226,7 +226,7 @@ def main():
         print(json.dumps(result))
         return
 
-    argv = [a for a in sys.argv[1:]]
+    argv = sys.argv[1:]
     print(f"device={args.device} precision={args.precision} threads={args.threads} batch={args.batch_size} "
           f"input={args.frames}x{args.size}x{args.size}")
     if not args.skip_throughput:

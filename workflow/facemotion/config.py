@@ -141,18 +141,18 @@ def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dic
     experiment's `features`) and validated like it; its problems are named
     `experiments.<name>.<key>`. Raises ConfigError listing every problem.
     """
+    schema = load_schema()
     as_written = copy.deepcopy(config)
-    problems = _problems(config, Path(workdir))
+    problems = _problems(config, schema, Path(workdir))
     experiments = {}
     if not problems:
         for name, override in (config.get("experiments") or {}).items():
             merged = _merged({k: v for k, v in as_written.items() if k != "experiments"}, override)
-            found = _problems(merged, Path(workdir)) or _experiment_problems(merged, config)
+            found = _problems(merged, schema, Path(workdir)) or _experiment_problems(merged, config)
             problems += [f"experiments.{name}.{problem}" for problem in found]
             experiments[name] = merged
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
-    schema = load_schema()
     for validated in (config, *experiments.values()):
         _coerce_numbers(validated, schema, ints_as_floats=True)
     return experiments or {"default": config}
@@ -169,8 +169,7 @@ def _merged(base: dict, override: dict) -> dict:
     return merged
 
 
-def _problems(config: dict, workdir: Path) -> list[str]:
-    schema = load_schema()
+def _problems(config: dict, schema: dict, workdir: Path) -> list[str]:
     _coerce_numbers(config, schema)
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     return [_describe(e) for e in errors] or _semantic_problems(config, workdir)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .evaluation import TARGET_TITLES
 from .folds import natural_key
+from .records import optional_float
 from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,6 @@ def video_frame(path: str, start: float | None = None, end: float | None = None,
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def _optional_seconds(value) -> float | None:
-    return float(value) if str(value).strip() not in ("", "nan", "None") else None
-
-
 def dropped_sheet(report: pd.DataFrame, manifest: pd.DataFrame, max_shown: int, columns: int = 4):
     """The recordings extraction left out: a frame of the video where one can be decoded, the
     id, speaker, status and the report's detail. At most ``max_shown``, in report order."""
@@ -154,7 +151,7 @@ def dropped_sheet(report: pd.DataFrame, manifest: pd.DataFrame, max_shown: int, 
     figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(max(3.4 * columns, 8), 0.8 + 3.4 * rows))
     panels = []
     for ax, (_, row) in zip(axes.flat, shown.iterrows()):
-        frame = video_frame(row["path"], _optional_seconds(row["start"]), _optional_seconds(row["end"]))
+        frame = video_frame(row["path"], optional_float(row["start"]), optional_float(row["end"]))
         if frame is not None:
             ax.imshow(frame)
         else:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import TARGET_TITLES, aggregate, classes_from_predictions, fold_files, read_predictions
+from .plots import _pyplot
 from .statistics import (
     METRIC_NAMES,
     bootstrap_summary,
@@ -102,11 +103,7 @@ def compare_target(reference: str, experiment: str, target: str, reference_folds
 
 def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path:
     """UAR and its 95 % interval per experiment, one panel per target, chance as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless cluster nodes
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     targets = list(dict.fromkeys(summary["target"]))
     experiments = list(dict.fromkeys(summary["experiment"]))
     fig, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.45 * len(experiments) + 1.6),

@@ -113,6 +113,10 @@ def configure_tensorflow(threads: int | None, seed: int) -> None:
 # --------------------------------------------------------------------------- normalisation
 
 
+# The feature type (config `features`) each input kind comes from.
+FEATURES_OF_KIND = {"pixels": "pixels", "features": "landmarks"}
+
+
 def input_kind(features: np.ndarray) -> str:
     """"pixels" for uint8 face crops (N, n, s, s), else "features" (N, n, ...)."""
     return "pixels" if features.dtype == np.uint8 else "features"
@@ -134,7 +138,7 @@ def fit_normalisation(
     Returns ``{"mode", "mean", "std"}`` with float32 arrays broadcastable to one recording.
     """
     kind = input_kind(features)
-    allowed = NORMALISATIONS["pixels" if kind == "pixels" else "landmarks"]
+    allowed = NORMALISATIONS[FEATURES_OF_KIND[kind]]
     mode = mode or allowed[0]
     if mode not in allowed:
         raise ValueError(f"normalisation {mode!r} not available for {kind}: {allowed}")
@@ -321,7 +325,7 @@ class EpochLog(keras.callbacks.Callback):
 
 def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainParams, select: bool):
     kind = input_kind(features)
-    model_name = p.model or MODEL_FOR_FEATURES["pixels" if kind == "pixels" else "landmarks"]
+    model_name = p.model or MODEL_FOR_FEATURES[FEATURES_OF_KIND[kind]]
     epochs = p.epochs or DEFAULT_EPOCHS[model_name]
     if len(train_rows) == 0:
         raise ValueError("no training rows")
@@ -555,16 +559,12 @@ def save_model(model: keras.Model, path, extra_metadata: Mapping) -> Path:
 def load_model(path) -> tuple[keras.Model, dict]:
     """The model, taking raw features (``predict_proba(model, x, rows)``), and its metadata."""
     metadata = json.loads(metadata_path(path).read_text())
-    norm = metadata.get("normalisation")
-    if norm:
-        norm["mean"] = np.asarray(norm["mean"], np.float32)
-        norm["std"] = np.asarray(norm["std"], np.float32)
     model = keras.saving.load_model(path, compile=False)
     if metadata.get("format") == 1:  # saved before the model z-scored its input: add that step
         sample_shape = metadata["sample_shape"]
         if metadata["input_kind"] == "features":
             sample_shape = [sample_shape[0], int(np.prod(sample_shape[1:]))]
-        model = standardised_model(model, norm, metadata["input_kind"], sample_shape)
+        model = standardised_model(model, metadata["normalisation"], metadata["input_kind"], sample_shape)
     return model, metadata
 
 
