@@ -8,6 +8,7 @@ from facemotion.training import (
     TrainParams,
     balanced_class_weights,
     batch_dataset,
+    batches_per_epoch,
     final_epochs,
     fit_normalisation,
     load_model,
@@ -106,22 +107,53 @@ def test_batches_carry_raw_uint8_and_cover_each_row_once_per_epoch():
     rows = np.arange(5, 25)
     y = np.arange(len(rows))
     weights = y.astype(np.float32) / 10
-    dataset = batch_dataset(pixels, rows, batch_size=8, y=y, weights=weights, shuffle_seed=1)
-    assert int(dataset.cardinality()) == 3
+    dataset = batch_dataset(pixels, rows, batch_size=8, epochs=2, y=y, weights=weights, shuffle_seed=1)
+    assert int(dataset.cardinality()) == 6 == 2 * batches_per_epoch(len(rows), 8)
+    batches = list(dataset.as_numpy_iterator())
     orders = []
-    for _ in range(2):  # each pass over the dataset is one epoch
+    for epoch in (batches[:3], batches[3:]):  # the epochs follow one another
         seen = []
-        for x, yb, wb in dataset.as_numpy_iterator():
+        for x, yb, wb in epoch:
             assert x.dtype == np.uint8 and x.shape[1:] == (2, 16, 16)  # as stored: 1 byte per pixel
             np.testing.assert_array_equal(x, pixels[rows[yb]])
             np.testing.assert_array_equal(wb, weights[yb])
             seen.extend(yb)
         assert sorted(seen) == list(y)
         orders.append(seen)
+    assert [len(b[1]) for b in batches] == [8, 8, 4] * 2
     assert orders[0] != orders[1]  # reshuffled every epoch ...
-    again = batch_dataset(pixels, rows, batch_size=8, y=y, weights=weights, shuffle_seed=1)
+    again = batch_dataset(pixels, rows, batch_size=8, epochs=1, y=y, weights=weights, shuffle_seed=1)
     # ... by the seed
     assert [list(b[1]) for b in again.as_numpy_iterator()] == [orders[0][i:i + 8] for i in (0, 8, 16)]
+    unshuffled = batch_dataset(pixels, rows, batch_size=8, epochs=2, y=y)
+    assert [list(b[1]) for b in unshuffled.as_numpy_iterator()] == [list(y[i:i + 8]) for i in (0, 8, 16)] * 2
+
+
+def test_fit_trains_on_each_epochs_own_batches_in_order():
+    """Keras, given steps_per_epoch, reads on through the dataset's epochs: training equals
+    train_on_batch over the dataset's batches one after another. Had it started the dataset
+    again each epoch, every epoch would repeat the first one's order."""
+    _, pixels, _ = make_data()
+    rows = np.arange(len(pixels))
+    y = rows % 4
+    dataset = batch_dataset(pixels, rows, batch_size=8, epochs=3, y=y, shuffle_seed=2)
+    batches = list(dataset.as_numpy_iterator())
+
+    def trained(feed):
+        keras.utils.set_random_seed(0)
+        core = keras.Sequential([keras.Input((16, 16, 2)), keras.layers.Flatten(), keras.layers.Dense(4)])
+        model = standardised_model(core, fit_normalisation(pixels, rows), "pixels", pixels.shape[1:])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        feed(model)
+        return model.get_weights()
+
+    per_epoch = batches_per_epoch(len(rows), 8)
+    fitted = trained(lambda m: m.fit(dataset, epochs=3, steps_per_epoch=per_epoch, shuffle=False, verbose=0))
+    stepped = trained(lambda m: [m.train_on_batch(x, yb) for x, yb in batches])
+    first_epoch_thrice = trained(lambda m: [m.train_on_batch(x, yb) for x, yb in batches[:per_epoch] * 3])
+    for a, b in zip(fitted, stepped):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(fitted, first_epoch_thrice))
 
 
 @pytest.mark.parametrize("mode", ["global", "per_pixel"])

@@ -109,7 +109,13 @@ def start_tensorflow(args, seed=0) -> str:
 def worker_throughput(args, mode: str) -> dict:
     import keras
     from facemotion.models import build_model, compile_model
-    from facemotion.training import balanced_class_weights, batch_dataset, fit_normalisation, standardised_model
+    from facemotion.training import (
+        balanced_class_weights,
+        batch_dataset,
+        batches_per_epoch,
+        fit_normalisation,
+        standardised_model,
+    )
 
     device = start_tensorflow(args)
     n = args.n_throughput
@@ -124,8 +130,9 @@ def worker_throughput(args, mode: str) -> dict:
     timer = EpochTimer()
     if mode == "ours":
         model = compile_model(standardised_model(network, stats, "pixels", pixels.shape[1:]), "adam", 1e-4)
-        data = batch_dataset(pixels, rows, args.batch_size, y=y, weights=weights, shuffle_seed=0)
-        model.fit(data, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
+        data = batch_dataset(pixels, rows, args.batch_size, args.epochs, y=y, weights=weights, shuffle_seed=0)
+        model.fit(data, epochs=args.epochs, steps_per_epoch=batches_per_epoch(n, args.batch_size), shuffle=False,
+                  verbose=0, callbacks=[timer])
     else:  # bare keras: everything pre-normalised in float32 memory
         model = compile_model(network, "adam", 1e-4)
         x = ((pixels.transpose(0, 2, 3, 1).astype(np.float32) - stats["mean"]) / stats["std"])

@@ -1,7 +1,7 @@
 """Training one cross-validation fold (or a final model) without leaking the held-out session.
 
-Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale); batches of
-raw rows are gathered one at a time by a prefetching tf.data pipeline, and the z-score statistics
+Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale), plus the one
+copy the prefetching tf.data pipeline gathers batches of raw rows from; the z-score statistics
 are accumulated over chunks of training rows. The z-scoring (and, for pixels, moving the frames
 to the channels) happens inside the model, on the device it trains on: a GPU receives uint8, a
 quarter of float32's bytes, and the CPU only gathers rows.
@@ -210,37 +210,49 @@ def standardised_model(core: keras.Model, stats: dict, kind: str, sample_shape) 
     return keras.Model(inputs, outputs, name=core.name)
 
 
-def batch_dataset(features, rows, batch_size, y=None, weights=None, shuffle_seed=None) -> tf.data.Dataset:
-    """Batches of raw ``features[rows]`` (uint8 pixels stay uint8; landmarks flattened per frame),
-    with ``y`` and ``weights`` of the same positions when given, prefetched on a background thread.
+def batch_dataset(
+    features, rows, batch_size, epochs=1, y=None, weights=None, shuffle_seed=None
+) -> tf.data.Dataset:
+    """Batches of raw ``features[rows]`` for ``epochs`` epochs, one after another (uint8 pixels
+    stay uint8; landmarks flattened per frame), with ``y`` and ``weights`` of the same positions
+    when given, prefetched on a background thread. Train with ``steps_per_epoch`` =
+    :func:`batches_per_epoch`, so that Keras reads on through the epochs.
 
-    With ``shuffle_seed`` every pass (epoch) draws a new sample order from one generator, so the
-    orders depend on the seed only; without, the rows come in the given order.
+    With ``shuffle_seed`` each epoch has its own sample order, drawn from one generator, so the
+    orders depend on the seed only; without, the rows come in the given order every epoch.
+    The pipeline is TensorFlow ops only: a Python generator in it (``from_generator``) made every
+    training step page-fault afresh, 7-11 % more CPU per sample (docs/performance.md, Training).
+    It holds one copy of ``features``.
     """
     x = _as_frames(features, input_kind(features))
     rows = np.asarray(rows, dtype=np.int64)
-    batch_size = int(batch_size)
+    batch_size, epochs = int(batch_size), int(epochs)
     rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
     if rng is not None:
         # Drawn and unused: the keras.utils.PyDataset this replaces trained its first epoch on
         # the seed's second permutation; skipping one keeps every fold's results as they were.
         rng.permutation(len(rows))
-    columns = [a for a in (y, weights) if a is not None]
-
-    def batches():
+    # positions[e]: the positions in ``rows`` that epoch e visits, sorted within each batch so
+    # that the reads from the big array go forward (cache friendly).
+    positions = np.empty((epochs, len(rows)), np.int64)
+    for epoch in range(epochs):
         order = rng.permutation(len(rows)) if rng is not None else np.arange(len(rows))
         for start in range(0, len(rows), batch_size):
-            # Sorted within a batch: the reads from the big array go forward (cache friendly).
-            positions = np.sort(order[start : start + batch_size])
-            yield (x[rows[positions]], *(column[positions] for column in columns))
-
-    signature = (
-        tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
-        *(tf.TensorSpec((None,), tf.as_dtype(column.dtype)) for column in columns),
-    )
-    n_batches = -(-len(rows) // batch_size)
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+            positions[epoch, start : start + batch_size] = np.sort(order[start : start + batch_size])
+    columns = [np.asarray(a)[positions] for a in (y, weights) if a is not None]
+    epoch_slices = tf.data.Dataset.from_tensor_slices((rows[positions], *columns))
+    batches = epoch_slices.flat_map(lambda *epoch: tf.data.Dataset.from_tensor_slices(epoch).batch(batch_size))
+    # A variable in host memory, where tf.data runs (also on a GPU machine): one copy of the
+    # array, where a constant or Dataset.from_tensors holds two and briefly a third.
+    with tf.device("/CPU:0"):
+        array = tf.Variable(x, trainable=False, name="features")
+    dataset = batches.map(lambda index, *rest: (tf.gather(array, index), *rest))
+    n_batches = epochs * batches_per_epoch(len(rows), batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(PREFETCH_BATCHES)
+
+
+def batches_per_epoch(n_rows: int, batch_size: int) -> int:
+    return -(-int(n_rows) // int(batch_size))
 
 
 def predict_proba(model, features, rows, batch_size: int = 128) -> np.ndarray:
@@ -341,7 +353,7 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
         model = standardised_model(build_model(model_name, sample_shape, n_classes), stats, kind, sample_shape)
     compile_model(model, p.optimizer, p.learning_rate)
     train_data = batch_dataset(
-        features, train_rows, p.batch_size, y=y_train, weights=weights, shuffle_seed=p.seed
+        features, train_rows, p.batch_size, epochs, y=y_train, weights=weights, shuffle_seed=p.seed
     )
     callbacks, monitor = [], None
     if len(val_rows):
@@ -349,8 +361,16 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
         callbacks.append(monitor)
     callbacks.append(EpochLog(epochs))  # after the monitor, which adds val_loss and val_uar
     started = time.perf_counter()
+    # steps_per_epoch: Keras reads on through the dataset's epochs instead of starting it again.
     # shuffle=False: the dataset draws its own sample order (keras would only warn it ignores it).
-    history = model.fit(train_data, epochs=epochs, shuffle=False, verbose=p.verbose, callbacks=callbacks)
+    history = model.fit(
+        train_data,
+        epochs=epochs,
+        steps_per_epoch=batches_per_epoch(len(train_rows), p.batch_size),
+        shuffle=False,
+        verbose=p.verbose,
+        callbacks=callbacks,
+    )
     seconds = time.perf_counter() - started
     best_epoch = epochs
     if select and monitor is not None and monitor.best_weights is not None:
