@@ -353,8 +353,11 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
     snakemake(tmp_path, "results/features.parquet", "--configfile", str(config))
     output = tmp_path / "run.out"
     with open(output, "w") as sink:
+        # SIGINT's default action restored, as in a terminal: a shell that starts the tests in
+        # the background (`pytest &`) makes its children ignore SIGINT, and Snakemake never sees it.
         process = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "--directory", str(tmp_path), "--configfile",
-                                    str(config)], cwd=ROOT, stdout=sink, stderr=sink, start_new_session=True)
+                                    str(config)], cwd=ROOT, stdout=sink, stderr=sink, start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     predictions = tmp_path / "results/predictions/label"
     deadline = time.monotonic() + 300
     # Kill once Snakemake has recorded the first finished fold, with others still running.
