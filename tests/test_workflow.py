@@ -485,4 +485,4 @@ def test_an_invalid_experiment_is_named(tmp_path):
 def test_a_corpus_smaller_than_one_batch_is_extracted_on_every_core(tmp_path):
     config = write_config(tmp_path, extraction={"recordings_per_job": 100})  # 30 recordings: one batch
     output = snakemake(tmp_path, "--configfile", str(config), "--dry-run", "results/features.parquet")
-    assert "Extracting the faces of batch 0000 (2 processes)" in output.stdout + output.stderr
+    assert "Extracting the faces of batch 0000 (worker processes: 2)" in output.stdout + output.stderr

@@ -5,7 +5,7 @@ rule extract_batch:
     settings and the video file, so a rerun batch extracts only what is new or changed.
     """
     message:
-        "Extracting the faces of batch {wildcards.batch} ({threads} processes); log: {log}"
+        "Extracting the faces of batch {wildcards.batch} (worker processes: {threads}); log: {log}"
     input:
         # Not the manifest: a new manifest must not rerun every batch. The batch's own rows come
         # as a param, so a change in them reruns just this batch.
