@@ -221,8 +221,7 @@ def batch_dataset(
     With ``shuffle_seed`` each epoch has its own sample order, drawn from one generator, so the
     orders depend on the seed only; without, the rows come in the given order every epoch.
     The pipeline is TensorFlow ops only: a Python generator in it (``from_generator``) made every
-    training step page-fault afresh, 7-11 % more CPU per sample (docs/performance.md, Training).
-    It holds one copy of ``features``.
+    training step page-fault afresh (docs/performance.md, Training). It holds one copy of ``features``.
     """
     x = _as_frames(features, input_kind(features))
     rows = np.asarray(rows, dtype=np.int64)
@@ -242,8 +241,8 @@ def batch_dataset(
     columns = [np.asarray(a)[positions] for a in (y, weights) if a is not None]
     epoch_slices = tf.data.Dataset.from_tensor_slices((rows[positions], *columns))
     batches = epoch_slices.flat_map(lambda *epoch: tf.data.Dataset.from_tensor_slices(epoch).batch(batch_size))
-    # A variable in host memory, where tf.data runs (also on a GPU machine): one copy of the
-    # array, where a constant or Dataset.from_tensors holds two and briefly a third.
+    # A variable in host memory, where tf.data runs (also on a GPU machine): it holds the array
+    # once; a constant or Dataset.from_tensors copies it more than once.
     with tf.device("/CPU:0"):
         array = tf.Variable(x, trainable=False, name="features")
     dataset = batches.map(lambda index, *rest: (tf.gather(array, index), *rest))
