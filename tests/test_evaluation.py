@@ -78,14 +78,14 @@ def test_aggregate_has_fold_mean_and_std_rows_per_target():
     assert list(table.columns[:7]) == [
         "target", "fold", "n_test", "accuracy", "uar", "f1_macro", "f1_weighted"
     ]
-    assert {"chance", "majority_accuracy", "majority_uar"} <= set(table.columns)
+    assert {"chance_uar", "majority_accuracy", "majority_uar"} <= set(table.columns)
     label = table[table.target == "label"].set_index("fold")
     assert list(label.index) == ["1", "2", "mean", "std"]
     assert label.loc["mean", "accuracy"] == pytest.approx((4 / 6 + 1) / 2)
     assert label.loc["std", "accuracy"] == pytest.approx(np.std([4 / 6, 1], ddof=1))
     assert label.loc["1", "majority_accuracy"] == pytest.approx(0.5)
     assert np.isnan(label.loc["2", "majority_accuracy"])
-    assert label.loc["1", "chance"] == pytest.approx(1 / 3)
+    assert label.loc["1", "chance_uar"] == pytest.approx(1 / 3)
     assert table[table.target == "valence"].fold.tolist() == ["1", "mean", "std"]
 
 

@@ -150,7 +150,7 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
                              "session": ["1", "1", "2"], "label": ["Sad", "Happy", "Sad"]})
     report = pd.DataFrame({"recording": ["a", "b", "c"], "status": ["ok", "ok", "no_face"]})
     metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "3", "mean", "std"],
-                            "uar": [0.5, 0.7, None, 0.6, 0.1414], "majority_uar": 0.25, "chance": 0.25,
+                            "uar": [0.5, 0.7, None, 0.6, 0.1414], "majority_uar": 0.25, "chance_uar": 0.25,
                             "accuracy": 0.55, "skipped": ["", "", "no recording", "", ""]})
     page = front_page(config, manifest, report, metrics)
     # As Snakemake builds the report: Jinja, the category links appended, then reStructuredText.

@@ -1,11 +1,21 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.summary import COMPARISON_COLUMNS, SUMMARY_COLUMNS, summary_inputs, write_summary
+from facemotion.summary import (
+    COMPARISON_COLUMNS,
+    SUMMARY_COLUMNS,
+    results_from_files,
+    summary_inputs,
+    write_summary,
+)
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 
 
 def _write_fold(folder, target, fold, frame):
@@ -39,8 +49,8 @@ def _experiment(folder, accuracy, rng, empty_fold=None):
 @pytest.fixture
 def written(tmp_path):
     rng = np.random.default_rng(0)
-    experiments = {"base": _experiment(tmp_path / "base", 0.3, rng),
-                   "better": _experiment(tmp_path / "better", 0.9, rng, empty_fold="3")}
+    experiments = {"base": results_from_files(_experiment(tmp_path / "base", 0.3, rng)),
+                   "better": results_from_files(_experiment(tmp_path / "better", 0.9, rng, empty_fold="3"))}
     paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv", "comparison.png")]
     write_summary(experiments, *paths, resamples=2000, seed=0)
     return paths
@@ -48,13 +58,18 @@ def written(tmp_path):
 
 def test_summary_has_a_row_per_experiment_and_target_with_intervals(written):
     summary = pd.read_csv(written[0], sep="\t")
-    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert list(summary.columns) == SUMMARY_COLUMNS + [f"recall_{c}{s}" for c in CLASSES for s in ("", "_ci_low",
+                                                                                                   "_ci_high")]
     assert summary["experiment"].tolist() == ["base", "better"]
     assert summary["n_test"].tolist() == [120, 80]  # the empty fold is skipped, not fatal
     for metric in ("uar", "accuracy", "f1_macro"):
         assert (summary[f"{metric}_ci_low"] <= summary[metric]).all()
         assert (summary[metric] <= summary[f"{metric}_ci_high"]).all()
-    assert summary["chance"].tolist() == [0.25, 0.25]
+    assert summary["chance_uar"].tolist() == [0.25, 0.25]
+    assert summary["repeats"].tolist() == [1, 1] and summary["uar_repeat_sd"].isna().all()
+    assert summary["ci_folds"].tolist() == [3, 2]
+    # Fewer folds than the coverage simulation checked: said in the table, not only in README.
+    assert summary["ci_note"].str.contains("only 3 folds").tolist() == [True, False]
     # The majority baseline always predicts Neutral: recall 1 for one class of four.
     assert summary["majority_uar"].tolist() == [0.25, 0.25]
     better = summary.iloc[1]
@@ -87,7 +102,8 @@ def test_the_outputs_are_the_same_on_every_run(written, tmp_path):
                                          str(tmp_path / name / f"label_fold_{f}.info.json")) for f in "123"}
                    for name in ("base", "better")}
     again = [tmp_path / f"again_{path.name}" for path in written]
-    write_summary(experiments, *again, resamples=2000, seed=0)
+    write_summary({name: results_from_files(files) for name, files in experiments.items()}, *again,
+                  resamples=2000, seed=0)
     assert [path.read_bytes() for path in again[:3]] == first
 
 
@@ -104,3 +120,71 @@ def test_rule_inputs_are_regrouped_by_experiment_and_keyed_by_their_paths():
     assert grouped["b"] == {("label", s): (f"{label}{s}.tsv", f"{label}{s}.info.json") for s in "12"}
     with pytest.raises(ValueError, match="experiment a: predictions and training infos are not of the same folds"):
         summary_inputs(dirs, [f"{f}.tsv" for f in files[1:]], [f"{f}.info.json" for f in files])
+
+
+# ------------------------------------------------------------------ python -m facemotion summarise
+
+
+def _prediction_dir(folder, accuracy, rng, repeats=1, folds="123"):
+    """A published system's per-recording predictions: fold files without probabilities or infos."""
+    folder.mkdir(parents=True)
+    for fold in folds:
+        true = np.array(CLASSES)[np.arange(40) % 4]
+        frames = []
+        for repeat in range(repeats):
+            right = rng.random(40) < accuracy
+            frames.append(pd.DataFrame({
+                "recording": [f"r{fold}_{i:02d}" for i in range(40)], "session": fold,
+                "speaker": [f"s{fold}{'ab'[i % 2]}" for i in range(40)], "y_true": true,
+                "y_pred": np.where(right, true, np.array(CLASSES)[rng.integers(0, 4, 40)]), "repeat": repeat,
+                "notes": "ignored"}))
+        pd.concat(frames).to_csv(folder / f"fold_{fold}.tsv", sep="\t", index=False)
+    return folder
+
+
+def _summarise(*args):
+    return subprocess.run([sys.executable, "-m", "facemotion", "summarise", *map(str, args)],
+                          capture_output=True, text=True, cwd=WORKFLOW)
+
+
+def test_the_command_summarises_any_prediction_folders_and_compares_them(tmp_path):
+    rng = np.random.default_rng(1)
+    ours = _prediction_dir(tmp_path / "ours", 0.5, rng, repeats=3)
+    published = _prediction_dir(tmp_path / "published", 0.9, rng)
+    result = _summarise(ours, published, "--out", tmp_path / "summary.tsv", "--comparison", tmp_path / "c.tsv")
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
+    assert summary["experiment"].tolist() == ["ours", "published"] and summary["repeats"].tolist() == [3, 1]
+    assert summary["n_test"].tolist() == [120, 120] and summary["ci_folds"].tolist() == [3, 3]
+    assert summary["uar_repeat_sd"].notna().tolist() == [True, False]
+    assert summary["majority_uar"].isna().all()  # no training counts beside these predictions
+    comparison = pd.read_csv(tmp_path / "c.tsv", sep="\t")
+    assert comparison[["experiment", "reference", "n_test"]].values.tolist() == [["published", "ours", 120]]
+    assert comparison["delta_uar"].iloc[0] > 0.2
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("empty", "no fold_*.tsv prediction files"),
+    ("column", "missing column(s) y_pred"),
+    ("class", "classes ['Bored'] are not among"),
+    ("two folds", "recording r1_00 is also in fold 1"),
+])
+def test_bad_prediction_folders_are_refused_in_one_line_naming_the_file(tmp_path, breakage, message):
+    folder = _prediction_dir(tmp_path / "system", 0.5, np.random.default_rng(2), folds="12")
+    broken = folder / "fold_2.tsv"
+    frame = pd.read_csv(broken, sep="\t")
+    if breakage == "empty":
+        for path in folder.iterdir():
+            path.unlink()
+    elif breakage == "column":
+        frame.drop(columns="y_pred").to_csv(broken, sep="\t", index=False)
+    elif breakage == "class":
+        frame.assign(y_true=frame["y_true"].where(frame.index > 0, "Bored")).to_csv(broken, sep="\t", index=False)
+    else:
+        frame.assign(recording=frame["recording"].where(frame.index > 0, "r1_00")).to_csv(broken, sep="\t",
+                                                                                            index=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--classes", *CLASSES)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert str(folder if breakage == "empty" else broken) in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()

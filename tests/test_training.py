@@ -206,8 +206,9 @@ def test_predictions_table_and_info():
     meta, _, geometry = make_data()
     _, pred, info = train_fold(meta, geometry, "activation", "4", FAST)
     assert list(pred.columns) == [
-        "recording", "session", "speaker", "y_true", "y_pred", "p_low", "p_medium", "p_high"
+        "recording", "session", "speaker", "y_true", "y_pred", "p_low", "p_medium", "p_high", "repeat"
     ]
+    assert (pred["repeat"] == 0).all()
     assert len(pred) == (meta.session == "4").sum() == info["n_test"]
     assert set(pred.y_pred) <= {"low", "medium", "high"}
     np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
@@ -222,6 +223,25 @@ def test_retraining_a_fold_is_deterministic():
     runs = [train_fold(meta, pixels, "valence", "1", FAST) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0][1], runs[1][1], check_exact=True)
     assert runs[0][2]["best_epoch"] == runs[1][2]["best_epoch"]
+
+
+def test_repeat_r_is_the_model_of_seed_plus_r_on_the_same_test_recordings():
+    meta, pixels, _ = make_data()
+    params = {**FAST, "protocol": "seed", "seed": 3}
+    model, both, info = train_fold(meta, pixels, "label", "2", {**params, "repeats": 2})
+    _, second, _ = train_fold(meta, pixels, "label", "2", {**params, "seed": 4})
+    assert both["repeat"].tolist() == [0] * info["n_test"] + [1] * info["n_test"]
+    repeat_1 = both[both["repeat"] == 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(repeat_1.drop(columns="repeat"), second.drop(columns="repeat"), check_exact=True)
+    assert [run["seed"] for run in info["repeats"]] == [3, 4]
+    # The saved model is the first repeat's.
+    first = both[both["repeat"] == 0]
+    rows = meta.reset_index(drop=True).index[meta.recording.isin(first.recording)].to_numpy()
+    np.testing.assert_allclose(predict_proba(model, pixels, rows), first.filter(like="p_").to_numpy(), atol=1e-6)
+    # The seed protocol's test half depends on cv.split_seed only, not on the model seed.
+    assert set(first.recording) == set(second.recording)
+    _, other_split, _ = train_fold(meta, pixels, "label", "2", {**params, "split_seed": 1})
+    assert set(other_split.recording) != set(first.recording)
 
 
 def test_save_load_round_trip_and_final_model(tmp_path):

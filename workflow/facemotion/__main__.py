@@ -1,4 +1,5 @@
-"""Command line: `python -m facemotion predict MODEL_DIR VIDEO...` and `python -m facemotion check-corpus`."""
+"""Command line: `python -m facemotion predict MODEL_DIR VIDEO...`, `python -m facemotion check-corpus` and
+`python -m facemotion summarise DIR...`."""
 
 from __future__ import annotations
 
@@ -27,10 +28,25 @@ def main(argv=None) -> int:
     check.add_argument("root", help="the corpus root folder as unpacked (config corpus.path)")
     check.add_argument("--classes", nargs="+", default=list(EMOTIONS), help="emotion classes kept (config classes)")
     check.add_argument("--folds", type=int, default=5, help="folds for corpora without sessions (config cv.folds)")
+    summarise = commands.add_parser(
+        "summarise", help="the summary's statistics on any folders of per-recording predictions",
+        description="Each DIR holds fold_<name>.tsv files (columns recording, session, speaker, y_true, y_pred, "
+                    "optional repeat; other columns ignored), as results/predictions/<target>/ does, and is one "
+                    "experiment named after the folder. Writes summary.tsv's columns per DIR and, with several, "
+                    "comparison.tsv's rows of each against the first.")
+    summarise.add_argument("dirs", nargs="+", metavar="DIR", help="folders of fold_*.tsv prediction files")
+    summarise.add_argument("--out", required=True, help="the summary table to write (tsv)")
+    summarise.add_argument("--comparison", help="the comparison table to write (tsv), each DIR against the first")
+    summarise.add_argument("--classes", nargs="+", help="class names in order (default: from the data)")
+    summarise.add_argument("--target", default="label", help="the target's name in the tables (default: label)")
+    summarise.add_argument("--permutations", type=int, default=2000, help="permutations of p_chance")
+    summarise.add_argument("--seed", type=int, default=0, help="random seed of those permutations")
     args = parser.parse_args(argv)
 
     if args.command == "check-corpus":
         return check_corpus(args.format, args.root, args.classes, args.folds)
+    if args.command == "summarise":
+        return summarise_dirs(args)
     from pathlib import Path
 
     from facemotion.predict import PredictionInputError, check_segment, load_final_models, predict_recordings
@@ -45,6 +61,31 @@ def main(argv=None) -> int:
                          "start": args.start, "end": args.end})
     predictions = predict_recordings(rows, models)
     predictions.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6f")
+    return 0
+
+
+def summarise_dirs(args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from facemotion.summary import PredictionsError, read_prediction_dir, write_summary
+
+    names = [Path(d).resolve().name for d in args.dirs]
+    if len(set(names)) < len(names):
+        print(f"error: two DIRs have the same name ({', '.join(names)}): each names an experiment", file=sys.stderr)
+        return 2
+    try:
+        experiments = {name: {args.target: read_prediction_dir(d, args.target, args.classes)}
+                       for name, d in zip(names, args.dirs)}
+        with tempfile.TemporaryDirectory() as scratch:
+            scratch = Path(scratch)
+            comparison = args.comparison or scratch / "comparison.tsv"
+            write_summary(experiments, args.out, scratch / "speakers.tsv", comparison, scratch / "comparison.png",
+                          args.permutations, args.seed)
+    except (PredictionsError, ValueError) as error:  # the user's input: one line, not a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(Path(args.out).read_text(), end="")
     return 0
 
 

@@ -28,7 +28,7 @@ from .folds import natural_key
 log = logging.getLogger(__name__)
 
 METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
-BASELINES = ("chance", "majority_accuracy", "majority_uar")
+BASELINES = ("chance_uar", "majority_accuracy", "majority_uar")
 TARGET_TITLES = {"label": "Emotion", "activation": "Activation", "valence": "Valence"}
 
 
@@ -78,6 +78,16 @@ def fold_metrics(y_true, y_pred, classes: Sequence[str]) -> dict:
     }
 
 
+def repeat_mean_metrics(frame: pd.DataFrame, classes: Sequence[str]) -> dict:
+    """:func:`fold_metrics` of a fold's predictions, averaged over its training repeats (column
+    ``repeat``; every repeat tests the same recordings, so ``n_test`` counts one repeat's)."""
+    if "repeat" not in frame or frame["repeat"].nunique() < 2:
+        return fold_metrics(frame["y_true"], frame["y_pred"], classes)
+    per_repeat = [fold_metrics(rows["y_true"], rows["y_pred"], classes) for _, rows in frame.groupby("repeat")]
+    return {name: per_repeat[0][name] if name == "n_test" else float(np.mean([m[name] for m in per_repeat]))
+            for name in METRICS}
+
+
 def majority_baseline(train_counts, y_true, classes: Sequence[str]) -> dict:
     """Always predicting the most frequent TRAINING class (ties: first in ``classes``).
 
@@ -100,7 +110,8 @@ def _by_target(predictions) -> dict[str, dict[str, pd.DataFrame]]:
     return {t: dict(sorted(f.items(), key=lambda kv: natural_key(kv[0]))) for t, f in grouped.items()}
 
 
-def aggregate(predictions, train_counts: Mapping | None = None, skipped: Mapping | None = None) -> pd.DataFrame:
+def aggregate(predictions, train_counts: Mapping | None = None, skipped: Mapping | None = None,
+              classes: Sequence[str] | None = None) -> pd.DataFrame:
     """Per-fold metrics plus a ``mean`` and a ``std`` row per target.
 
     ``predictions``: {(target, fold): predictions frame} (or one frame with ``target`` and
@@ -108,20 +119,23 @@ def aggregate(predictions, train_counts: Mapping | None = None, skipped: Mapping
     (``info["train_class_counts"]`` from training) for the majority-class baseline; without it
     those columns are NaN. ``skipped``: optional {(target, fold): reason} of folds without test
     data; they are listed with that reason and left out of ``mean`` and ``std``. Columns: target,
-    fold, n_test, accuracy, uar, f1_macro, f1_weighted, chance, majority_accuracy, majority_uar,
-    skipped.
+    fold, n_test, accuracy, uar, f1_macro, f1_weighted, chance_uar, majority_accuracy, majority_uar,
+    skipped. With training repeats (a ``repeat`` column) a fold's metrics are the repeats' mean.
+    ``classes``: the class order, when the tables have no ``p_<class>`` columns to read it from.
     """
     rows = []
     for target, folds in _by_target(predictions).items():
         per_fold = []
         for fold, frame in folds.items():
-            classes = classes_from_predictions(frame)
+            fold_classes = classes or classes_from_predictions(frame)
             row = {"target": target, "fold": fold}
-            row.update(fold_metrics(frame["y_true"], frame["y_pred"], classes))
-            row["chance"] = 1.0 / len(classes)
+            row.update(repeat_mean_metrics(frame, fold_classes))
+            row["chance_uar"] = 1.0 / len(fold_classes)
             counts = (train_counts or {}).get((target, fold))
             if counts is not None:
-                base = majority_baseline(counts, frame["y_true"], classes)
+                one_repeat = frame[frame["repeat"] == frame["repeat"].iloc[0]] if "repeat" in frame and len(frame) \
+                    else frame
+                base = majority_baseline(counts, one_repeat["y_true"], fold_classes)
                 row.update(majority_accuracy=base["majority_accuracy"], majority_uar=base["majority_uar"])
             else:
                 row.update(majority_accuracy=np.nan, majority_uar=np.nan)
@@ -268,7 +282,7 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
         mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
         evaluated = sum((target, fold) not in skipped for fold in folds)
         log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
-                 target, mean["uar"], mean["majority_uar"], mean["chance"], mean["accuracy"], evaluated)
+                 target, mean["uar"], mean["majority_uar"], mean["chance_uar"], mean["accuracy"], evaluated)
     return metrics
 
 

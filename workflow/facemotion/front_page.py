@@ -70,7 +70,7 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
         mean, std = by_fold.loc["mean"], by_fold.loc["std"]
         rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ± {std['uar']:.3f}",
-                     f"{mean['majority_uar']:.3f}", f"{mean['chance']:.3f}", f"{mean['accuracy']:.3f}",
+                     f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
     lines += _list_table(["target", "UAR (mean ± std)", "majority UAR", "chance", "accuracy", "folds"], rows)
     lines += [

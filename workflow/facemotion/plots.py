@@ -277,6 +277,36 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
     return figure, panels
 
 
+# --------------------------------------------------------------------------- the summary
+
+
+def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path:
+    """UAR and its 95 % interval per experiment, one panel per target, chance as a dashed line."""
+    plt = _pyplot()
+    targets = list(dict.fromkeys(summary["target"]))
+    experiments = list(dict.fromkeys(summary["experiment"]))
+    fig, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.45 * len(experiments) + 1.6),
+                             sharey=True, squeeze=False)
+    for ax, target in zip(axes[0], targets):
+        rows = summary[summary["target"] == target].set_index("experiment").reindex(experiments)
+        y = np.arange(len(experiments))
+        ax.errorbar(rows["uar"], y, xerr=[rows["uar"] - rows["uar_ci_low"], rows["uar_ci_high"] - rows["uar"]],
+                    fmt="o", color="black", capsize=3)
+        ax.axvline(rows["chance_uar"].dropna().iloc[0] if rows["chance_uar"].notna().any() else np.nan,
+                   color="grey", linestyle="--", linewidth=1)
+        ax.set_title(TARGET_TITLES.get(target, target))
+        ax.set_xlabel("UAR (95 % CI over folds)")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_yticks(y, experiments)
+        ax.invert_yaxis()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 # --------------------------------------------------------------------------- the rules' entry points
 
 

@@ -1,22 +1,27 @@
-"""Uncertainty of the cross-validated metrics: speaker bootstrap, permutation tests, paired comparison.
+"""Uncertainty of the cross-validated metrics: t-intervals over folds, tests against chance, paired comparison.
 
-Everything works on confusion counts per *unit*, a speaker within a test fold: a resample or a
-swap only reweights units, and every metric is a function of the resulting confusion matrices,
-so 2,000 resamples cost a few matrix products instead of 2,000 passes over the recordings.
+The unit of independence is the test fold. Each fold holds its own speakers (leave-one-session-
+out), its own trained model and, with ``training.repeats``, its own R models; speakers of one fold
+share that model, so their results are correlated, and folds are what varies independently. So:
 
-- Metrics are fold means, as in ``metrics.tsv``: per fold, accuracy, UAR (mean recall over the
-  classes present in the fold's test set) and macro F1 (over the classes present in the test set
-  or the predictions, as sklearn); then the mean over the folds that have test recordings.
-- Bootstrap: within each fold, its speakers are drawn with replacement (as many as it has) and
-  all their test recordings taken; the 95 % interval is the 2.5th and 97.5th percentile of the
-  resampled fold means. Speakers, not recordings, are the independent units of a speaker-
-  independent evaluation.
-- ``p_chance``: labels permuted within each test fold with the predictions fixed; under that
-  null the expected UAR is exactly chance (1 / classes). p = (1 + #{permuted >= observed}) /
-  (1 + permutations).
-- Paired comparison of two systems on the same test recordings: the same bootstrap draws for
-  both (interval of the UAR difference), and a permutation test that swaps the two systems'
-  predictions speaker by speaker (two-sided p-value of the UAR difference).
+- Metrics are fold means, as in ``metrics.tsv``: per fold and repeat, accuracy, UAR (mean recall
+  over the classes present in the fold's test set) and macro F1 (over the classes present in the
+  test set or the predictions, as sklearn); a fold's value is the mean over its repeats; the
+  metric is the mean over the folds that have test recordings.
+- Interval: the t-interval over those F fold values, mean +- t(F-1, 0.975) sd / sqrt(F). A fold's
+  value already averages its speakers and its repeats, so the spread between folds carries the
+  variance between speakers, between trained models and between seeds. It is the interval a
+  reader can recompute from the fold rows of ``metrics.tsv``. Simulations of the corpus shapes the
+  readers serve (``tests/benchmarks/bench_coverage.py``) justify it over a bootstrap of speakers
+  within folds (too narrow with 2 speakers per fold) and a t-interval over speakers (too narrow
+  when folds differ, as their models do).
+- ``p_chance``: labels permuted within each test fold with the predictions fixed (every repeat
+  the same permutation); under that null the expected UAR is exactly chance. It says a model is
+  above chance on these recordings. ``p_chance_speakers``: a one-sided t-test over the folds of
+  "fold UAR minus the fold's chance UAR is at most 0", which is about new speakers.
+- Paired comparison of two systems on the same test recordings: per fold, the difference of the
+  repeat-mean UARs; its t-interval over folds and the two-sided paired t-test (p < 0.05 exactly
+  when the interval excludes 0).
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 METRIC_NAMES = ("uar", "accuracy", "f1_macro")
+LEVEL = 0.95
+# The fewest folds the coverage simulation checked (IEMOCAP's 5 sessions and the 5 actor folds of
+# RAVDESS and CREMA-D); fewer folds get a t-interval too, and a note in summary.tsv.
+SIMULATED_FOLDS = 5
 
 
 def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -52,14 +62,33 @@ def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
     return {"uar": uar, "accuracy": accuracy, "f1_macro": f1_macro}
 
 
+def recall_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Recall per class (..., k) of confusion counts (..., k, k); NaN for a class without recordings."""
+    counts = np.asarray(counts, dtype=np.float64)
+    true = counts.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(true > 0, np.diagonal(counts, axis1=-2, axis2=-1) / true, np.nan)
+
+
 @dataclass
 class Units:
-    """Confusion counts per speaker within a test fold."""
+    """Confusion counts per training repeat and per speaker within a test fold."""
 
     folds: np.ndarray  # (u,) fold index of each unit, 0..n_folds-1
     speakers: list[str]  # (u,) speaker of each unit
-    counts: np.ndarray  # (u, k, k) int64
+    counts: np.ndarray  # (repeats, u, k, k) int64
     n_folds: int
+
+    @property
+    def repeats(self) -> int:
+        return self.counts.shape[0]
+
+    def fold_counts(self) -> np.ndarray:
+        """(repeats, n_folds, k, k): the counts of each fold, per repeat."""
+        k = self.counts.shape[-1]
+        out = np.zeros((self.repeats, self.n_folds, k, k), dtype=np.int64)
+        np.add.at(out, (slice(None), self.folds), self.counts)
+        return out
 
 
 def class_codes(values, classes: Sequence[str], what: str) -> np.ndarray:
@@ -72,112 +101,156 @@ def class_codes(values, classes: Sequence[str], what: str) -> np.ndarray:
 
 
 def units_from_predictions(frame: pd.DataFrame, classes: Sequence[str], folds: Sequence[str]) -> Units:
-    """Units of a predictions table with ``fold``, ``speaker``, ``y_true`` and ``y_pred`` columns.
+    """Units of a predictions table with ``fold``, ``speaker``, ``y_true``, ``y_pred`` and optional
+    ``repeat`` columns.
 
     ``folds`` lists every fold in order, including folds without test recordings (they hold no
-    units and drop out of the fold means).
+    units and drop out of the fold means). Every repeat must test the same recordings.
     """
     k = len(classes)
     fold_index = {f: i for i, f in enumerate(folds)}
+    repeat = frame["repeat"].astype(int).to_numpy() if "repeat" in frame else np.zeros(len(frame), np.int64)
+    repeat_values = np.unique(repeat) if len(frame) else np.zeros(1, np.int64)
+    repeat_index = np.searchsorted(repeat_values, repeat)
     keys = frame[["fold", "speaker"]].astype(str).drop_duplicates().sort_values(["fold", "speaker"])
     unit_of = {key: i for i, key in enumerate(map(tuple, keys.to_numpy()))}
     unit = np.fromiter((unit_of[key] for key in zip(frame["fold"].astype(str), frame["speaker"].astype(str))),
                        dtype=np.int64, count=len(frame))
     true = class_codes(frame["y_true"].tolist(), classes, "y_true")
     predicted = class_codes(frame["y_pred"].tolist(), classes, "y_pred")
-    counts = np.bincount(unit * k * k + true * k + predicted, minlength=len(unit_of) * k * k)
+    u, r = len(unit_of), len(repeat_values)
+    cells = ((repeat_index * u + unit) * k + true) * k + predicted
+    counts = np.bincount(cells, minlength=r * u * k * k).reshape(r, u, k, k)
+    true_per_repeat = counts.sum(axis=-1)
+    if (true_per_repeat != true_per_repeat[:1]).any():
+        raise ValueError(f"repeats {repeat_values.tolist()} do not test the same recordings: every repeat of a "
+                         "fold must predict the same test set")
     return Units(folds=np.array([fold_index[f] for f, _ in unit_of], dtype=np.int64),
-                 speakers=[s for _, s in unit_of], counts=counts.reshape(len(unit_of), k, k), n_folds=len(folds))
+                 speakers=[s for _, s in unit_of], counts=counts, n_folds=len(folds))
 
 
-def fold_means(weights: np.ndarray, units: Units) -> dict[str, np.ndarray]:
-    """Fold-mean metrics for each row of unit ``weights`` (r, u): one value per row."""
-    k = units.counts.shape[-1]
-    flat = units.counts.reshape(len(units.folds), k * k).astype(np.float64)
-    fold_counts = np.stack([weights[:, units.folds == fold] @ flat[units.folds == fold]
-                            for fold in range(units.n_folds)], axis=1).reshape(len(weights), units.n_folds, k, k)
-    per_fold = metrics_from_counts(fold_counts)
-    # Folds without test recordings are NaN and left out, as in metrics.tsv's mean row (a
-    # target without any test recording stays NaN, which nanmean would warn about).
+def _nanmean(values: np.ndarray, axis) -> np.ndarray:
+    # Folds without test recordings are NaN and left out, as in metrics.tsv's mean row (a target
+    # without any test recording stays NaN, which nanmean would warn about).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return {name: np.nanmean(values, axis=1) for name, values in per_fold.items()}
+        return np.nanmean(values, axis=axis)
 
 
-def bootstrap_weights(unit_folds: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_resamples, u): how often each unit is drawn when each fold's speakers are resampled."""
-    weights = np.zeros((n_resamples, len(unit_folds)))
-    for fold in np.unique(unit_folds):
-        members = np.flatnonzero(unit_folds == fold)
-        weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)),
-                                              size=n_resamples)
-    return weights
+def per_repeat_fold_metrics(units: Units) -> dict[str, np.ndarray]:
+    """{metric: (repeats, n_folds)}; NaN for folds without test recordings."""
+    return metrics_from_counts(units.fold_counts())
 
 
-def percentile_interval(values: np.ndarray) -> tuple[float, float]:
-    if np.all(np.isnan(values)):
-        return np.nan, np.nan
-    low, high = np.nanpercentile(values, [2.5, 97.5])
-    return float(low), float(high)
+def t_interval(values: np.ndarray) -> tuple[float, float, float, int]:
+    """Mean of the finite ``values`` and its t-interval at ``LEVEL``: (mean, low, high, n).
+
+    With fewer than two values there is no spread to estimate: the bounds are NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    mean = float(values.mean())
+    if n < 2:
+        return mean, np.nan, np.nan, n
+    half = stats.t.ppf(0.5 + LEVEL / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return mean, float(mean - half), float(mean + half), n
 
 
-def bootstrap_summary(units: Units, n_resamples: int, seed: int) -> dict[str, float]:
-    """Fold-mean metrics with their 95 % speaker-bootstrap intervals (``uar``, ``uar_ci_low``, ...)."""
-    observed = fold_means(np.ones((1, len(units.folds))), units)
-    resampled = fold_means(bootstrap_weights(units.folds, n_resamples, np.random.default_rng(seed)), units)
-    summary = {}
+def t_test_p(values: np.ndarray, alternative: str) -> float:
+    """p-value of the one-sample t-test of "mean 0" (``alternative``: ``greater`` or ``two-sided``)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return np.nan
+    sd = values.std(ddof=1)
+    if sd == 0:  # every fold the same: the sign of the mean decides
+        mean = values.mean()
+        return float(mean == 0) if alternative == "two-sided" else float(mean <= 0)
+    return float(stats.ttest_1samp(values, 0.0, alternative=alternative).pvalue)
+
+
+def interval_summary(units: Units, classes: Sequence[str]) -> dict[str, float]:
+    """Per metric: the fold mean, its interval (``_ci_low``, ``_ci_high``) and the standard deviation
+    across repeats of the fold mean (``_repeat_sd``, NaN with one repeat); ``ci_folds``, the folds
+    the intervals rest on; per class the recall and its interval; ``p_chance_speakers``."""
+    per_repeat = per_repeat_fold_metrics(units)
+    summary: dict[str, float] = {"repeats": units.repeats}
+    n_folds = 0
     for name in METRIC_NAMES:
-        summary[name] = float(observed[name][0])
-        summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = percentile_interval(resampled[name])
+        mean, low, high, n_folds = t_interval(_nanmean(per_repeat[name], axis=0))
+        repeat_means = _nanmean(per_repeat[name], axis=1)
+        repeat_sd = float(np.std(repeat_means, ddof=1)) if units.repeats > 1 and n_folds else np.nan
+        summary.update({name: mean, f"{name}_ci_low": low, f"{name}_ci_high": high, f"{name}_repeat_sd": repeat_sd})
+    summary["ci_folds"] = n_folds
+    fold_counts = units.fold_counts()
+    recall = _nanmean(recall_from_counts(fold_counts), axis=0)  # (n_folds, k)
+    for c, name in enumerate(classes):
+        mean, low, high, _ = t_interval(recall[:, c])
+        summary.update({f"recall_{name}": mean, f"recall_{name}_ci_low": low, f"recall_{name}_ci_high": high})
+    # A fold's chance UAR is 1 / the classes present in its test set (the UAR averages those).
+    present = (fold_counts[0].sum(axis=-1) > 0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above_chance = _nanmean(per_repeat["uar"], axis=0) - np.where(present > 0, 1.0 / present, np.nan)
+    summary["p_chance_speakers"] = t_test_p(above_chance, "greater")
     return summary
 
 
 def permutation_p_chance(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, n_classes: int,
                          n_permutations: int, seed: int) -> float:
-    """p-value of "UAR no better than chance": class codes permuted within folds, predictions fixed."""
+    """p-value of "UAR no better than chance": class codes permuted within folds, predictions fixed.
+
+    ``true`` (n,), ``folds`` (n,); ``predicted`` (n,) or (repeats, n): each permutation of the
+    labels is applied to every repeat, and the statistic is the repeat-mean of the fold-mean UAR.
+    """
     rng = np.random.default_rng(seed)
     k = n_classes
+    predicted = np.atleast_2d(predicted)
     fold_ids = np.unique(folds)
     if not len(fold_ids):
         return np.nan
-    observed = np.empty(len(fold_ids))
-    permuted = np.empty((n_permutations, len(fold_ids)))
+    observed = np.empty((len(predicted), len(fold_ids)))
+    permuted = np.empty((len(predicted), n_permutations, len(fold_ids)))
     for column, fold in enumerate(fold_ids):
-        fold_true, fold_predicted = true[folds == fold], predicted[folds == fold]
-        observed[column] = metrics_from_counts(
-            np.bincount(fold_true * k + fold_predicted, minlength=k * k).reshape(k, k))["uar"]
+        fold_true = true[folds == fold]
         shuffled = rng.permuted(np.tile(fold_true, (n_permutations, 1)), axis=1)
-        cells = np.arange(n_permutations)[:, None] * k * k + shuffled * k + fold_predicted
-        counts = np.bincount(cells.ravel(), minlength=n_permutations * k * k).reshape(n_permutations, k, k)
-        permuted[:, column] = metrics_from_counts(counts)["uar"]
+        for r, repeat_predicted in enumerate(predicted):
+            fold_predicted = repeat_predicted[folds == fold]
+            observed[r, column] = metrics_from_counts(
+                np.bincount(fold_true * k + fold_predicted, minlength=k * k).reshape(k, k))["uar"]
+            cells = np.arange(n_permutations)[:, None] * k * k + shuffled * k + fold_predicted
+            counts = np.bincount(cells.ravel(), minlength=n_permutations * k * k).reshape(n_permutations, k, k)
+            permuted[r, :, column] = metrics_from_counts(counts)["uar"]
     # A small tolerance, so that a permutation equal to the observed value counts as reaching it.
-    reached = permuted.mean(axis=1) >= observed.mean() - 1e-12
+    reached = permuted.mean(axis=(0, 2)) >= observed.mean() - 1e-12
     return float((1 + reached.sum()) / (1 + n_permutations))
 
 
-def paired_comparison(reference: Units, other: Units, n_resamples: int, seed: int) -> dict[str, float]:
-    """UAR of ``other`` minus ``reference`` on the same units, its 95 % interval and p-value.
+def paired_comparison(reference: Units, other: Units) -> dict[str, float]:
+    """UAR of ``other`` minus ``reference`` on the same test recordings: the fold mean of the per-fold
+    differences (each system's UAR averaged over its repeats), its t-interval over folds and the
+    two-sided paired t-test's p-value."""
+    if reference.n_folds != other.n_folds or not np.array_equal(reference.fold_counts()[0].sum(axis=-1),
+                                                                 other.fold_counts()[0].sum(axis=-1)):
+        raise ValueError("a paired comparison needs the same test recordings in the same folds")
+    differences = (_nanmean(per_repeat_fold_metrics(other)["uar"], axis=0)
+                   - _nanmean(per_repeat_fold_metrics(reference)["uar"], axis=0))
+    delta, low, high, n_folds = t_interval(differences)
+    return {"delta_uar": delta, "delta_ci_low": low, "delta_ci_high": high, "ci_folds": n_folds,
+            "p_value": t_test_p(differences, "two-sided")}
 
-    Both must hold the same units (speakers in folds, in the same order) built from the same
-    test recordings and true classes.
-    """
-    if reference.speakers != other.speakers or not np.array_equal(reference.folds, other.folds):
-        raise ValueError("a paired comparison needs the same speakers in the same folds")
-    rng = np.random.default_rng(seed)
-    n_units = len(reference.folds)
-    ones = np.ones((1, n_units))
-    delta = fold_means(ones, other)["uar"][0] - fold_means(ones, reference)["uar"][0]
-    weights = bootstrap_weights(reference.folds, n_resamples, rng)
-    resampled = fold_means(weights, other)["uar"] - fold_means(weights, reference)["uar"]
-    # Under "no difference" the two systems are exchangeable speaker by speaker: swap each
-    # speaker's predictions between them at random.
-    swapped = rng.integers(0, 2, size=(n_resamples, n_units)).astype(np.float64)
-    # Both systems' units side by side: weights (1 - s, s) pick the reference side, (s, 1 - s) the other.
-    both = Units(np.concatenate([reference.folds, other.folds]), reference.speakers * 2,
-                 np.concatenate([reference.counts, other.counts]), reference.n_folds)
-    swapped_delta = (fold_means(np.concatenate([swapped, 1.0 - swapped], axis=1), both)["uar"]
-                     - fold_means(np.concatenate([1.0 - swapped, swapped], axis=1), both)["uar"])
-    extreme = np.abs(swapped_delta) >= abs(delta) - 1e-12
-    low, high = percentile_interval(resampled)
-    p_value = (1 + extreme.sum()) / (1 + n_resamples) if np.isfinite(delta) else np.nan
-    return {"delta_uar": float(delta), "delta_ci_low": low, "delta_ci_high": high, "p_value": float(p_value)}
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN stays NaN and is not counted)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted

@@ -1,10 +1,11 @@
-"""The tables a publication needs, over every experiment (rule summarise).
+"""The tables a publication needs, over every experiment (rule summarise, ``python -m facemotion summarise``).
 
-- ``summary.tsv``: per experiment and target, the fold means of ``metrics.tsv`` with 95 %
-  speaker-bootstrap intervals, the baselines and a permutation p-value against chance;
+- ``summary.tsv``: per experiment and target, the fold means of ``metrics.tsv`` (averaged over
+  training repeats) with 95 % t-intervals over folds, the spread between repeats, the baselines,
+  tests against chance and each class's recall with its interval;
 - ``speakers.tsv``: per experiment, target and speaker, the speaker's own metrics and recalls;
 - ``comparison.tsv``: every experiment after the first against the first (the reference), paired
-  on the test recordings both predicted;
+  on the test recordings both predicted, with Holm-corrected p-values over the file;
 - ``plots/comparison.png``: UAR with its interval per experiment and target (a forest plot).
 
 The statistics are in :mod:`facemotion.statistics`.
@@ -15,17 +16,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .evaluation import TARGET_TITLES, aggregate, classes_from_predictions, fold_files, read_predictions
-from .plots import _pyplot
+from .evaluation import aggregate, classes_from_predictions, fold_files, read_predictions
+from .folds import natural_key
+from .plots import plot_forest
 from .statistics import (
+    LEVEL,
     METRIC_NAMES,
-    bootstrap_summary,
+    SIMULATED_FOLDS,
     class_codes,
+    holm,
+    interval_summary,
     metrics_from_counts,
     paired_comparison,
     permutation_p_chance,
@@ -34,11 +40,22 @@ from .statistics import (
 
 log = logging.getLogger(__name__)
 
-SUMMARY_COLUMNS = ["experiment", "target", "n_test",
-                   *(f"{m}{suffix}" for m in METRIC_NAMES for suffix in ("", "_ci_low", "_ci_high")),
-                   "majority_uar", "chance", "p_chance"]
+SUMMARY_COLUMNS = ["experiment", "target", "n_test", "repeats",
+                   *(f"{m}{suffix}" for m in METRIC_NAMES for suffix in ("", "_ci_low", "_ci_high", "_repeat_sd")),
+                   "ci_folds", "ci_note", "majority_accuracy", "majority_uar", "chance_uar", "p_chance",
+                   "p_chance_speakers"]  # then recall_<class>, recall_<class>_ci_low, _ci_high per class
 COMPARISON_COLUMNS = ["experiment", "reference", "target", "n_test", "delta_uar", "delta_ci_low",
-                      "delta_ci_high", "p_value"]
+                      "delta_ci_high", "ci_folds", "p_value", "p_holm"]
+PREDICTION_COLUMNS = ("recording", "speaker", "y_true", "y_pred")
+
+
+@dataclass
+class TargetResults:
+    """One target's test predictions of one experiment, fold by fold (in fold order)."""
+
+    folds: dict[str, pd.DataFrame]  # fold -> predictions (recording, speaker, y_true, y_pred, repeat ...)
+    classes: list[str]
+    train_counts: dict[str, Sequence[int]] | None = None  # fold -> training counts per class (majority baseline)
 
 
 def pooled(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -47,123 +64,145 @@ def pooled(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def summarise_target(experiment: str, target: str, folds: Mapping[str, pd.DataFrame], train_counts: Mapping,
-                     resamples: int, seed: int) -> dict:
-    """One row of summary.tsv. ``train_counts``: {fold: per-class training counts} (majority baseline)."""
-    classes = classes_from_predictions(next(iter(folds.values())))
+def first_repeat(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one repeat: every repeat holds the same test recordings."""
+    if "repeat" not in frame or frame.empty:
+        return frame
+    return frame[frame["repeat"].astype(int) == frame["repeat"].astype(int).min()]
+
+
+def ci_note(n_folds: int, speaker_independent: bool) -> str:
+    """Where the intervals do not keep their stated level, or mean something else, say so."""
+    notes = []
+    if n_folds < 2:
+        notes.append(f"{n_folds} fold(s) with test recordings: no interval")
+    elif n_folds < SIMULATED_FOLDS:
+        notes.append(f"only {n_folds} folds: coverage was simulated from {SIMULATED_FOLDS} folds up, and the "
+                     f"interval rests on {n_folds - 1} degree(s) of freedom")
+    if not speaker_independent:
+        notes.append("speakers span folds: the interval is about new recordings of these speakers, not new speakers")
+    return "; ".join(notes)
+
+
+def summarise_target(experiment: str, target: str, results: TargetResults, resamples: int, seed: int,
+                     speaker_independent: bool = True) -> dict:
+    """One row of summary.tsv."""
+    classes, folds = results.classes, results.folds
     table = pooled(folds)
     units = units_from_predictions(table, classes, list(folds))
+    repeats = sorted(table["repeat"].astype(int).unique()) if "repeat" in table else [0]
+    by_repeat = _by_repeat(table, repeats)
+    tested = by_repeat[0]
     baselines = aggregate({(target, fold): frame for fold, frame in folds.items()},
-                          {(target, fold): counts for fold, counts in train_counts.items()})
+                          {(target, fold): counts for fold, counts in (results.train_counts or {}).items()},
+                          classes=classes)
     mean = baselines[baselines["fold"] == "mean"].iloc[0]
     fold_index = {fold: i for i, fold in enumerate(folds)}
-    p_chance = permutation_p_chance(class_codes(table["y_true"].tolist(), classes, "y_true"),
-                                    class_codes(table["y_pred"].tolist(), classes, "y_pred"),
-                                    table["fold"].map(fold_index).to_numpy(dtype=np.int64), len(classes),
+    predicted = np.stack([class_codes(rows["y_pred"].tolist(), classes, "y_pred") for rows in by_repeat])
+    p_chance = permutation_p_chance(class_codes(tested["y_true"].tolist(), classes, "y_true"), predicted,
+                                    tested["fold"].map(fold_index).to_numpy(dtype=np.int64), len(classes),
                                     resamples, seed)
-    return {"experiment": experiment, "target": target, "n_test": len(table),
-            **bootstrap_summary(units, resamples, seed),
-            "majority_uar": mean["majority_uar"], "chance": 1.0 / len(classes), "p_chance": p_chance}
+    intervals = interval_summary(units, classes)
+    return {"experiment": experiment, "target": target, "n_test": len(tested), **intervals,
+            "ci_note": ci_note(intervals["ci_folds"], speaker_independent),
+            "majority_accuracy": mean["majority_accuracy"], "majority_uar": mean["majority_uar"],
+            "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
 
 
-def speaker_rows(experiment: str, target: str, folds: Mapping[str, pd.DataFrame]) -> list[dict]:
-    """Rows of speakers.tsv: per speaker of each fold, n_test, uar, accuracy and recall per class."""
-    classes = classes_from_predictions(next(iter(folds.values())))
-    units = units_from_predictions(pooled(folds), classes, list(folds))
-    fold_names = list(folds)
+def _by_repeat(table: pd.DataFrame, repeats: Sequence[int]) -> list[pd.DataFrame]:
+    """The rows of each repeat, in the same recording order (that of the first repeat)."""
+    if "repeat" not in table:
+        return [table]
+    order = ["fold", "recording"]
+    return [table[table["repeat"].astype(int) == r].sort_values(order, kind="stable") for r in repeats]
+
+
+def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[dict]:
+    """Rows of speakers.tsv: per speaker of each fold, n_test, uar, accuracy and recall per class
+    (over the repeats' predictions together)."""
+    classes = results.classes
+    units = units_from_predictions(pooled(results.folds), classes, list(results.folds))
+    fold_names = list(results.folds)
     rows = []
-    for fold, speaker, counts in zip(units.folds, units.speakers, units.counts):
+    for fold, speaker, counts in zip(units.folds, units.speakers, units.counts.sum(axis=0)):
         metrics = metrics_from_counts(counts)
         true = counts.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             recall = np.where(true > 0, np.diag(counts) / true, np.nan)
         rows.append({"experiment": experiment, "target": target, "speaker": speaker, "fold": fold_names[fold],
-                     "n_test": int(counts.sum()), "uar": float(metrics["uar"]), "accuracy": float(metrics["accuracy"]),
-                     **{f"recall_{c}": r for c, r in zip(classes, recall)}})
+                     "n_test": int(counts.sum()) // units.repeats, "uar": float(metrics["uar"]),
+                     "accuracy": float(metrics["accuracy"]), **{f"recall_{c}": r for c, r in zip(classes, recall)}})
     return rows
 
 
-def compare_target(reference: str, experiment: str, target: str, reference_folds: Mapping[str, pd.DataFrame],
-                   folds: Mapping[str, pd.DataFrame], resamples: int, seed: int) -> dict:
+def compare_target(reference: str, experiment: str, target: str, reference_results: TargetResults,
+                   results: TargetResults) -> dict:
     """One row of comparison.tsv: ``experiment`` against ``reference`` on the recordings both tested.
 
     Pairs need the same true class: recordings the two label differently (other classes or
     binning) are left out, and so are recordings only one of them tested.
     """
-    ours, theirs = pooled(reference_folds), pooled(folds)
-    paired = ours.merge(theirs[["recording", "y_true", "y_pred"]], on=["recording", "y_true"],
-                        suffixes=("_reference", ""))
-    classes = list(dict.fromkeys(classes_from_predictions(ours) + classes_from_predictions(theirs)))
-    fold_names = list(reference_folds)
-    reference_units = units_from_predictions(paired.assign(y_pred=paired["y_pred_reference"]), classes, fold_names)
-    units = units_from_predictions(paired, classes, fold_names)
-    return {"experiment": experiment, "reference": reference, "target": target, "n_test": len(paired),
-            **paired_comparison(reference_units, units, resamples, seed)}
+    ours, theirs = pooled(reference_results.folds), pooled(results.folds)
+    common = (first_repeat(ours)[["fold", "recording", "y_true"]]
+              .merge(first_repeat(theirs)[["fold", "recording", "y_true"]], on=["fold", "recording", "y_true"]))
+    classes = list(dict.fromkeys(reference_results.classes + results.classes))
+    fold_names = list(reference_results.folds)
+    keys = ["fold", "recording", "y_true"]
+    reference_units = units_from_predictions(ours.merge(common, on=keys), classes, fold_names)
+    units = units_from_predictions(theirs.merge(common, on=keys), classes, fold_names)
+    return {"experiment": experiment, "reference": reference, "target": target, "n_test": len(common),
+            **paired_comparison(reference_units, units)}
 
 
-def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path:
-    """UAR and its 95 % interval per experiment, one panel per target, chance as a dashed line."""
-    plt = _pyplot()
-    targets = list(dict.fromkeys(summary["target"]))
-    experiments = list(dict.fromkeys(summary["experiment"]))
-    fig, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.45 * len(experiments) + 1.6),
-                             sharey=True, squeeze=False)
-    for ax, target in zip(axes[0], targets):
-        rows = summary[summary["target"] == target].set_index("experiment").reindex(experiments)
-        y = np.arange(len(experiments))
-        ax.errorbar(rows["uar"], y, xerr=[rows["uar"] - rows["uar_ci_low"], rows["uar_ci_high"] - rows["uar"]],
-                    fmt="o", color="black", capsize=3)
-        ax.axvline(rows["chance"].dropna().iloc[0] if rows["chance"].notna().any() else np.nan,
-                   color="grey", linestyle="--", linewidth=1)
-        ax.set_title(TARGET_TITLES.get(target, target))
-        ax.set_xlabel("UAR (95 % CI)")
-        ax.set_xlim(0.0, 1.0)
-        ax.set_yticks(y, experiments)
-        ax.invert_yaxis()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
-
-
-def write_summary(experiments: Mapping[str, Mapping[tuple[str, str], tuple[str, str]]], summary_path, speakers_path,
-                  comparison_path, plot_path, resamples: int, seed: int, dpi: int = 150) -> pd.DataFrame:
-    """Write the four outputs. ``experiments``: name -> {(target, fold): (predictions file, info file)},
-    the reference first. Returns the summary table."""
+def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summary_path, speakers_path,
+                  comparison_path, plot_path, resamples: int, seed: int, dpi: int = 150,
+                  speaker_independent: bool = True) -> pd.DataFrame:
+    """Write the four outputs. ``experiments``: name -> {target: results}, the reference first.
+    Returns the summary table."""
     summary, speakers, comparisons = [], [], []
-    by_experiment = {}
-    for name, files in experiments.items():
-        predictions = read_predictions({key: paths[0] for key, paths in files.items()})
-        by_target: dict[str, dict[str, pd.DataFrame]] = {}
-        for (target, fold), frame in predictions.items():
-            by_target.setdefault(target, {})[fold] = frame
-        by_experiment[name] = by_target
-        for target, folds in by_target.items():
-            counts = {fold: json.loads(Path(files[(target, fold)][1]).read_text())["train_class_counts"]
-                      for fold in folds}
-            summary.append(summarise_target(name, target, folds, counts, resamples, seed))
-            speakers.extend(speaker_rows(name, target, folds))
-    reference, *others = list(by_experiment)
+    for name, targets in experiments.items():
+        for target, results in targets.items():
+            summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
+            speakers.extend(speaker_rows(name, target, results))
+    reference, *others = list(experiments)
     for name in others:
-        for target, folds in by_experiment[name].items():
-            if target in by_experiment[reference]:
-                comparisons.append(compare_target(reference, name, target, by_experiment[reference][target], folds,
-                                                  resamples, seed))
-    summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
+        for target, results in experiments[name].items():
+            if target in experiments[reference]:
+                comparisons.append(compare_target(reference, name, target, experiments[reference][target], results))
+    recall_columns = list(dict.fromkeys(key for row in summary for key in row if key.startswith("recall_")))
+    summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS + recall_columns)
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
-    pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS).round(4).to_csv(comparison_path, sep="\t", index=False)
+    comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
+    comparison["p_holm"] = holm(comparison["p_value"].to_numpy(dtype=np.float64))
+    comparison.round(4).to_csv(comparison_path, sep="\t", index=False)
     plot_forest(summary, plot_path, dpi=dpi)
+    level = f"{100 * LEVEL:.0f}%%"
     for row in summary.itertuples():
-        log.info("%s %s: UAR %.3f (95%% CI %.3f-%.3f), p against chance %.4f", row.experiment, row.target,
-                 row.uar, row.uar_ci_low, row.uar_ci_high, row.p_chance)
-    for row in comparisons:
-        log.info("%s - %s, %s: UAR difference %.3f (95%% CI %.3f to %.3f), p %.4f", row["experiment"],
-                 row["reference"], row["target"], row["delta_uar"], row["delta_ci_low"], row["delta_ci_high"],
-                 row["p_value"])
+        log.info(f"%s %s: UAR %.3f ({level} CI %.3f-%.3f over %d folds, %d repeat(s)), p against chance %.4f, "
+                 "over speakers %.4f%s", row.experiment, row.target, row.uar, row.uar_ci_low, row.uar_ci_high,
+                 row.ci_folds, row.repeats, row.p_chance, row.p_chance_speakers,
+                 f" ({row.ci_note})" if row.ci_note else "")
+    for row in comparison.itertuples():
+        log.info(f"%s - %s, %s: UAR difference %.3f ({level} CI %.3f to %.3f), p %.4f (Holm %.4f)", row.experiment,
+                 row.reference, row.target, row.delta_uar, row.delta_ci_low, row.delta_ci_high, row.p_value,
+                 row.p_holm)
     return summary
+
+
+# --------------------------------------------------------------------------- reading the inputs
+
+
+def results_from_files(files: Mapping[tuple[str, str], tuple[str, str]]) -> dict[str, TargetResults]:
+    """{(target, fold): (predictions file, info file)} as train_fold writes them -> {target: results}."""
+    predictions = read_predictions({key: paths[0] for key, paths in files.items()})
+    by_target: dict[str, TargetResults] = {}
+    for (target, fold), frame in predictions.items():
+        counts = json.loads(Path(files[(target, fold)][1]).read_text())["train_class_counts"]
+        results = by_target.setdefault(target, TargetResults({}, classes_from_predictions(frame), {}))
+        results.folds[fold] = frame
+        results.train_counts[fold] = counts
+    return by_target
 
 
 def summary_inputs(prediction_dirs: Mapping[str, str], prediction_files: Sequence[str],
@@ -182,3 +221,49 @@ def summary_inputs(prediction_dirs: Mapping[str, str], prediction_files: Sequenc
             raise ValueError(f"experiment {name}: predictions and training infos are not of the same folds")
         grouped[name] = {key: (path, infos[key]) for key, path in predictions.items()}
     return grouped
+
+
+class PredictionsError(ValueError):
+    """A folder of predictions that cannot be summarised; the message names the file and the problem."""
+
+
+def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] | None = None) -> TargetResults:
+    """A folder's ``fold_<name>.tsv`` files in the project's prediction format (``recording``,
+    ``speaker``, ``y_true``, ``y_pred``, optional ``repeat``; other columns ignored), folds in
+    natural order. A ``fold_<name>.info.json`` beside a fold (as train_fold writes it) gives the
+    majority baseline. Classes: ``classes`` in that order, else the ``p_<class>`` columns, else
+    the sorted names in the data."""
+    folder = Path(folder)
+    paths = sorted(folder.glob("fold_*.tsv"), key=lambda p: natural_key(p.stem[len("fold_"):]))
+    if not paths:
+        raise PredictionsError(f"{folder}: no fold_*.tsv prediction files")
+    folds, train_counts, fold_of = {}, {}, {}
+    for path in paths:
+        fold = path.stem[len("fold_"):]
+        try:
+            frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise PredictionsError(f"{path}: not a tab-separated table ({error})") from None
+        missing = [c for c in PREDICTION_COLUMNS if c not in frame]
+        if missing:
+            raise PredictionsError(f"{path}: missing column(s) {', '.join(missing)} "
+                                   f"(needs {', '.join(PREDICTION_COLUMNS)}, optional repeat)")
+        if "repeat" in frame and not frame["repeat"].str.fullmatch(r"\d+").all():
+            raise PredictionsError(f"{path}: column repeat holds values that are not whole numbers")
+        for recording in first_repeat(frame)["recording"]:
+            if fold_of.setdefault(recording, fold) != fold:
+                raise PredictionsError(f"{path}: recording {recording} is also in fold {fold_of[recording]}; "
+                                       "a recording is tested in one fold only")
+        folds[fold] = frame
+        info = path.with_name(f"fold_{fold}.info.json")
+        if info.exists():
+            train_counts[fold] = json.loads(info.read_text())["train_class_counts"]
+    if classes is None:
+        first = next(iter(folds.values()))
+        classes = classes_from_predictions(first) or sorted(
+            set().union(*(set(f["y_true"]) | set(f["y_pred"]) for f in folds.values())))
+    for fold, frame in folds.items():
+        unknown = sorted((set(frame["y_true"]) | set(frame["y_pred"])) - set(classes))
+        if unknown:
+            raise PredictionsError(f"{folder / f'fold_{fold}.tsv'}: classes {unknown} are not among {list(classes)}")
+    return TargetResults(folds, list(classes), train_counts if len(train_counts) == len(folds) else None)

@@ -17,7 +17,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,9 @@ class TrainParams:
     normalisation: str | None = None  # one of models.NORMALISATIONS; None: the seed's for the input
     monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
     class_weight: str | None = "balanced"
-    seed: int = 0  # the schema's default
+    seed: int = 0  # the model seed (weights, sample order) of the first repeat; repeat r uses seed + r
+    repeats: int = 1  # models trained per fold, each tested on the same recordings
+    split_seed: int = 0  # the seed protocol's dev/test halves: the same test recordings for every model seed
     threads: int | None = 2  # TF intra-op threads; None leaves TF's default
     gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
     precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
@@ -440,14 +442,23 @@ def train_fold(
     if str(test_session) not in set(sessions):
         return None, _predictions_frame(meta, rows[:0], y[:0], np.zeros((0, len(classes))), classes), \
             _skipped_fold_info(meta, target, classes, str(test_session), p)
-    split = split_fold(sessions, y, test_session, p.protocol, p.seed)
-    model, stats, info = _fit(
-        features, rows[split.train], y[split.train], rows[split.val], y[split.val],
-        len(classes), p, select=p.protocol == "loso",
-    )
+    split = split_fold(sessions, y, test_session, p.protocol, p.split_seed)
     test_rows = rows[split.test]
-    proba = predict_proba(model, features, test_rows, p.batch_size)
-    predictions = _predictions_frame(meta, test_rows, y[split.test], proba, classes)
+    runs, predictions = [], []
+    for repeat in range(p.repeats):
+        if repeat:  # the first repeat's seeds were set when TensorFlow started
+            configure_tensorflow(p.threads, p.seed + repeat)
+        fitted, stats, run = _fit(
+            features, rows[split.train], y[split.train], rows[split.val], y[split.val],
+            len(classes), replace(p, seed=p.seed + repeat), select=p.protocol == "loso",
+        )
+        proba = predict_proba(fitted, features, test_rows, p.batch_size)
+        predictions.append(_predictions_frame(meta, test_rows, y[split.test], proba, classes).assign(repeat=repeat))
+        runs.append({"repeat": repeat, "seed": p.seed + repeat,
+                     **{key: run[key] for key in ("best_epoch", "epochs_run", "history", "fit_seconds")}})
+        if repeat == 0:  # the fold's model and its info are the first repeat's
+            model, model_stats, info = fitted, stats, run
+    predictions = pd.concat(predictions, ignore_index=True)
     train_sessions = sorted(set(sessions[split.train]))
     info.update(
         target=target,
@@ -458,8 +469,9 @@ def train_fold(
         train_sessions=train_sessions,
         n_test=int(len(test_rows)),
         device=device,
+        repeats=runs,
     )
-    info["model_metadata"] = _model_metadata(target, classes, stats, features, info, p)
+    info["model_metadata"] = _model_metadata(target, classes, model_stats, features, info, p)
     return model, predictions, info
 
 
@@ -472,7 +484,7 @@ def _skipped_fold_info(meta: pd.DataFrame, target: str, classes, test_session: s
         reason = (f"no recording of session {test_session} has enough face frames "
                   "(see results/extraction/report.tsv)")
     return {"skipped": reason, "target": target, "classes": list(classes), "protocol": p.protocol,
-            "test_session": test_session, "n_test": 0, "best_epoch": None,
+            "test_session": test_session, "n_test": 0, "best_epoch": None, "repeats": [],
             "train_class_counts": [0] * len(classes)}
 
 
@@ -480,9 +492,9 @@ def final_epochs(fold_infos: Sequence[Mapping], params: Mapping) -> int:
     """How long the final model trains, from its folds' infos (see :func:`train_fold`).
 
     Under the loso protocol each fold chose its best epoch on a validation session: the final
-    model trains as long as the median fold did (Python's ``round``: halves go to the even
-    number). Skipped folds chose no epoch. Under the seed protocol the epochs were fixed: the
-    configured ``epochs``.
+    model trains as long as the median of the folds' models did, every repeat counted (Python's
+    ``round``: halves go to the even number). Skipped folds chose no epoch. Under the seed
+    protocol the epochs were fixed: the configured ``epochs``.
     """
     p = TrainParams.from_mapping(params)
     if p.protocol != "loso":
@@ -497,8 +509,9 @@ def final_epochs(fold_infos: Sequence[Mapping], params: Mapping) -> int:
 
 
 def fold_best_epochs(fold_infos: Sequence[Mapping]) -> list[int]:
-    """The epochs the folds chose, in the given order; skipped folds chose none."""
-    return [info["best_epoch"] for info in fold_infos if info["best_epoch"] is not None]
+    """The epochs the folds' models chose (every repeat's), in the given order; skipped folds chose none."""
+    return [run["best_epoch"] for info in fold_infos for run in info.get("repeats") or [info]
+            if run["best_epoch"] is not None]
 
 
 def train_final(

@@ -66,6 +66,7 @@ def training_settings(settings):
             "classes": settings["classes"],
             "binning": settings["binning"],
             "protocol": settings["cv"]["protocol"],
+            "split_seed": settings["cv"]["split_seed"],
             **training,
         }
     )

@@ -43,8 +43,8 @@ rule confusion:
 
 
 rule summarise:
-    """Every experiment's metrics with speaker-bootstrap intervals and tests, per speaker, and
-    each experiment against the first."""
+    """Every experiment's metrics with intervals over folds and tests, per speaker, and each
+    experiment against the first."""
     message:
         "Summarising every experiment with confidence intervals: {output.summary}, {output.comparison}"
     input:
@@ -75,5 +75,6 @@ rule summarise:
         prediction_dirs={name: f"results/{e.dir}predictions" for name, e in EXPERIMENTS.items()},
         statistics=canonical(config["statistics"]),
         dpi=config["plots"]["dpi"],
+        speaker_independent=SPEAKER_INDEPENDENT,
     script:
         "../scripts/summarise.py"
