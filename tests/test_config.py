@@ -164,6 +164,17 @@ def test_the_seed_comparison_runs_both_seed_variants_under_the_seed_protocol():
     for variant in configs.values():
         assert variant["cv"]["protocol"] == "seed"
         assert variant["extraction"]["face_size"] == 100 and variant["training"]["batch_size"] == 128
+        # Five models per fold, so that the comparison's p-values carry the variance between seeds.
+        assert variant["training"]["repeats"] == 5
+
+
+def test_the_seed_settings_train_five_repeats_and_the_demo_one():
+    with open("config/seed.yaml") as handle:
+        seed = yaml.safe_load(handle)
+    seed["corpus"] = {"format": "demo"}
+    assert validate_config(seed)["training"]["repeats"] == 5
+    with open("config/config.yaml") as handle:
+        assert validate_config(yaml.safe_load(handle))["training"]["repeats"] == 1
 
 
 def test_seaborn_colour_maps_are_allowed():

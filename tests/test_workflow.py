@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from facemotion.evaluation import fold_metrics
 from facemotion.features import read_feature_table
 from facemotion.plots import read_panels
 
@@ -126,7 +127,7 @@ def test_the_plots_show_the_faces_the_extraction_and_the_training_of_the_run(run
         info = json.loads((run / f"results/predictions/{target}/fold_1.info.json").read_text())
         assert curves[0]["chosen_epoch"] == info["best_epoch"] and curves[0]["epochs"] == 2
     front_page = (run / "results/report/front_page.rst").read_text()
-    assert f"{len(manifest)} recordings" in front_page and "UAR (mean ± std)" in front_page
+    assert f"{len(manifest)} recordings" in front_page and "UAR (95 % CI)" in front_page
 
 
 def test_the_report_opens_on_the_front_page(run):
@@ -191,6 +192,26 @@ def test_key_order_and_number_spelling_rerun_nothing(run):
         path = run / "reordered.yaml"
         path.write_text(yaml.safe_dump(order, sort_keys=sort_keys))
         assert planned_jobs(run, "--configfile", str(path)) == {}, path.read_text()
+
+
+def test_training_repeats_test_every_fold_r_times_on_the_same_recordings(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, symlinks=True)
+    snakemake(copy, "--configfile", str(write_config(copy, targets=["label"], training={"repeats": 2})))
+    folds = {path.stem: pd.read_csv(path, sep="\t", dtype=str)
+             for path in sorted((copy / "results/predictions/label").glob("fold_*.tsv"))}
+    first, second = (folds["fold_1"][folds["fold_1"]["repeat"] == r] for r in ("0", "1"))
+    assert len(first) > 0 and first["recording"].tolist() == second["recording"].tolist()
+    info = json.loads((copy / "results/predictions/label/fold_1.info.json").read_text())
+    assert [repeat["seed"] for repeat in info["repeats"]] == [0, 1]
+    summary = pd.read_csv(copy / "results/summary.tsv", sep="\t").iloc[0]
+    assert summary["repeats"] == 2 and summary["uar_repeat_sd"] >= 0
+    assert summary["n_test"] == sum(len(frame) for frame in folds.values()) // 2
+    # metrics.tsv: a fold's UAR is the mean of its repeats' UARs.
+    metrics = pd.read_csv(copy / "results/metrics.tsv", sep="\t", dtype={"fold": str}).set_index("fold")
+    classes = [c[2:] for c in first.columns if c.startswith("p_")]
+    uars = [fold_metrics(rows["y_true"], rows["y_pred"], classes)["uar"] for rows in (first, second)]
+    assert metrics.loc["1", "uar"] == pytest.approx(np.mean(uars), abs=1e-4)
 
 
 def test_deleted_results_are_made_again_not_taken_as_done(run, tmp_path):

@@ -26,9 +26,22 @@ def _list_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[st
     return lines + [""]
 
 
-def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame) -> str:
+def _repeats_sentence(training: Mapping, summary: pd.DataFrame) -> str:
+    if training["repeats"] == 1:
+        return ("Each fold was trained once: the variance between training runs (seeds) was not estimated "
+                "separately (set training.repeats to estimate it).")
+    spread = ", ".join(f"{TARGET_TITLES.get(target, target)} {sd:.3f}"
+                       for target, sd in zip(summary["target"], summary["uar_repeat_sd"]))
+    return (f"Each fold was trained {training['repeats']} times (seeds {training['seed']} to "
+            f"{training['seed'] + training['repeats'] - 1}); the UARs average them, and the standard deviation "
+            f"of the UAR across these repeats is {spread}.")
+
+
+def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame,
+               summary: pd.DataFrame) -> str:
     """The page's text. ``config``: the validated workflow config; the tables as read from
-    results/manifest.tsv, results/extraction/report.tsv and results/metrics.tsv."""
+    results/manifest.tsv, results/extraction/report.tsv, the experiment's metrics.tsv and its rows
+    of results/summary.tsv."""
     corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
     kept = report["status"] == OK
     dropped = report.loc[~kept, "status"]
@@ -60,7 +73,11 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "-------",
         "",
         "Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
-        "always predicting the training folds' most frequent class (majority) and chance.",
+        "always predicting the training folds' most frequent class (majority) and chance. The 95 % "
+        "intervals are t-intervals over the folds, which hold disjoint speakers: they are about new "
+        "speakers (see results/summary.tsv and README).",
+        "",
+        _repeats_sentence(training, summary),
         "",
     ]
     rows = []
@@ -68,11 +85,13 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
-        mean, std = by_fold.loc["mean"], by_fold.loc["std"]
-        rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ± {std['uar']:.3f}",
+        mean = by_fold.loc["mean"]
+        interval = summary.set_index("target").loc[target]
+        rows.append([TARGET_TITLES.get(target, target),
+                     f"**{mean['uar']:.3f}** ({interval['uar_ci_low']:.3f}-{interval['uar_ci_high']:.3f})",
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
-    lines += _list_table(["target", "UAR (mean ± std)", "majority UAR", "chance", "accuracy", "folds"], rows)
+    lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
     lines += [
         "What to look at",
         "---------------",
@@ -91,10 +110,14 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
 
 
-def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
+def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, summary_path, experiment: str,
+                     path) -> None:
+    """``experiment``: the name of the experiment whose rows of summary.tsv the page shows."""
     def read(p):
         return pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
 
     metrics = pd.read_csv(metrics_path, sep="\t", dtype={"fold": str, "target": str})
+    summary = pd.read_csv(summary_path, sep="\t", dtype={"experiment": str, "target": str})
+    summary = summary[summary["experiment"] == experiment]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(front_page(config, read(manifest_path), read(report_path), metrics))
+    Path(path).write_text(front_page(config, read(manifest_path), read(report_path), metrics, summary))
