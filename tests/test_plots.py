@@ -152,9 +152,7 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "3", "mean", "std"],
                             "uar": [0.5, 0.7, None, 0.6, 0.1414], "majority_uar": 0.25, "chance_uar": 0.25,
                             "accuracy": 0.55, "skipped": ["", "", "no recording", "", ""]})
-    summary = pd.DataFrame({"target": ["label"], "uar_ci_low": [0.45], "uar_ci_high": [0.75],
-                            "uar_repeat_sd": [float("nan")]})
-    page = front_page(config, manifest, report, metrics, summary)
+    page = front_page(config, manifest, report, metrics)
     # As Snakemake builds the report: Jinja, the category links appended, then reStructuredText.
     links = "".join(f"\n.. _{name}: javascript:void(0)"
                     for name in ("Faces", "Extraction", "Training", "Confusion matrices", "Metrics"))
@@ -163,9 +161,9 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     assert "3 recordings, 3 speakers, 2 sessions; Happy 1, Sad 2." in html
     assert "2 of 3 recordings kept</strong>; dropped: no_face 1." in html
     assert "100 x 100 greyscale crops" in html and "seed_cnn, adam with learning rate 0.0001" in html
-    assert "<strong>0.600</strong> (0.450-0.750)" in html and "t-intervals over the folds" in html
+    # The summary's interval, from the two trained folds: 0.6 +- t(1, 0.975) * 0.1414 / sqrt(2), cut to 0-1.
+    assert "<strong>0.600</strong> (0.000-1.000)" in html and "t-intervals over the folds" in html
     assert "the variance between training runs (seeds) was not estimated" in html
-    repeated = front_page({**config, "training": {**config["training"], "repeats": 5}}, manifest, report, metrics,
-                          summary.assign(uar_repeat_sd=0.0123))
-    assert "trained 5 times (seeds 0 to 4)" in repeated and "Emotion 0.012." in repeated
+    repeated = front_page({**config, "training": {**config["training"], "repeats": 5}}, manifest, report, metrics)
+    assert "trained 5 times (seeds 0 to 4)" in repeated and "(uar_repeat_sd)" in repeated
     assert "Emotion" in html and "<td>2</td>" in html  # folds: the skipped one not counted

@@ -9,6 +9,7 @@ from facemotion.statistics import (
     metrics_from_counts,
     paired_comparison,
     permutation_p_chance,
+    t_interval,
     units_from_predictions,
 )
 from scipy import stats
@@ -49,14 +50,15 @@ def _units(rows, classes=XY, folds=("1", "2", "3")):
 
 
 def test_interval_is_the_t_interval_over_the_fold_values_by_hand():
-    # Fold UARs 1, 1/2 and 3/4: the mean 0.75, sd 0.25, so 0.75 +- t(2, 0.975) * 0.25 / sqrt(3).
+    # Fold UARs 1, 1/2 and 3/4: the mean 0.75, sd 0.25, so 0.75 +- t(2, 0.975) * 0.25 / sqrt(3), cut at 1.
     rows = [("1", "A", "X", "X"), ("1", "A", "Y", "Y"),
             ("2", "B", "X", "Y"), ("2", "B", "Y", "Y"),
             ("3", "C", "X", "X"), ("3", "C", "Y", "Y"), ("3", "D", "X", "Y"), ("3", "D", "Y", "Y")]
     summary = interval_summary(_units(rows), XY)
     half = stats.t.ppf(0.975, 2) * 0.25 / np.sqrt(3)
     assert summary["uar"] == pytest.approx(0.75)
-    assert (summary["uar_ci_low"], summary["uar_ci_high"]) == pytest.approx((0.75 - half, 0.75 + half))
+    assert (summary["uar_ci_low"], summary["uar_ci_high"]) == pytest.approx((0.75 - half, 1.0))
+    assert t_interval(np.array([1.0, 0.5, 0.75]))[2] == pytest.approx(0.75 + half)  # uncut without bounds
     assert summary["ci_folds"] == 3 and summary["repeats"] == 1 and np.isnan(summary["uar_repeat_sd"])
     # Recall of X per fold: 1, 0, 1/2; of Y: 1 everywhere (no spread, a zero-width interval).
     assert summary["recall_X"] == pytest.approx(0.5)

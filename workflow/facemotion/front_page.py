@@ -10,6 +10,7 @@ import pandas as pd
 
 from .evaluation import TARGET_TITLES
 from .sampling import OK
+from .statistics import PROPORTION, t_interval
 
 
 def _counts(values: pd.Series, order: Sequence[str] | None = None) -> str:
@@ -26,22 +27,19 @@ def _list_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[st
     return lines + [""]
 
 
-def _repeats_sentence(training: Mapping, summary: pd.DataFrame) -> str:
+def _repeats_sentence(training: Mapping) -> str:
     if training["repeats"] == 1:
         return ("Each fold was trained once: the variance between training runs (seeds) was not estimated "
                 "separately (set training.repeats to estimate it).")
-    spread = ", ".join(f"{TARGET_TITLES.get(target, target)} {sd:.3f}"
-                       for target, sd in zip(summary["target"], summary["uar_repeat_sd"]))
     return (f"Each fold was trained {training['repeats']} times (seeds {training['seed']} to "
-            f"{training['seed'] + training['repeats'] - 1}); the UARs average them, and the standard deviation "
-            f"of the UAR across these repeats is {spread}.")
+            f"{training['seed'] + training['repeats'] - 1}); the UARs average them, and results/summary.tsv "
+            "gives the standard deviation of the UAR across these repeats (uar_repeat_sd).")
 
 
-def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame,
-               summary: pd.DataFrame) -> str:
+def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame) -> str:
     """The page's text. ``config``: the validated workflow config; the tables as read from
-    results/manifest.tsv, results/extraction/report.tsv, the experiment's metrics.tsv and its rows
-    of results/summary.tsv."""
+    results/manifest.tsv, results/extraction/report.tsv and results/metrics.tsv. The intervals are
+    the summary's, from the fold rows of metrics.tsv (so the page need not wait for the summary)."""
     corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
     kept = report["status"] == OK
     dropped = report.loc[~kept, "status"]
@@ -77,7 +75,7 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "intervals are t-intervals over the folds, which hold disjoint speakers: they are about new "
         "speakers (see results/summary.tsv and README).",
         "",
-        _repeats_sentence(training, summary),
+        _repeats_sentence(training),
         "",
     ]
     rows = []
@@ -86,9 +84,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
         mean = by_fold.loc["mean"]
-        interval = summary.set_index("target").loc[target]
-        rows.append([TARGET_TITLES.get(target, target),
-                     f"**{mean['uar']:.3f}** ({interval['uar_ci_low']:.3f}-{interval['uar_ci_high']:.3f})",
+        _, low, high, _ = t_interval(by_fold.loc[folds, "uar"].to_numpy(dtype=float), PROPORTION)
+        rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ({low:.3f}-{high:.3f})",
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
     lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
@@ -110,14 +107,10 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
 
 
-def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, summary_path, experiment: str,
-                     path) -> None:
-    """``experiment``: the name of the experiment whose rows of summary.tsv the page shows."""
+def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
     def read(p):
         return pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
 
     metrics = pd.read_csv(metrics_path, sep="\t", dtype={"fold": str, "target": str})
-    summary = pd.read_csv(summary_path, sep="\t", dtype={"experiment": str, "target": str})
-    summary = summary[summary["experiment"] == experiment]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(front_page(config, read(manifest_path), read(report_path), metrics, summary))
+    Path(path).write_text(front_page(config, read(manifest_path), read(report_path), metrics))

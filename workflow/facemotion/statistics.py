@@ -39,6 +39,7 @@ LEVEL = 0.95
 # The fewest folds the coverage simulation checked (IEMOCAP's 5 sessions and the 5 actor folds of
 # RAVDESS and CREMA-D); fewer folds get a t-interval too, and a note in summary.tsv.
 SIMULATED_FOLDS = 5
+PROPORTION = (0.0, 1.0)  # the range of every metric here (not of their differences)
 
 
 def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -142,8 +143,10 @@ def per_repeat_fold_metrics(units: Units) -> dict[str, np.ndarray]:
     return metrics_from_counts(units.fold_counts())
 
 
-def t_interval(values: np.ndarray) -> tuple[float, float, float, int]:
-    """Mean of the finite ``values`` and its t-interval at ``LEVEL``: (mean, low, high, n).
+def t_interval(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float, int]:
+    """Mean of the finite ``values`` and its t-interval at ``LEVEL``: (mean, low, high, n), the
+    interval cut to ``bounds`` (a proportion's (0, 1): cutting changes no coverage, as the true
+    value lies within them).
 
     With fewer than two values there is no spread to estimate: the bounds are NaN.
     """
@@ -156,7 +159,7 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float, int]:
     if n < 2:
         return mean, np.nan, np.nan, n
     half = stats.t.ppf(0.5 + LEVEL / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
-    return mean, float(mean - half), float(mean + half), n
+    return mean, float(max(mean - half, bounds[0])), float(min(mean + half, bounds[1])), n
 
 
 def t_test_p(values: np.ndarray, alternative: str) -> float:
@@ -180,7 +183,7 @@ def interval_summary(units: Units, classes: Sequence[str]) -> dict[str, float]:
     summary: dict[str, float] = {"repeats": units.repeats}
     n_folds = 0
     for name in METRIC_NAMES:
-        mean, low, high, n_folds = t_interval(_nanmean(per_repeat[name], axis=0))
+        mean, low, high, n_folds = t_interval(_nanmean(per_repeat[name], axis=0), PROPORTION)
         repeat_means = _nanmean(per_repeat[name], axis=1)
         repeat_sd = float(np.std(repeat_means, ddof=1)) if units.repeats > 1 and n_folds else np.nan
         summary.update({name: mean, f"{name}_ci_low": low, f"{name}_ci_high": high, f"{name}_repeat_sd": repeat_sd})
@@ -188,7 +191,7 @@ def interval_summary(units: Units, classes: Sequence[str]) -> dict[str, float]:
     fold_counts = units.fold_counts()
     recall = _nanmean(recall_from_counts(fold_counts), axis=0)  # (n_folds, k)
     for c, name in enumerate(classes):
-        mean, low, high, _ = t_interval(recall[:, c])
+        mean, low, high, _ = t_interval(recall[:, c], PROPORTION)
         summary.update({f"recall_{name}": mean, f"recall_{name}_ci_low": low, f"recall_{name}_ci_high": high})
     # A fold's chance UAR is 1 / the classes present in its test set (the UAR averages those).
     present = (fold_counts[0].sum(axis=-1) > 0).sum(axis=-1)

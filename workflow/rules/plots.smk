@@ -65,7 +65,6 @@ rule front_page:
         manifest="results/manifest.tsv",
         report=f"results/{REFERENCE.extraction_dir}extraction/report.tsv",
         metrics=f"results/{REFERENCE.dir}metrics.tsv",
-        summary="results/summary.tsv",
     output:
         FRONT_PAGE,
     log:
@@ -74,7 +73,6 @@ rule front_page:
     conda:
         CONDA_ENV
     params:
-        experiment=REFERENCE.name,
         # What the page states; not the settings that only schedule jobs.
         config=canonical(
             {

@@ -9,5 +9,4 @@ from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]):
     write_front_page(snakemake.params.config, snakemake.input.manifest, snakemake.input.report,
-                     snakemake.input.metrics, snakemake.input.summary, snakemake.params.experiment,
-                     snakemake.output[0])
+                     snakemake.input.metrics, snakemake.output[0])
