@@ -12,7 +12,6 @@ The statistics are in :mod:`facemotion.statistics`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import TARGET_TITLES, aggregate, classes_from_predictions, fold_files, read_predictions
+from .files import read_json
 from .plots import _pyplot
 from .statistics import (
     METRIC_NAMES,
@@ -141,7 +141,7 @@ def write_summary(experiments: Mapping[str, Mapping[tuple[str, str], tuple[str, 
             by_target.setdefault(target, {})[fold] = frame
         by_experiment[name] = by_target
         for target, folds in by_target.items():
-            counts = {fold: json.loads(Path(files[(target, fold)][1]).read_text())["train_class_counts"]
+            counts = {fold: read_json(files[(target, fold)][1])["train_class_counts"]
                       for fold in folds}
             summary.append(summarise_target(name, target, folds, counts, resamples, seed))
             speakers.extend(speaker_rows(name, target, folds))
