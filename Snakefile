@@ -7,7 +7,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The project's settings, wherever the run starts (`-d OTHERDIR` included): a relative path would
+# be looked up in the working folder, and where it is absent Snakemake skips it without a word,
+# leaving every key that a --configfile does not set to the schema's default.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 # The report opens on this run's front page (corpus, settings, results; rule front_page), once

@@ -656,14 +656,20 @@ def test_cache_is_not_reused_after_a_library_upgrade(videos, tmp_path, counted, 
     assert counted == ["face.mp4", "face.mp4"]
 
 
-def test_cache_notices_a_changed_video(videos, tmp_path, counted):
+def test_cache_follows_the_videos_content_not_its_path_or_time(videos, tmp_path, counted):
     video = tmp_path / "v.mp4"
     video.write_bytes(videos["face"].read_bytes())
-    rows = manifest_rows({"v": video})
-    run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
+    run_batch(manifest_rows({"v": video}), ExtractionSettings(n_frames=2), tmp_path / "cache")
     stat = video.stat()
-    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    run_batch(rows, ExtractionSettings(n_frames=2), tmp_path / "cache")
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched
+    run_batch(manifest_rows({"v": video}), ExtractionSettings(n_frames=2), tmp_path / "cache")
+    moved = tmp_path / "elsewhere" / "v.mp4"  # the corpus copied elsewhere
+    moved.parent.mkdir()
+    moved.write_bytes(video.read_bytes())
+    run_batch(manifest_rows({"v": moved}), ExtractionSettings(n_frames=2), tmp_path / "cache")
+    assert counted == ["v.mp4"]
+    video.write_bytes(videos["gap"].read_bytes())  # replaced by another video
+    run_batch(manifest_rows({"v": video}), ExtractionSettings(n_frames=2), tmp_path / "cache")
     assert counted == ["v.mp4", "v.mp4"]
 
 

@@ -68,6 +68,7 @@ def summarise_dirs(args) -> int:
     import tempfile
     from pathlib import Path
 
+    from facemotion.logs import JobError
     from facemotion.summary import PredictionsError, read_prediction_dir, write_summary
 
     names = [Path(d).resolve().name for d in args.dirs]
@@ -82,7 +83,7 @@ def summarise_dirs(args) -> int:
             comparison = args.comparison or scratch / "comparison.tsv"
             write_summary(experiments, args.out, scratch / "speakers.tsv", comparison, scratch / "comparison.png",
                           args.permutations, args.seed)
-    except (PredictionsError, ValueError) as error:  # the user's input: one line, not a traceback
+    except (PredictionsError, ValueError, JobError) as error:  # the user's input: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(Path(args.out).read_text(), end="")

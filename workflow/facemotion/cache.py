@@ -1,5 +1,5 @@
 """The per-recording extraction cache: one .npz per recording, valid for exactly its key
-(settings fingerprint, video file identity, segment)."""
+(settings fingerprint, video content, segment)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from facemotion.files import atomic_path
+from facemotion.manifest import content_hash
 from facemotion.records import ExtractionResult
 
 
 def cache_key(path: str, fingerprint: str, start, end, region) -> str:
-    """What a cached result depends on: the settings' fingerprint, the video file's identity,
-    the segment."""
-    stat = os.stat(path)
-    return json.dumps({"settings": fingerprint, "path": str(path), "size": stat.st_size,
-                       "mtime_ns": stat.st_mtime_ns, "start": start, "end": end, "region": region},
-                      sort_keys=True)
+    """What a cached result depends on: the settings' fingerprint, the video's content, the segment.
+
+    The content as the leakage check identifies it (size, SHA-256 of the first and last 64 KiB),
+    not the path and time: a corpus copied or moved elsewhere is not decoded again."""
+    return json.dumps({"settings": fingerprint, "size": os.path.getsize(path),
+                       "content": content_hash(path, whole=False), "start": start, "end": end,
+                       "region": region}, sort_keys=True)
 
 
 def save_result(path: Path, key: str, result: ExtractionResult) -> None:

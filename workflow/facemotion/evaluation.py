@@ -13,7 +13,6 @@ Conventions (the seed reported confusion matrices this way):
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from .files import read_json, reading
 from .folds import natural_key
+from .logs import JobError
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,11 @@ def fold_files(paths: Iterable[str | Path]) -> dict[tuple[str, str], str]:
 def read_predictions(prediction_files: Mapping[tuple[str, str], Path]) -> dict[tuple[str, str], pd.DataFrame]:
     """{(target, fold): predictions file} -> {(target, fold): table}, ids and classes as strings."""
     text = {"session": str, "recording": str, "speaker": str, "y_true": str, "y_pred": str}
-    return {key: pd.read_csv(path, sep="\t", dtype=text) for key, path in prediction_files.items()}
+    predictions = {}
+    for key, path in prediction_files.items():
+        with reading(path):
+            predictions[key] = pd.read_csv(path, sep="\t", dtype=text)
+    return predictions
 
 
 def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
@@ -267,11 +272,19 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
         raise ValueError(f"predictions and training infos are not of the same folds: (target, fold) {unpaired} "
                          "has only one of them")
     predictions = read_predictions(prediction_files)
-    infos = {key: json.loads(Path(path).read_text()) for key, path in info_files.items()}
+    infos = {key: read_json(path) for key, path in info_files.items()}
     train_counts = {key: info["train_class_counts"] for key, info in infos.items()}
     skipped = {key: info["skipped"] for key, info in infos.items() if info.get("skipped")}
     for (target, fold), reason in skipped.items():
         log.warning("%s fold %s skipped: %s", target, fold, reason)
+    for target in dict.fromkeys(target for target, _ in infos):
+        reasons = [reason for (t, _), reason in skipped.items() if t == target]
+        if len(reasons) == sum(t == target for t, _ in infos):
+            # An empty UAR and "Done" would pass for a result: the run fails, after the extraction
+            # report and plots that show why were written (the rule waits for them).
+            raise JobError(f"nothing learnt for {target}: every one of its {len(reasons)} folds was skipped "
+                           f"({reasons[0]}{f'; and {len(reasons) - 1} more' if len(reasons) > 1 else ''}); "
+                           "see results/plots/extraction_status.png")
     metrics = aggregate(predictions, train_counts, skipped)
     written = metrics.round(4)
     # Fold rows count recordings; mean and std rows may be fractional.

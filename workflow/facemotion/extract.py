@@ -72,7 +72,9 @@ def _extract_open(path, settings, probe, start, end) -> ExtractionResult:
         if not capture.isOpened():
             return ExtractionResult(UNREADABLE, detail=f"cannot open as a video ({os.path.getsize(path)} bytes)")
         fps = capture.get(cv2.CAP_PROP_FPS)
-        reported = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        # FFmpeg gives INT64_MIN (or 0) where the header has no frame count: "unknown", not a count.
+        reported = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        codec = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("ascii", "replace")
         first, limit = 0, None
         if start is not None or end is not None:
             if not fps or not math.isfinite(fps) or fps <= 0:
@@ -92,8 +94,13 @@ def _extract_open(path, settings, probe, start, end) -> ExtractionResult:
     if sample.status != OK and settings.full_scan:
         sample = _scan_every_frame(path, first, limit, probe, settings.n_frames)
 
+    if sample.status == TOO_SHORT and not reported and sample.length == 1 and not first:
+        # One frame and no frame count: FFmpeg opened a still image (a PNG or JPEG named .mp4).
+        return ExtractionResult(UNREADABLE, 0, sample.frames_read,
+                                f"not a video: a single still image (codec {codec.strip()}, no frame count)")
     n = settings.n_frames
-    frames = f"{sample.frames_read} frames read, header said {reported}" + (f" from frame {first}" if first else "")
+    header = f"header said {reported}" if reported else "no frame count in the header"
+    frames = f"{sample.frames_read} frames read, {header}" + (f" from frame {first}" if first else "")
     early = sample.length is not None and limit is None and 0 < reported - first != sample.length
     probed = "every frame probed" if sample.scanned else f"{sample.probed} frames probed"
     detail = {

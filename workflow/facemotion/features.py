@@ -23,13 +23,15 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from facemotion.files import atomic_path
+from facemotion.files import atomic_path, reading
+from facemotion.manifest import content_hash
 from facemotion.records import REPORT_COLUMNS, Record
 from facemotion.settings import ExtractionSettings, library_versions
 
@@ -140,7 +142,8 @@ def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtyp
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    return _table_metadata(pq.read_schema(path), path)
+    with reading(path):
+        return _table_metadata(pq.read_schema(path), path)
 
 
 def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
@@ -151,8 +154,9 @@ def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
 
 def read_feature_table(path: str | os.PathLike) -> FeatureTable:
     """Read the table back: exactly the arrays that were written."""
-    table = pq.read_table(path, memory_map=True)  # decoded from the mapped file, not from a copy of it
-    meta = _table_metadata(table.schema, path)
+    with reading(path):
+        table = pq.read_table(path, memory_map=True)  # decoded from the mapped file, not from a copy of it
+        meta = _table_metadata(table.schema, path)
     arrays = {name: _fixed_binary_to_numpy(table.column(name), shape, dtype)
               for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items()}
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
@@ -181,10 +185,11 @@ def write_report(report: Iterable[Mapping], path: str | os.PathLike) -> None:
 
 def read_report(path: str | os.PathLike) -> list[dict]:
     """An extraction report back as rows of REPORT_COLUMNS (counts as int)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    for row in rows:
-        row["faces_found"], row["frames_read"] = int(row["faces_found"]), int(row["frames_read"])
+    with reading(path):
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        for row in rows:
+            row["faces_found"], row["frames_read"] = int(row["faces_found"]), int(row["frames_read"])
     return rows
 
 
@@ -202,14 +207,18 @@ def _differences(a: dict, b: dict) -> str:
 
 def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str | os.PathLike],
                    report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
-                   out_report: str | os.PathLike) -> None:
+                   out_report: str | os.PathLike, out_digest: str | os.PathLike | None = None) -> None:
     """Concatenate batch tables into the final table (sorted by recording) and the batch
     reports into one report in the order of `recordings` (the manifest's), each of which must
-    have a report row."""
+    have a report row. `out_digest`: where to write the table's SHA-256, which decides whether
+    training reruns (the table's time does not: it is rewritten whenever a batch reruns)."""
     if not table_paths:
         raise ValueError("no extraction batches to gather")
-    tables = [pq.read_table(path) for path in table_paths]
-    metas = [_table_metadata(table.schema, path) for table, path in zip(tables, table_paths)]
+    tables, metas = [], []
+    for path in table_paths:
+        with reading(path):
+            tables.append(pq.read_table(path))
+            metas.append(_table_metadata(tables[-1].schema, path))
     odd = next((i for i, meta in enumerate(metas) if meta != metas[0]), None)
     if odd is not None:
         raise ValueError(f"extraction batches were made with different settings or library versions: "
@@ -235,6 +244,9 @@ def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str |
         raise ValueError("a recording appears in more than one extraction batch")
     # Byte order of UTF-8 is code point order: sorted as _to_table sorts.
     _write_table(table.sort_by("recording"), out_features)
+    if out_digest is not None:
+        with atomic_path(out_digest) as temporary:
+            Path(temporary).write_text(content_hash(out_features, whole=True) + "\n")
     write_report(report, out_report)
     counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
     log.info("gathered %d batches: %d of %d recordings kept (%s)", len(table_paths), len(ids), len(report), counts)

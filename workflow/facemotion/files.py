@@ -1,11 +1,16 @@
-"""Writing result files so that a killed job never leaves one looking complete."""
+"""Writing result files so that a killed job never leaves one looking complete, and reading them
+so that a damaged one is named in one line with the command that makes it again."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+import zipfile
 from pathlib import Path
+
+from facemotion.logs import JobError
 
 
 @contextlib.contextmanager
@@ -26,3 +31,23 @@ def atomic_path(path: str | os.PathLike):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike):
+    """Read one of the workflow's own files inside this block: a failure to read it (a file cut
+    short by a full disk or a killed copy: "Parquet magic bytes not found", a JSON or TSV ending
+    mid-line) becomes a JobError naming the file and the command that makes it again, instead of a
+    library's traceback in every job that reads it, rerun after rerun."""
+    try:
+        yield
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise JobError(f"{path} cannot be read ({reason}); make it again with: "
+                       f"snakemake --forcerun {path}") from error
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file the workflow wrote (a fold's info, a model's sidecar)."""
+    with reading(path):
+        return json.loads(Path(path).read_text())

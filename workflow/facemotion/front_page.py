@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .evaluation import TARGET_TITLES
+from .files import reading
 from .sampling import OK
 from .statistics import PROPORTION, t_interval
 
@@ -108,9 +109,10 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
 
 
 def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
-    def read(p):
-        return pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
+    def read(p, dtype=str):
+        with reading(p):
+            return pd.read_csv(p, sep="\t", dtype=dtype, keep_default_na=False)
 
-    metrics = pd.read_csv(metrics_path, sep="\t", dtype={"fold": str, "target": str})
+    metrics = read(metrics_path, {"fold": str, "target": str})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(front_page(config, read(manifest_path), read(report_path), metrics))

@@ -12,6 +12,12 @@ import sys
 import traceback
 
 
+class JobError(Exception):
+    """What stops a job for a reason the user can act on (a damaged intermediate file, nothing
+    left to learn from): `log_to` writes its message as one line, to the log and the console,
+    and ends the job with exit status 1 instead of a traceback."""
+
+
 @contextlib.contextmanager
 def log_to(path: str, name: str = "facemotion"):
     """Send everything a job writes to `path` for its duration, so the console shows only
@@ -41,6 +47,10 @@ def log_to(path: str, name: str = "facemotion"):
     job_logger.addHandler(to_console)
     try:
         yield job_logger
+    except JobError as error:
+        root.error("%s", error)
+        console.write(f"Error: {error}\n")
+        raise SystemExit(1) from None
     except BaseException:
         # To the file only: the console gets the traceback from the failing script itself.
         root.error("job failed:\n%s", traceback.format_exc())

@@ -54,10 +54,10 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     """Validate a raw manifest (all columns as strings) and return it normalised, plus notes.
 
     Every problem is collected and raised together in one ManifestError naming `source`,
-    the rows and the files. Labels outside `classes` are an error in a hand-written manifest
-    and dropped with a count (in the notes) for corpora that have more emotions.
+    the rows (the index, counted as `_rows` counts) and the files; the index is kept. Labels
+    outside `classes` are an error in a hand-written manifest and dropped with a count (in the
+    notes) for corpora that have more emotions.
     """
-    table = table.reset_index(drop=True)
     problems: list[str] = []
     notes: list[str] = []
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
@@ -132,12 +132,50 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     result = table.loc[keep].copy()
     for column, values in numeric.items():
         result[column] = values.loc[keep]
-    return result.reset_index(drop=True), notes
+    return result, notes
 
 
 def resolve_paths(paths, folder: Path | str) -> list[str]:
     """Video paths as written in a tsv: relative ones are relative to the tsv's folder."""
     return [p if not p or os.path.isabs(p) else os.path.normpath(Path(folder) / p) for p in paths]
+
+
+def read_tsv(path: Path | str) -> pd.DataFrame:
+    """A hand-written tab-separated file (a corpus manifest, predict.recordings) as strings: the
+    first line is the header, every other non-blank line one row, with as many fields as the
+    header. The index is the line's number less 2, so that `_rows` names the file's lines.
+
+    No quoting: a `"` is an ordinary character (read as CSV, a stray quote in any cell swallowed
+    the lines up to the next quote into one field, and those recordings vanished). Refused, naming
+    the file: not UTF-8, a column facemotion reads named twice, a row with more or fewer fields
+    than the header (a spreadsheet's empty last column would shift every field)."""
+    path = Path(path)
+    try:
+        lines = read_utf8(path).split("\n")
+    except OSError as error:
+        raise ManifestError(f"{path}: cannot be read: {error.strerror or error}") from None
+    header = [name.strip() for name in lines[0].rstrip("\r").split("\t")]
+    twice = [name for name in dict.fromkeys(header) if header.count(name) > 1 and name in MANIFEST_COLUMNS]
+    if twice:
+        raise ManifestError(f"{path}: column(s) {', '.join(map(repr, twice))} appear more than once in the header "
+                            f"(columns {', '.join(str(i + 1) for i, name in enumerate(header) if name in twice)}); "
+                            "keep one of each")
+    rows, index, wrong = [], [], {}
+    for number, line in enumerate(lines[1:], start=2):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            wrong.setdefault(len(fields), []).append(number - 2)
+        rows.append(fields)
+        index.append(number - 2)
+    if wrong:
+        counts = "; ".join(f"row(s) {_rows(pd.Index(at))} have {n} fields" for n, at in sorted(wrong.items()))
+        raise ManifestError(f"{path}: {counts}, the header {len(header)}; every row needs one field per column "
+                            "(an extra empty field is a tab at the end of the line)")
+    table = pd.DataFrame(rows, columns=header, index=index, dtype=str)
+    return table.loc[:, ~table.columns.duplicated()]
 
 
 def read_utf8(path: Path) -> str:
@@ -232,11 +270,13 @@ def _in_several_sessions(table: pd.DataFrame, group: list[tuple[int, str]], whol
         return []
     by_hash: dict[str, list[int]] = {}
     for i, path in group:
-        by_hash.setdefault(_content_hash(path, whole), []).append(i)
+        by_hash.setdefault(content_hash(path, whole), []).append(i)
     return [rows for rows in by_hash.values() if len(set(table.loc[rows, "session"])) > 1]
 
 
-def _content_hash(path: str, whole: bool, edge: int = 65536) -> str:
+def content_hash(path: str | os.PathLike, whole: bool, edge: int = 65536) -> str:
+    """SHA-256 of the whole file, or (`whole` False) of its first and last `edge` bytes: with the
+    size, the cheap identity of a video's content (the leakage check, the extraction cache)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         if whole:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import TARGET_TITLES
+from .files import read_json, reading
 from .folds import natural_key
 from .records import optional_float
 from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
@@ -311,7 +312,8 @@ def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path
 
 
 def _read_tsv(path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    with reading(path):
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
 
 
 def write_extraction_plots(features_path, report_path, manifest_path, faces_path, dropped_path, overview_path,
@@ -334,6 +336,6 @@ def write_extraction_plots(features_path, report_path, manifest_path, faces_path
 
 def write_training_curves(info_paths: Mapping[str, str | Path], target: str, path, dpi: int) -> None:
     """The training curves of one target; ``info_paths``: {held-out session: fold info.json}."""
-    infos = {fold: json.loads(Path(info).read_text()) for fold, info in info_paths.items()}
+    infos = {fold: read_json(info) for fold, info in info_paths.items()}
     figure, panels = training_curves(infos, target)
     save_figure(figure, path, panels, dpi)

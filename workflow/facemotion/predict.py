@@ -14,26 +14,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facemotion.extract import extract_recording
-from facemotion.features import model_input
-from facemotion.manifest import resolve_paths
+from facemotion.logs import JobError
+from facemotion.manifest import ManifestError, read_tsv, resolve_paths
 from facemotion.records import REGIONS, optional_float, optional_text
 from facemotion.settings import ExtractionSettings
 
 MODEL_FILE = "model.keras"
 
 
-class PredictionInputError(ValueError):
+class PredictionInputError(JobError, ValueError):
     """A mistake in what prediction was given (recordings, segments, model folder); the command
     line prints it as one line."""
 
 
-def load_final_models(model_dir: Path | str) -> dict:
-    """{target: (model, metadata)} for every target folder under `model_dir`."""
+def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -> dict:
+    """{target: (model, metadata)} for `targets`, by default every target folder under `model_dir`
+    (the workflow names the configured ones: an old model of a target no longer configured stays
+    out of the predictions)."""
     from facemotion.training import load_model
 
     model_dir = Path(model_dir)
-    paths = sorted(model_dir.glob(f"*/{MODEL_FILE}"))
+    paths = sorted(model_dir.glob(f"*/{MODEL_FILE}")) if targets is None else [
+        model_dir / target / MODEL_FILE for target in targets]
     if not paths:
         raise PredictionInputError(f"no final models (*/{MODEL_FILE}) under {model_dir}; "
                                    "train them with `snakemake final_models`")
@@ -54,6 +56,8 @@ def load_final_models(model_dir: Path | str) -> dict:
 
 def model_features(result, metadata: dict) -> np.ndarray | None:
     """The array a model takes from one extraction result (one recording, batch axis added)."""
+    from facemotion.features import model_input
+
     values = model_input(result, metadata["features"])
     return None if values is None else values[None]
 
@@ -61,11 +65,14 @@ def model_features(result, metadata: dict) -> np.ndarray | None:
 def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     """One row per input row: extraction status and detail, and per target the predicted class
     and one probability per class (`{target}_p_{class}`); empty where no face frames were found."""
+    # Imported here: Snakemake reads the recordings (read_recordings) when it starts, without OpenCV.
+    from facemotion.extract import extract_recording
     from facemotion.training import predict_proba
 
     settings = {json.dumps(meta["extraction"], sort_keys=True) for _, meta in models.values()}
     if len(settings) != 1:
-        raise ValueError("the final models were trained on different extraction settings; retrain them together")
+        raise PredictionInputError(f"the final models of {', '.join(models)} were trained on different extraction "
+                                   "settings; train them again together: snakemake --forcerun final_model predict")
     settings = ExtractionSettings(**json.loads(settings.pop()))
     output = []
     for row in rows.to_dict("records"):
@@ -86,16 +93,22 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
     """The predict.recordings tsv: `recording`, `path` (relative to the tsv's folder), optional
     start/end and region, read as the corpus manifest reads them."""
     path = Path(path)
-    # Empty cells stay "" (an empty path is then reported unreadable, not a crash).
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    # The manifest's reader, so the same mistakes get the same messages. Empty cells stay "" (an
+    # empty path is then reported unreadable, not a crash).
+    try:
+        table = read_tsv(path)
+    except ManifestError as error:
+        raise PredictionInputError(str(error)) from None
     missing = {"recording", "path"} - set(table.columns)
     if missing:
         raise PredictionInputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need recording, "
                                    "path, optional start, end")
+    if table.empty:
+        raise PredictionInputError(f"{path}: no recordings listed, only a header; add one row per video")
     for column in ("start", "end", "region"):
         table[column] = table[column] if column in table.columns else ""
     problems = []
-    for i, row in enumerate(table.to_dict("records")):
+    for i, row in zip(table.index, table.to_dict("records")):
         try:
             check_segment(row["start"], row["end"])
         except PredictionInputError as error:
@@ -107,7 +120,7 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
     table["start"] = [optional_float(v) for v in table["start"]]
     table["end"] = [optional_float(v) for v in table["end"]]
     table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
-    return table
+    return table.reset_index(drop=True)
 
 
 def check_segment(start, end) -> None:

@@ -13,7 +13,6 @@ The statistics are in :mod:`facemotion.statistics`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import aggregate, classes_from_predictions, fold_files, read_predictions
+from .files import read_json
 from .folds import natural_key
 from .plots import plot_forest
 from .statistics import (
@@ -198,7 +198,7 @@ def results_from_files(files: Mapping[tuple[str, str], tuple[str, str]]) -> dict
     predictions = read_predictions({key: paths[0] for key, paths in files.items()})
     by_target: dict[str, TargetResults] = {}
     for (target, fold), frame in predictions.items():
-        counts = json.loads(Path(files[(target, fold)][1]).read_text())["train_class_counts"]
+        counts = read_json(files[(target, fold)][1])["train_class_counts"]
         results = by_target.setdefault(target, TargetResults({}, classes_from_predictions(frame), {}))
         results.folds[fold] = frame
         results.train_counts[fold] = counts
@@ -257,7 +257,7 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
         folds[fold] = frame
         info = path.with_name(f"fold_{fold}.info.json")
         if info.exists():
-            train_counts[fold] = json.loads(info.read_text())["train_class_counts"]
+            train_counts[fold] = read_json(info)["train_class_counts"]
     if classes is None:
         first = next(iter(folds.values()))
         classes = classes_from_predictions(first) or sorted(

@@ -34,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
 from .device import select_device  # noqa: E402
+from .files import read_json, reading  # noqa: E402
 from .folds import split_fold  # noqa: E402
 from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model  # noqa: E402
 from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes  # noqa: E402
@@ -590,8 +591,9 @@ def save_model(model: keras.Model, path, extra_metadata: Mapping) -> Path:
 
 def load_model(path) -> tuple[keras.Model, dict]:
     """The model, taking raw features (``predict_proba(model, x, rows)``), and its metadata."""
-    metadata = json.loads(metadata_path(path).read_text())
-    model = keras.saving.load_model(path, compile=False)
+    metadata = read_json(metadata_path(path))
+    with reading(path):
+        model = keras.saving.load_model(path, compile=False)
     if metadata.get("format") == 1:  # saved before the model z-scored its input: add that step
         sample_shape = metadata["sample_shape"]
         if metadata["input_kind"] == "features":

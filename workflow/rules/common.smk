@@ -9,15 +9,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import canonical, experiment_configs
+from facemotion.config import ConfigError, canonical, experiment_configs
 from facemotion.corpora import build_manifest
-from facemotion.manifest import assign_batches, speaker_independent
+from facemotion.manifest import ManifestError, assign_batches, speaker_independent
+from facemotion.predict import PredictionInputError, read_recordings
 from facemotion.targets import TARGETS as ALL_TARGETS
 
-# Validates the top level and every experiment; without `experiments`, one called "default".
-EXPERIMENT_CONFIGS = experiment_configs(config)
 
-MANIFEST, MANIFEST_NOTES = build_manifest(config)
+def refuse(error):
+    """End the start on a mistake in the settings or the corpus with its message alone. Raised,
+    it would reach Snakemake, which adds the line of this file and 3-5 `File ...` lines of
+    facemotion's code: noise to a user, who has a file of theirs to fix."""
+    logger.error(f"{type(error).__name__}: {error}")
+    sys.exit(1)
+
+
+try:
+    # Validates the top level and every experiment; without `experiments`, one called "default".
+    EXPERIMENT_CONFIGS = experiment_configs(config)
+    MANIFEST, MANIFEST_NOTES = build_manifest(config)
+    # The recordings to predict, read (and checked) at start as the corpus is: their videos are the
+    # predict job's inputs, so a replaced or newly present video reruns it.
+    PREDICT_ROWS = read_recordings(config["predict"]["recordings"]) if config["predict"]["recordings"] else None
+except (ConfigError, ManifestError, PredictionInputError) as error:
+    refuse(error)
 for note in MANIFEST_NOTES:
     logger.warning(f"manifest: {note}")
 # With cv.speakers_may_span_sessions a fold may test speakers it trained on: the notes above (the
@@ -100,10 +115,12 @@ EXPERIMENTS = {
 for _experiment in EXPERIMENTS.values():
     if not _experiment.targets:
         _where = "" if _experiment.name == "default" else f" of experiment {_experiment.name}"
-        raise WorkflowError(
-            f"targets{_where}: "
-            f"none of {_experiment.settings['targets']} can be learnt from this corpus (it has no "
-            "ratings for them); allowed: 'label' or a target whose column the manifest fills"
+        refuse(
+            ConfigError(
+                f"targets{_where}: "
+                f"none of {_experiment.settings['targets']} can be learnt from this corpus (it has no "
+                "ratings for them); allowed: 'label' or a target whose column the manifest fills"
+            )
         )
 PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
@@ -129,6 +146,21 @@ def batches(wildcards):
 
 def features_file(wildcards):
     return f"results/{experiment(wildcards).extraction_dir}features.parquet"
+
+
+def features_input(wildcards):
+    """A training job's feature table and its digest, known once gathering is done (a checkpoint).
+    Both ancient: the table's time does not rerun training (it is rewritten whenever a batch
+    reruns, byte for byte the same after the corpus moved); its content does, through the digest
+    param (features_digest)."""
+    checkpoints.gather_features.get(extraction_dir=experiment(wildcards).extraction_dir)
+    return {"features": ancient(features_file(wildcards)), "digest": ancient(f"{features_file(wildcards)}.sha256")}
+
+
+def features_digest(wildcards):
+    checkpoints.gather_features.get(extraction_dir=experiment(wildcards).extraction_dir)
+    path = Path(f"{features_file(wildcards)}.sha256")
+    return path.read_text().strip() if path.is_file() else ""
 
 
 def experiment_predictions(suffix):
@@ -169,6 +201,16 @@ def predict_recordings_file(wildcards):
             "to use the predict target, e.g. --config predict='{recordings: my_videos.tsv}'"
         )
     return config["predict"]["recordings"]
+
+
+def predict_videos(wildcards):
+    """The listed videos that exist: a replaced one reruns prediction (its time), one that appears
+    too (the set of inputs changes); a missing one gets an `unreadable` row."""
+    return sorted({path for path in PREDICT_ROWS["path"] if os.path.isfile(path)}) if PREDICT_ROWS is not None else []
+
+
+def predict_rows(wildcards):
+    return PREDICT_ROWS.astype(object).where(PREDICT_ROWS.notna(), None).to_dict("records")
 
 
 wildcard_constraints:

@@ -33,7 +33,10 @@ rule extract_batch:
         "../scripts/extract_batch.py"
 
 
-rule gather_features:
+# A checkpoint: once the table is written, Snakemake decides again whether training must run,
+# from the table's digest (see features_input in common.smk), so a table rewritten byte for byte
+# (the corpus moved, a batch regrouped) retrains nothing.
+checkpoint gather_features:
     """Gather the batches into one feature table and one report row per manifest row."""
     message:
         "Gathering the extraction batches into {output.features} and {output.report}"
@@ -50,6 +53,7 @@ rule gather_features:
         ),
     output:
         features="results/{extraction_dir}features.parquet",
+        digest="results/{extraction_dir}features.parquet.sha256",
         report="results/{extraction_dir}extraction/report.tsv",
     log:
         "logs/{extraction_dir}gather_features.log",

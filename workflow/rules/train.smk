@@ -3,7 +3,7 @@ rule train_fold:
     message:
         "Training {wildcards.target} with session {wildcards.session} held out; log: {log}"
     input:
-        features_file,
+        unpack(features_input),
     output:
         model="results/{experiment_dir}models/{target}/fold_{session}.keras",
         model_metadata="results/{experiment_dir}models/{target}/fold_{session}.keras.json",
@@ -21,6 +21,7 @@ rule train_fold:
     params:
         settings=lambda wildcards: experiment(wildcards).training,
         features=lambda wildcards: experiment(wildcards).extraction["features"],
+        features_digest=features_digest,
     script:
         "../scripts/train_fold.py"
 
@@ -30,7 +31,7 @@ rule final_model:
     message:
         "Training the final {wildcards.target} model on every session; log: {log}"
     input:
-        features=features_file,
+        unpack(features_input),
         infos=expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
     output:
         model="results/{experiment_dir}final/{target}/model.keras",
@@ -47,6 +48,7 @@ rule final_model:
     params:
         settings=lambda wildcards: experiment(wildcards).training,
         extraction=lambda wildcards: experiment(wildcards).extraction,
+        features_digest=features_digest,
     script:
         "../scripts/final_model.py"
 
@@ -65,8 +67,15 @@ rule predict:
         "Predicting the recordings of {input.recordings} into {output}"
     input:
         recordings=predict_recordings_file,
+        videos=predict_videos,
+        # The configured targets' models only: another under final/ is an old one.
         models=expand(
             "results/{experiment_dir}final/{target}/model.keras",
+            experiment_dir=REFERENCE.dir,
+            target=REFERENCE.targets,
+        ),
+        sidecars=expand(
+            "results/{experiment_dir}final/{target}/model.keras.json",
             experiment_dir=REFERENCE.dir,
             target=REFERENCE.targets,
         ),
@@ -76,5 +85,8 @@ rule predict:
         "logs/predict.log",
     conda:
         CONDA_ENV
+    params:
+        rows=predict_rows,
+        targets=REFERENCE.targets,
     script:
         "../scripts/predict.py"

@@ -1,11 +1,11 @@
 """Train the final model of one target on all sessions (rule final_model)."""
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.features import model_input, read_feature_table
+from facemotion.files import read_json
 from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -13,7 +13,7 @@ with log_to(snakemake.log[0]) as log:
     from facemotion.training import save_model, train_final, training_params
 
     extraction = snakemake.params.extraction
-    fold_infos = [json.loads(Path(path).read_text()) for path in snakemake.input.infos]
+    fold_infos = [read_json(path) for path in snakemake.input.infos]
     table = read_feature_table(snakemake.input.features)
     params = training_params(snakemake.params.settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     model, info = train_final(table.meta, model_input(table, extraction["features"]), snakemake.wildcards.target,

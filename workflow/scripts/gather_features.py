@@ -9,4 +9,4 @@ from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]):
     gather_batches(snakemake.params.recordings, snakemake.input.tables, snakemake.input.reports,
-                   snakemake.output.features, snakemake.output.report)
+                   snakemake.output.features, snakemake.output.report, snakemake.output.digest)

@@ -2,6 +2,8 @@
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.device import select_device
@@ -10,9 +12,12 @@ from facemotion.logs import log_to
 with log_to(snakemake.log[0]) as log:
     select_device(0)  # a few recordings: the CPU, with any GPU of the node hidden
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.predict import load_final_models, predict_recordings, read_recordings
+    from facemotion.predict import load_final_models, predict_recordings
 
-    rows = read_recordings(snakemake.input.recordings)
-    predictions = predict_recordings(rows, load_final_models(Path(snakemake.input.models[0]).parents[1]))
+    # The rows as read when the workflow started (their videos are this job's inputs); the
+    # configured targets' models only.
+    rows = pd.DataFrame(snakemake.params.rows)
+    models = load_final_models(Path(snakemake.input.models[0]).parents[1], snakemake.params.targets)
+    predictions = predict_recordings(rows, models)
     predictions.to_csv(snakemake.output[0], sep="\t", index=False, float_format="%.6f")
     log.info("predicted %d recordings: %s", len(predictions), predictions["status"].value_counts().to_dict())

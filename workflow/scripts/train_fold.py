@@ -12,7 +12,7 @@ with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
     from facemotion.training import save_model, train_fold, training_params
 
-    table = read_feature_table(snakemake.input[0])
+    table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.features)
     params = training_params(snakemake.params.settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,

@@ -10,7 +10,6 @@ by normalise_manifest.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from facemotion.manifest import (
     ManifestError,
     check_corpus,
     normalise_manifest,
-    read_utf8,
+    read_tsv,
     resolve_paths,
     speaker_independent,
     unknown_column_notes,
@@ -94,7 +93,7 @@ def _normalise(reading: _Reading, classes: list[str]) -> tuple[pd.DataFrame, lis
     # Video files were checked above; unknown labels were dropped above.
     manifest, notes = normalise_manifest(reading.kept[MANIFEST_COLUMNS], classes, reading.source,
                                          drop_unknown_labels=True, check_files=False)
-    return manifest, reading.notes + notes
+    return manifest.reset_index(drop=True), reading.notes + notes
 
 
 def read_corpus(corpus_format: str, root: str | Path, classes: list[str],
@@ -152,12 +151,10 @@ def describe_corpus(corpus_format: str, root: str | Path, classes: list[str],
 
 
 def read_tsv_manifest(path: Path | str, classes: list[str], check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """Read a hand-written manifest; relative video paths are relative to the manifest's folder."""
+    """Read a hand-written manifest; relative video paths are relative to the manifest's folder.
+    The index counts the file's lines (see manifest.read_tsv)."""
     path = Path(path)
-    try:
-        table = pd.read_csv(io.StringIO(read_utf8(path)), sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ManifestError(f"{path}: cannot read as a tab-separated manifest: {error}") from error
+    table = read_tsv(path)
     if "path" in table.columns:
         table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
     manifest, notes = normalise_manifest(table, classes, str(path), drop_unknown_labels=False,
@@ -192,6 +189,7 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
     if problems:
         raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    manifest = manifest.reset_index(drop=True)
     if speaker_independent(manifest):
         return manifest, notes
     return manifest, [*notes, "speakers span sessions (cv.speakers_may_span_sessions): the results are NOT "
