@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from facemotion.extract import extract_recording
-from facemotion.sampling import OK, sample_faces, scan_every_frame, seed_spread
+from facemotion.records import OK
+from facemotion.sampling import sample_faces, scan_every_frame, seed_spread
 from facemotion.settings import ExtractionSettings
 from seed_reference import hard_set, seed_decision
 from test_extract import FaceProbe, FakeSource, write_video

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from facemotion.config import load_schema
 from facemotion.models import build_model, seed_cnn, seed_dense
+from facemotion.trained import load_model, metadata_path, predict_proba, save_model, standardised_model
 from facemotion.training import (
     TrainParams,
     balanced_class_weights,
@@ -11,11 +12,6 @@ from facemotion.training import (
     batches_per_epoch,
     final_epochs,
     fit_normalisation,
-    load_model,
-    metadata_path,
-    predict_proba,
-    save_model,
-    standardised_model,
     train_final,
     train_fold,
 )

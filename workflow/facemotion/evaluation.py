@@ -24,12 +24,12 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from .folds import natural_key
+from .targets import TARGET_TITLES  # also read from here by summary.py
 
 log = logging.getLogger(__name__)
 
 METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
 BASELINES = ("chance", "majority_accuracy", "majority_uar")
-TARGET_TITLES = {"label": "Emotion", "activation": "Activation", "valence": "Valence"}
 
 
 def classes_from_predictions(predictions: pd.DataFrame) -> list[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluation import TARGET_TITLES
-from .sampling import OK
+from .records import OK
+from .targets import TARGET_TITLES
 
 
 def _counts(values: pd.Series, order: Sequence[str] | None = None) -> str:

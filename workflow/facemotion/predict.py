@@ -30,13 +30,14 @@ class PredictionInputError(ValueError):
 
 def load_final_models(model_dir: Path | str) -> dict:
     """{target: (model, metadata)} for every target folder under `model_dir`."""
-    from facemotion.training import load_model
-
     model_dir = Path(model_dir)
     paths = sorted(model_dir.glob(f"*/{MODEL_FILE}"))
     if not paths:
         raise PredictionInputError(f"no final models (*/{MODEL_FILE}) under {model_dir}; "
                                    "train them with `snakemake final_models`")
+    # Here, not at the top: TensorFlow starts only once there are models to load.
+    from facemotion.trained import load_model
+
     models = {}
     for path in paths:
         if not Path(f"{path}.json").is_file():
@@ -61,7 +62,7 @@ def model_features(result, metadata: dict) -> np.ndarray | None:
 def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     """One row per input row: extraction status and detail, and per target the predicted class
     and one probability per class (`{target}_p_{class}`); empty where no face frames were found."""
-    from facemotion.training import predict_proba
+    from facemotion.trained import predict_proba
 
     settings = {json.dumps(meta["extraction"], sort_keys=True) for _, meta in models.values()}
     if len(settings) != 1:

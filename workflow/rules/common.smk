@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import canonical, experiment_configs
+from facemotion.config import canonical, experiment_configs, without_scheduling
 from facemotion.corpora import build_manifest
 from facemotion.manifest import assign_batches, speaker_independent
 from facemotion.targets import TARGETS as ALL_TARGETS
@@ -58,15 +58,12 @@ def extraction_dir(settings):
 def training_settings(settings):
     """The settings training depends on; resources only schedule jobs and do not change results.
     Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything."""
-    training = {
-        key: value for key, value in settings["training"].items() if key not in ("mem_mb", "runtime", "gpu", "threads")
-    }
     return canonical(
         {
             "classes": settings["classes"],
             "binning": settings["binning"],
             "protocol": settings["cv"]["protocol"],
-            **training,
+            **without_scheduling(settings["training"]),
         }
     )
 
