@@ -58,8 +58,19 @@ def test_ci_runs_the_readme_test_command():
     assert command in readme
 
 
-def test_snakemake_lint_is_clean():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1"], cwd=ROOT,
+TEST_CONFIGS = sorted((ROOT / ".test").glob("*/config.yaml"))
+
+
+def test_the_test_configs_are_files_under_dot_test():
+    assert [path.parent.name for path in TEST_CONFIGS] == ["experiments", "landmarks", "slurm", "tiny"]
+
+
+@pytest.mark.parametrize("configfile", [None, *TEST_CONFIGS],
+                         ids=lambda path: "config" if path is None else path.parent.name)
+def test_snakemake_lint_is_clean(configfile):
+    """`snakemake --lint` with the default config and with each test config (.test/*/config.yaml)."""
+    extra = [] if configfile is None else ["--configfile", str(configfile)]
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1", *extra], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
 
