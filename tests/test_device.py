@@ -47,6 +47,7 @@ def test_a_gpu_fold_stops_before_training(monkeypatch):
         training.train_fold(meta, pixels, "label", "1", {"gpus": 1})
 
 
+@pytest.mark.slow
 def test_a_cpu_fold_hides_the_gpus_before_tensorflow_initialises():
     # A fresh process, as a workflow job: imports as the job script does, then trains one fold.
     script = """

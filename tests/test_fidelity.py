@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from facemotion.extract import extract_recording
-from facemotion.sampling import OK, sample_faces, scan_every_frame, seed_spread
+from facemotion.records import OK
+from facemotion.sampling import sample_faces, scan_every_frame, seed_spread
 from facemotion.settings import ExtractionSettings
 from seed_reference import hard_set, seed_decision
 from test_extract import FaceProbe, FakeSource, write_video
@@ -21,6 +22,7 @@ def hard_videos(tmp_path_factory):
     return hard_set(tmp_path_factory.mktemp("hard"), scale=0.6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(11))
 def test_hard_video_is_kept_exactly_when_the_seed_keeps_it(hard_videos, case):
     video = hard_videos[case]
@@ -38,6 +40,7 @@ def test_hard_video_is_kept_exactly_when_the_seed_keeps_it(hard_videos, case):
         assert f"{len(reference.face_frames)}" in result.detail.split(" face frames")[0]
 
 
+@pytest.mark.slow
 def test_hard_set_covers_kept_and_dropped_recordings(hard_videos):
     needing_the_scan = [hard_videos[i] for i in (0, 1, 3, 6, 7, 8, 9)]
     assert all(seed_decision(v.path, SETTINGS, v.start, v.end).kept for v in needing_the_scan)
@@ -45,6 +48,7 @@ def test_hard_set_covers_kept_and_dropped_recordings(hard_videos):
     assert not any(extract_recording(v.path, fast_only, v.start, v.end).ok for v in needing_the_scan)
 
 
+@pytest.mark.slow
 def test_full_scan_is_paid_only_by_recordings_the_fast_path_cannot_fill(hard_videos, tmp_path):
     video = write_video(tmp_path / "face.mp4", 150, lambda i: (300 + i % 40, 175))  # a face in every frame
     face = extract_recording(video, SETTINGS)
@@ -53,6 +57,7 @@ def test_full_scan_is_paid_only_by_recordings_the_fast_path_cannot_fill(hard_vid
     assert not dropped.ok and "every frame probed" in dropped.detail
 
 
+@pytest.mark.slow
 def test_demo_recordings_whose_face_leaves_are_decided_as_the_seed_does(tmp_path):
     if importlib.util.find_spec("facemotion.demo") is None:
         pytest.skip("facemotion.demo not available")

@@ -58,8 +58,19 @@ def test_ci_runs_the_readme_test_command():
     assert command in readme
 
 
-def test_snakemake_lint_is_clean():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1"], cwd=ROOT,
+TEST_CONFIGS = sorted((ROOT / ".test").glob("*/config.yaml"))
+
+
+def test_the_test_configs_are_files_under_dot_test():
+    assert [path.parent.name for path in TEST_CONFIGS] == ["experiments", "landmarks", "slurm", "tiny"]
+
+
+@pytest.mark.parametrize("configfile", [None, *TEST_CONFIGS],
+                         ids=lambda path: "config" if path is None else path.parent.name)
+def test_snakemake_lint_is_clean(configfile):
+    """`snakemake --lint` with the default config and with each test config (.test/*/config.yaml)."""
+    extra = [] if configfile is None else ["--configfile", str(configfile)]
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1", *extra], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
 
@@ -71,14 +82,36 @@ def _imported_by(module: str) -> set[str]:
     return set(result.stdout.split())
 
 
+def _package_imports(module: str) -> list[str]:
+    """The package modules `module` (a file of facemotion) imports, lazy imports inside functions
+    included; relative imports as written (".records")."""
+    tree = ast.parse((ROOT / "workflow" / "facemotion" / f"{module}.py").read_text())
+    imported = ["." * node.level + (node.module or "") for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    return [name for name in imported if name.startswith(("facemotion", "."))]
+
+
 def test_manifest_imports_nothing_from_the_package_above_it():
     # Lazy imports inside functions count too: they made manifest and corpora import each other.
     # Only the leaf module of plain record types may be used.
-    tree = ast.parse((ROOT / "workflow" / "facemotion" / "manifest.py").read_text())
-    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    assert [name for name in imported if (name.startswith("facemotion") or not name)
-            and name != "facemotion.records"] == []
+    assert [name for name in _package_imports("manifest") if name != "facemotion.records"] == []
+
+
+@pytest.mark.parametrize("module", ["predict", "trained"])
+def test_prediction_does_not_import_training(module):
+    """Saving, loading and applying a trained model live in facemotion.trained, which training
+    and prediction both use."""
+    assert [name for name in _package_imports(module) if name.rsplit(".", 1)[-1] == "training"] == []
+
+
+def test_the_keys_that_only_schedule_are_listed_once_and_documented_as_such():
+    from facemotion.config import SCHEDULING_KEYS
+
+    reference = (ROOT / "config" / "README.md").read_text()
+    documented = re.findall(r"^\| `training\.(\w+)` \|.*\| nothing \(scheduling only\) \|$", reference, re.MULTILINE)
+    assert sorted(documented) == sorted(SCHEDULING_KEYS)
+    rules = "".join(path.read_text() for path in (ROOT / "workflow" / "rules").glob("*.smk"))
+    assert '"mem_mb", "runtime"' not in rules and "'mem_mb', 'runtime'" not in rules  # no second list
 
 
 @pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from facemotion.models import build_model
 from facemotion.predict import PredictionInputError, check_segment, load_final_models, read_recordings
-from facemotion.training import save_model
+from facemotion.trained import save_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,14 +17,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 900  # the whole run; a stuck run is interrupted (SIGINT cancels its SLURM jobs)
 
-# A tiny demo corpus, one target (6 folds), one epoch. A config file, not --config: nested
-# --config values reach the workflow as strings.
-OVERRIDES = """\
-targets: [label]
-demo: {recordings: 24}
-extraction: {n_frames: 4, face_size: 24, recordings_per_job: 8}
-training: {epochs: 1, batch_size: 8, threads: 1, mem_mb: 1500, runtime: 10}
-"""
+# A tiny demo corpus, one target (6 folds), one epoch: .test/slurm/config.yaml.
+CONFIG = REPO / ".test" / "slurm" / "config.yaml"
 
 
 def _node_cpus():
@@ -65,7 +59,7 @@ def workdir(tmp_path):
         shutil.copytree(REPO / name, tmp_path / name, symlinks=True, ignore=ignore)
     shutil.copy2(REPO / "Snakefile", tmp_path / "Snakefile")
     (tmp_path / "profiles").symlink_to("workflow/profiles")  # like the repository's link
-    (tmp_path / "overrides.yaml").write_text(OVERRIDES)
+    shutil.copy2(CONFIG, tmp_path / "overrides.yaml")
     return tmp_path
 
 

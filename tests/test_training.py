@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from facemotion.config import load_schema
 from facemotion.models import build_model, seed_cnn, seed_dense
+from facemotion.trained import load_model, metadata_path, predict_proba, save_model, standardised_model
 from facemotion.training import (
     TrainParams,
     balanced_class_weights,
@@ -11,11 +12,6 @@ from facemotion.training import (
     batches_per_epoch,
     final_epochs,
     fit_normalisation,
-    load_model,
-    metadata_path,
-    predict_proba,
-    save_model,
-    standardised_model,
     train_final,
     train_fold,
 )
@@ -129,6 +125,7 @@ def test_batches_carry_raw_uint8_and_cover_each_row_once_per_epoch():
     assert [list(b[1]) for b in unshuffled.as_numpy_iterator()] == [list(y[i:i + 8]) for i in (0, 8, 16)] * 2
 
 
+@pytest.mark.slow
 def test_fit_trains_on_each_epochs_own_batches_in_order():
     """Keras, given steps_per_epoch, reads on through the dataset's epochs: training equals
     train_on_batch over the dataset's batches one after another. Had it started the dataset
@@ -179,6 +176,7 @@ def test_balanced_class_weights():
 # ------------------------------------------------------------------ train_fold
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["loso", "seed"])
 def test_nothing_from_the_test_session_reaches_training(protocol):
     meta, pixels, _ = make_data()
@@ -202,6 +200,7 @@ def test_nothing_from_the_test_session_reaches_training(protocol):
         np.testing.assert_array_equal(w1, w2)
 
 
+@pytest.mark.slow
 def test_predictions_table_and_info():
     meta, _, geometry = make_data()
     _, pred, info = train_fold(meta, geometry, "activation", "4", FAST)
@@ -218,6 +217,7 @@ def test_predictions_table_and_info():
     assert {"val_uar", "val_loss", "loss"} <= set(info["history"][0])
 
 
+@pytest.mark.slow
 def test_retraining_a_fold_is_deterministic():
     meta, pixels, _ = make_data()
     runs = [train_fold(meta, pixels, "valence", "1", FAST) for _ in range(2)]
@@ -225,6 +225,7 @@ def test_retraining_a_fold_is_deterministic():
     assert runs[0][2]["best_epoch"] == runs[1][2]["best_epoch"]
 
 
+@pytest.mark.slow
 def test_repeat_r_is_the_model_of_seed_plus_r_on_the_same_test_recordings():
     meta, pixels, _ = make_data()
     params = {**FAST, "protocol": "seed", "seed": 3}
@@ -244,6 +245,7 @@ def test_repeat_r_is_the_model_of_seed_plus_r_on_the_same_test_recordings():
     assert set(other_split.recording) != set(first.recording)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip_and_final_model(tmp_path):
     meta, _, geometry = make_data()
     extraction = {"features": "landmarks", "n_frames": 2}
@@ -261,6 +263,7 @@ def test_save_load_round_trip_and_final_model(tmp_path):
     np.testing.assert_allclose(predict_proba(loaded, geometry, rows), predict_proba(model, geometry, rows), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_model_saved_before_normalisation_moved_into_it_still_predicts(tmp_path):
     meta, pixels, _ = make_data()
     model, info = train_final(meta, pixels, "label", FAST, [{"best_epoch": 1}])
@@ -274,6 +277,7 @@ def test_a_model_saved_before_normalisation_moved_into_it_still_predicts(tmp_pat
     assert metadata_path(path).exists()
 
 
+@pytest.mark.slow
 def test_mixed_precision_computes_in_half_precision_and_keeps_float32_probabilities():
     meta, pixels, _ = make_data()
     model, pred, info = train_fold(meta, pixels, "label", "2", {**FAST, "epochs": 1, "precision": "mixed_bfloat16"})
@@ -317,6 +321,7 @@ def test_unknown_parameter_is_rejected():
         TrainParams.from_mapping({"learnin_rate": 1e-3})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cause", ["no_faces", "no_ratings"])
 def test_a_session_without_usable_recordings_is_skipped_not_failed(cause):
     meta, _, geometry = make_data()

@@ -1,7 +1,11 @@
-"""The workflow end to end on a tiny demo corpus, then what reruns after which change.
+"""The workflow end to end on a tiny demo corpus (.test/tiny/config.yaml), then what reruns after
+which change.
 
-One module-scoped run (about a minute on 2 cores) feeds every test here; the rerun tests ask
-Snakemake what it would run (`--dry-run`) after a change, without running it.
+Two shared runs (conftest.py) feed the tests: `extracted` (the corpus rendered and extracted, no
+training: the fast tier) and `run` (the same run to the end, about a minute on 2 cores). The
+rerun tests ask Snakemake what it would run (`--dry-run`) after a change, without running it;
+variants (a faceless session, landmarks, experiments, a killed run, prediction) start from a copy
+of a shared run, not from nothing. Tests that train are marked `slow`.
 """
 
 import json
@@ -19,64 +23,51 @@ import yaml
 from facemotion.evaluation import fold_metrics
 from facemotion.features import read_feature_table
 from facemotion.plots import read_panels
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TINY = {
-    "demo": {"recordings": 30, "seed": 1},
-    "extraction": {"n_frames": 4, "face_size": 24, "recordings_per_job": 8},
-    "training": {"epochs": 2, "batch_size": 8, "threads": 1},
-}
-pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SNAKEMAKE, "--cores", "2", "--directory", str(workdir), *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result
+from tiny_run import (
+    ROOT,
+    SNAKEMAKE,
+    TINY,
+    copy_run,
+    dot_test_config,
+    planned_jobs,
+    snakemake,
+    write_config,
+)
 
 
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """{rule: count} of what Snakemake would run now (dry run)."""
-    output = snakemake(workdir, "--dry-run", *args)
-    text = output.stdout + output.stderr
-    if "Nothing to be done" in text:
-        return {}
-    stats = text.split("Job stats:")[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)
-            if m.group(1) != "total"}
-
-
-def write_config(workdir: Path, **changes) -> Path:
-    config = json.loads(json.dumps(TINY))
-    for section, values in changes.items():
-        if isinstance(values, dict):
-            config.setdefault(section, {}).update(values)
-        else:
-            config[section] = values
-    path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    result = snakemake(workdir, "--configfile", str(write_config(workdir)))
-    (workdir / "console.txt").write_text(result.stdout + result.stderr)
-    return workdir
-
-
-def test_every_output_is_written(run):
-    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str)
+def test_the_extraction_writes_the_manifest_the_report_and_the_feature_table(extracted):
+    manifest = pd.read_csv(extracted / "results/manifest.tsv", sep="\t", dtype=str)
     assert len(manifest) == 30
-    report = pd.read_csv(run / "results/extraction/report.tsv", sep="\t", dtype=str, keep_default_na=False)
+    report = pd.read_csv(extracted / "results/extraction/report.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert report["recording"].tolist() == manifest["recording"].tolist()
     assert set(report["status"]) <= {"ok", "no_face", "too_few_faces", "too_short", "unreadable"}
-    table = read_feature_table(run / "results/features.parquet")
+    table = read_feature_table(extracted / "results/features.parquet")
     assert table.meta["recording"].tolist() == sorted(report.loc[report["status"] == "ok", "recording"])
     assert table.pixels.shape[1:] == (4, 24, 24) and table.pixels.dtype == np.uint8
+
+
+def test_the_extraction_plots_show_the_faces_and_the_statuses_of_the_run(extracted):
+    report = pd.read_csv(extracted / "results/extraction/report.tsv", sep="\t", dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(extracted / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    kept = read_feature_table(extracted / "results/features.parquet").meta
+    faces = read_panels(extracted / "results/plots/faces_kept.png")
+    shown = pd.DataFrame(faces)
+    assert set(shown["recording"]) <= set(kept["recording"]) and shown["frames"].eq(4).all()
+    per_class = kept.groupby("label").size().clip(upper=4)  # plots.faces_per_class
+    assert shown.groupby("label").size().to_dict() == per_class.to_dict()
+    dropped = read_panels(extracted / "results/plots/faces_dropped.png")
+    assert [p["recording"] for p in dropped] == report.loc[report["status"] != "ok", "recording"].tolist()
+    assert all(p["frame"] for p in dropped)  # the demo's videos all decode
+    by_session, by_speaker = read_panels(extracted / "results/plots/extraction_status.png")
+    assert by_session["rows"] == sorted(manifest["session"].unique())
+    assert len(by_speaker["rows"]) == manifest["speaker"].nunique()
+    assert sum(sum(c.values()) for c in by_speaker["counts"].values()) == len(manifest)
+
+
+@pytest.mark.slow
+def test_every_output_is_written(run):
+    """What training, evaluation and the summary write (the extraction's outputs: the test above)."""
+    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str)
     sessions = sorted(manifest["session"].unique())
     for target in ("label", "activation", "valence"):
         for session in sessions:
@@ -105,22 +96,10 @@ def test_every_output_is_written(run):
     assert (run / "results/plots/comparison.png").stat().st_size > 1000
 
 
-def test_the_plots_show_the_faces_the_extraction_and_the_training_of_the_run(run):
-    report = pd.read_csv(run / "results/extraction/report.tsv", sep="\t", dtype=str, keep_default_na=False)
+@pytest.mark.slow
+def test_the_plots_show_the_training_of_the_run_and_the_front_page_its_corpus(run):
+    """The training curves and the front page (the extraction plots: the fast test above)."""
     manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
-    kept = read_feature_table(run / "results/features.parquet").meta
-    faces = read_panels(run / "results/plots/faces_kept.png")
-    shown = pd.DataFrame(faces)
-    assert set(shown["recording"]) <= set(kept["recording"]) and shown["frames"].eq(4).all()
-    per_class = kept.groupby("label").size().clip(upper=4)  # plots.faces_per_class
-    assert shown.groupby("label").size().to_dict() == per_class.to_dict()
-    dropped = read_panels(run / "results/plots/faces_dropped.png")
-    assert [p["recording"] for p in dropped] == report.loc[report["status"] != "ok", "recording"].tolist()
-    assert all(p["frame"] for p in dropped)  # the demo's videos all decode
-    by_session, by_speaker = read_panels(run / "results/plots/extraction_status.png")
-    assert by_session["rows"] == sorted(manifest["session"].unique())
-    assert len(by_speaker["rows"]) == manifest["speaker"].nunique()
-    assert sum(sum(c.values()) for c in by_speaker["counts"].values()) == len(manifest)
     for target in ("label", "activation", "valence"):
         curves = read_panels(run / f"results/plots/training_{target}.png")
         assert [p["fold"] for p in curves] == sorted(manifest["session"].unique())
@@ -130,6 +109,7 @@ def test_the_plots_show_the_faces_the_extraction_and_the_training_of_the_run(run
     assert f"{len(manifest)} recordings" in front_page and "UAR (95 % CI)" in front_page
 
 
+@pytest.mark.slow
 def test_the_report_opens_on_the_front_page(run):
     snakemake(run, "--configfile", str(write_config(run)), "--report", "report.html")
     html = (run / "report.html").read_text()
@@ -139,6 +119,7 @@ def test_the_report_opens_on_the_front_page(run):
         assert picture in html
 
 
+@pytest.mark.slow
 def test_the_console_shows_progress_not_what_the_jobs_print(run):
     console = (run / "console.txt").read_text()
     assert "steps (100%) done" in console
@@ -148,6 +129,7 @@ def test_the_console_shows_progress_not_what_the_jobs_print(run):
     assert "epoch 1/2" in (run / "logs/train/label/fold_1.log").read_text()
 
 
+@pytest.mark.slow
 def test_every_test_recording_is_predicted_once_per_target(run):
     kept = read_feature_table(run / "results/features.parquet").meta
     for target in ("label",):
@@ -156,27 +138,35 @@ def test_every_test_recording_is_predicted_once_per_target(run):
         assert sorted(predicted["recording"]) == sorted(kept["recording"])
 
 
+@pytest.mark.slow
 def test_nothing_reruns_after_a_complete_run(run):
     assert planned_jobs(run, "--configfile", str(write_config(run))) == {}
 
 
+@pytest.mark.slow
 def test_a_training_setting_reruns_training_and_evaluation_only(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, training={"learning_rate": 0.001})))
     assert set(jobs) == {"train_fold", "evaluate", "confusion", "summarise", "plot_training", "front_page", "all"}
     assert jobs["train_fold"] == 18
 
 
+@pytest.mark.slow
 def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, extraction={"face_size": 32})))
     assert {"extract_batch", "gather_features", "train_fold", "evaluate"} <= set(jobs)
     assert "manifest" not in jobs and "demo_corpus" not in jobs
 
 
+@pytest.mark.slow
 def test_a_plot_setting_reruns_only_the_plots(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"dpi": 72})))
     assert set(jobs) == {"confusion", "summarise", "plot_extraction", "plot_training", "all"}
+    # The confusion plots take every plot setting (config/README.md says so).
+    jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"faces_per_class": 2})))
+    assert set(jobs) == {"confusion", "plot_extraction", "all"}
 
 
+@pytest.mark.slow
 def test_key_order_and_number_spelling_rerun_nothing(run):
     """The same values with every section's keys reversed (or sorted, as tools write them), and
     whole numbers written as 6 instead of 6.0: Snakemake compares params as text, so they must be
@@ -194,6 +184,7 @@ def test_key_order_and_number_spelling_rerun_nothing(run):
         assert planned_jobs(run, "--configfile", str(path)) == {}, path.read_text()
 
 
+@pytest.mark.slow
 def test_training_repeats_test_every_fold_r_times_on_the_same_recordings(run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, symlinks=True)
@@ -214,12 +205,12 @@ def test_training_repeats_test_every_fold_r_times_on_the_same_recordings(run, tm
     assert metrics.loc["1", "uar"] == pytest.approx(np.mean(uars), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_deleted_results_are_made_again_not_taken_as_done(run, tmp_path):
     """Snakemake checks a job's outputs only where a rerunning job needs them: a fold model (which
     no later job reads) or the feature table under an up-to-date metrics.tsv were never made again
     ("Nothing to be done"). The default target asks for every result."""
-    copy = tmp_path / "copy"
-    shutil.copytree(run, copy, symlinks=True)
+    copy = copy_run(run, tmp_path / "copy")
     config = write_config(copy)
     (copy / "results/models/label/fold_2.keras").unlink()
     jobs = planned_jobs(copy, "--configfile", str(config))
@@ -299,7 +290,8 @@ def test_every_start_up_problem_is_reported_by_a_dry_run_before_any_job(tmp_path
     assert "NOT speaker-independent" in output
 
 
-def test_a_session_without_faces_is_skipped_and_the_run_ends_well(run, tmp_path):
+@pytest.mark.slow
+def test_a_session_without_faces_is_skipped_and_the_run_ends_well(extracted, tmp_path):
     """Every video of session 6 shows no face: its fold is listed as skipped in metrics.tsv,
     the other folds are averaged, and the run succeeds."""
     import cv2
@@ -311,8 +303,8 @@ def test_a_session_without_faces_is_skipped_and_the_run_ends_well(run, tmp_path)
     for shade in range(30):
         writer.write(np.full((180, 320, 3), 60 + shade, np.uint8))
     writer.release()
-    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
-    manifest["path"] = [str(blank) if session == "6" else str(run / path)
+    manifest = pd.read_csv(extracted / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    manifest["path"] = [str(blank) if session == "6" else str(extracted / path)
                         for session, path in zip(manifest["session"], manifest["path"])]
     (workdir / "corpus.tsv").write_text(manifest.to_csv(sep="\t", index=False))
     # One session's recordings share one video: allowed, since they stay within the session.
@@ -327,14 +319,14 @@ def test_a_session_without_faces_is_skipped_and_the_run_ends_well(run, tmp_path)
     assert "label fold 6 skipped" in (workdir / "logs/evaluate.log").read_text()
 
 
-def test_corpus_edits_rerun_only_what_they_touch(run, tmp_path):
+def test_corpus_edits_rerun_only_what_they_touch(extracted, tmp_path):
     """A tsv corpus grows by two recordings: only the batches they land in rerun, and inside
     them only the two new recordings are decoded (the rest come from the per-recording cache).
     Then: touching the file reruns nothing; a changed label or a removed row reruns its batch."""
     workdir = tmp_path / "grow"
     workdir.mkdir()
-    shutil.copytree(run / "resources", workdir / "resources")
-    manifest = pd.read_csv(run / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    shutil.copytree(extracted / "resources", workdir / "resources")
+    manifest = pd.read_csv(extracted / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
     manifest["path"] = [str(workdir / p) for p in manifest["path"]]
     first, extra = manifest.iloc[:-2], manifest.iloc[-2:]
     (workdir / "corpus.tsv").write_text(first.to_csv(sep="\t", index=False))
@@ -363,15 +355,17 @@ def test_corpus_edits_rerun_only_what_they_touch(run, tmp_path):
     assert planned_jobs(workdir, *targets, "--configfile", str(config)) == expected
 
 
-def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_redoing_finished_work(extracted, tmp_path):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while folds train: the
     next plain run redoes exactly the unfinished folds and keeps the finished ones; the
-    interrupted jobs' partial outputs are not taken as done."""
+    interrupted jobs' partial outputs are not taken as done. Starts from a copy of the extracted
+    run, so the folds are what is interrupted."""
     import signal
     import time
 
+    tmp_path = copy_run(extracted, tmp_path / "killed")
     config = write_config(tmp_path, targets=["label"])
-    snakemake(tmp_path, "results/features.parquet", "--configfile", str(config))
     output = tmp_path / "run.out"
     with open(output, "w") as sink:
         # SIGINT's default action restored, as in a terminal: a shell that starts the tests in
@@ -400,8 +394,11 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path):
     assert (tmp_path / "results/metrics.tsv").is_file()
 
 
-def test_final_models_predict_new_recordings_and_the_command_agrees(run):
+@pytest.mark.slow
+def test_final_models_predict_new_recordings_and_the_command_agrees(run, tmp_path):
     import cv2
+
+    run = copy_run(run, tmp_path / "run")
 
     blank = run / "blank.avi"
     writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
@@ -440,6 +437,7 @@ def test_final_models_predict_new_recordings_and_the_command_agrees(run):
     pd.testing.assert_frame_equal(printed[columns], predicted[columns])
 
 
+@pytest.mark.slow
 def test_the_html_report_holds_the_plots_and_metrics(run):
     snakemake(run, "--report", "report.html", "--configfile", str(write_config(run)))
     html = (run / "report.html").read_text(errors="replace")
@@ -447,8 +445,11 @@ def test_the_html_report_holds_the_plots_and_metrics(run):
     assert "averaged" in html  # the caption of the confusion matrices
 
 
-def test_the_landmark_variant_runs_end_to_end(tmp_path):
-    config = write_config(tmp_path, features="landmarks", targets=["label"], training={"epochs": 2, "batch_size": 8})
+@pytest.mark.slow
+def test_the_landmark_variant_runs_end_to_end(extracted, tmp_path):
+    """.test/landmarks, from a copy of the extracted run: its corpus is not rendered again."""
+    tmp_path = copy_run(extracted, tmp_path / "landmarks")
+    config = write_config(tmp_path, dot_test_config("landmarks"))
     snakemake(tmp_path, "--configfile", str(config))
     table = read_feature_table(tmp_path / "results/features.parquet")
     assert table.pixels is None
@@ -460,15 +461,24 @@ def test_the_landmark_variant_runs_end_to_end(tmp_path):
     assert metrics["target"].unique().tolist() == ["label"]
 
 
-def test_experiments_share_extraction_and_a_new_one_reruns_only_its_own_jobs(tmp_path):
+def test_experiments_with_the_same_extraction_settings_plan_one_extraction(tmp_path):
     one = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path)))
-    experiments = {"base": {}, "faster": {"training": {"learning_rate": 0.001}}}
-    config = write_config(tmp_path, targets=["label"], experiments=experiments)
+    config = write_config(tmp_path, dot_test_config("experiments"))
     jobs = planned_jobs(tmp_path, "--configfile", str(config))
     # Same extraction settings: one set of batches and one feature table for both.
     assert jobs["extract_batch"] == one["extract_batch"] and jobs["gather_features"] == 1
     assert jobs["train_fold"] == 12 and jobs["evaluate"] == 2
 
+
+@pytest.mark.slow
+def test_experiments_share_extraction_and_a_new_one_reruns_only_its_own_jobs(extracted, tmp_path):
+    """.test/experiments, from a copy of the extracted run (the extraction both share)."""
+    one = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path)))
+    tmp_path = copy_run(extracted, tmp_path / "experiments")
+    base = dot_test_config("experiments")
+    experiments = base.pop("experiments")
+    assert experiments == {"base": {}, "faster": {"training": {"learning_rate": 0.001}}}
+    config = write_config(tmp_path, base, experiments=experiments)
     snakemake(tmp_path, "--configfile", str(config))
     for name in experiments:
         assert (tmp_path / f"results/experiments/{name}/metrics.tsv").is_file()
@@ -483,14 +493,14 @@ def test_experiments_share_extraction_and_a_new_one_reruns_only_its_own_jobs(tmp
     assert comparison["n_test"].iloc[0] == summary["n_test"].iloc[0]
 
     added = {**experiments, "bigger_batches": {"training": {"batch_size": 16}}}
-    jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, targets=["label"], experiments=added)))
+    jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, base, experiments=added)))
     assert jobs == {"train_fold": 6, "evaluate": 1, "confusion": 1, "summarise": 1, "all": 1}
     changed = {**experiments, "faster": {"training": {"learning_rate": 0.002}}}
-    jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, targets=["label"], experiments=changed)))
+    jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, base, experiments=changed)))
     assert jobs == {"train_fold": 6, "evaluate": 1, "confusion": 1, "summarise": 1, "all": 1}
     other_extraction = {**experiments, "larger_faces": {"extraction": {"face_size": 32}}}
     jobs = planned_jobs(tmp_path, "--configfile",
-                        str(write_config(tmp_path, targets=["label"], experiments=other_extraction)))
+                        str(write_config(tmp_path, base, experiments=other_extraction)))
     assert jobs["extract_batch"] == one["extract_batch"] and jobs["gather_features"] == 1
     assert jobs["train_fold"] == 6
 

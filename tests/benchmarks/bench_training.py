@@ -109,13 +109,8 @@ def start_tensorflow(args, seed=0) -> str:
 def worker_throughput(args, mode: str) -> dict:
     import keras
     from facemotion.models import build_model, compile_model
-    from facemotion.training import (
-        balanced_class_weights,
-        batch_dataset,
-        batches_per_epoch,
-        fit_normalisation,
-        standardised_model,
-    )
+    from facemotion.trained import standardised_model
+    from facemotion.training import balanced_class_weights, batch_dataset, batches_per_epoch, fit_normalisation
 
     device = start_tensorflow(args)
     n = args.n_throughput

@@ -16,6 +16,14 @@ import yaml
 from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# The `training` keys that only schedule jobs (cores, memory, run time, a GPU): no result depends
+# on them, so a change reruns nothing (config/README.md: "nothing (scheduling only)").
+SCHEDULING_KEYS = ("threads", "mem_mb", "runtime", "gpu")
+
+
+def without_scheduling(training: dict) -> dict:
+    """The `training` settings results depend on: all but :data:`SCHEDULING_KEYS`."""
+    return {key: value for key, value in training.items() if key not in SCHEDULING_KEYS}
 
 
 class ConfigError(ValueError):

@@ -25,12 +25,12 @@ from sklearn.metrics import f1_score
 from .files import read_json, reading
 from .folds import natural_key
 from .logs import JobError
+from .targets import TARGET_TITLES
 
 log = logging.getLogger(__name__)
 
 METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
 BASELINES = ("chance_uar", "majority_accuracy", "majority_uar")
-TARGET_TITLES = {"label": "Emotion", "activation": "Activation", "valence": "Valence"}
 
 
 def classes_from_predictions(predictions: pd.DataFrame) -> list[str]:

@@ -15,17 +15,8 @@ import cv2
 import numpy as np
 
 from facemotion.faces import FaceProbe
-from facemotion.records import ExtractionResult
-from facemotion.sampling import (
-    NO_FACE,
-    OK,
-    TOO_FEW_FACES,
-    TOO_SHORT,
-    UNREADABLE,
-    Sample,
-    sample_faces,
-    scan_every_frame,
-)
+from facemotion.records import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, ExtractionResult
+from facemotion.sampling import Sample, sample_faces, scan_every_frame
 from facemotion.settings import ExtractionSettings
 from facemotion.video import VideoSource, decoder_messages, open_video
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluation import TARGET_TITLES
 from .files import reading
-from .sampling import OK
+from .records import OK
 from .statistics import PROPORTION, t_interval
+from .targets import TARGET_TITLES
 
 
 def _counts(values: pd.Series, order: Sequence[str] | None = None) -> str:

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluation import TARGET_TITLES
 from .files import read_json, reading
 from .folds import natural_key
-from .records import optional_float
-from .sampling import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
+from .records import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, optional_float
+from .targets import TARGET_TITLES
 
 log = logging.getLogger(__name__)
 

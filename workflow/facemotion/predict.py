@@ -31,7 +31,7 @@ def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -
     """{target: (model, metadata)} for `targets`, by default every target folder under `model_dir`
     (the workflow names the configured ones: an old model of a target no longer configured stays
     out of the predictions)."""
-    from facemotion.training import load_model
+    from facemotion.trained import load_model
 
     model_dir = Path(model_dir)
     paths = sorted(model_dir.glob(f"*/{MODEL_FILE}")) if targets is None else [
@@ -39,6 +39,8 @@ def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -
     if not paths:
         raise PredictionInputError(f"no final models (*/{MODEL_FILE}) under {model_dir}; "
                                    "train them with `snakemake final_models`")
+    # Here, not at the top: TensorFlow starts only once there are models to load.
+
     models = {}
     for path in paths:
         if not Path(f"{path}.json").is_file():
@@ -67,7 +69,7 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     and one probability per class (`{target}_p_{class}`); empty where no face frames were found."""
     # Imported here: Snakemake reads the recordings (read_recordings) when it starts, without OpenCV.
     from facemotion.extract import extract_recording
-    from facemotion.training import predict_proba
+    from facemotion.trained import predict_proba
 
     settings = {json.dumps(meta["extraction"], sort_keys=True) for _, meta in models.values()}
     if len(settings) != 1:

@@ -1,5 +1,6 @@
 """What extraction gives per recording, as plain data (no OpenCV or dlib): the result, the
-kept record with its manifest fields, the report columns, and the parsing of missing values."""
+kept record with its manifest fields, the statuses and the report columns, and the parsing of missing
+values."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facemotion.sampling import OK
+# The extraction statuses of a recording, as the report and the plots show them: kept (ok), or why
+# not.
+OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE = "ok", "no_face", "too_few_faces", "too_short", "unreadable"
 
 REPORT_COLUMNS = ["recording", "status", "faces_found", "frames_read", "detail"]
 REGIONS = ("left", "right")  # the half of the frame that holds the face; missing: the whole frame

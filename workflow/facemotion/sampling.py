@@ -39,9 +39,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-Probe = Callable[[Any], Any]  # frame -> payload, or None when the frame has no face
+from facemotion.records import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE
 
-OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE = "ok", "no_face", "too_few_faces", "too_short", "unreadable"
+Probe = Callable[[Any], Any]  # frame -> payload, or None when the frame has no face
 
 
 class FrameSource(Protocol):

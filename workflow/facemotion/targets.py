@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 TARGETS = ("label", "activation", "valence")
+# How tables, plots and the report's front page name each target.
+TARGET_TITLES = {"label": "Emotion", "activation": "Activation", "valence": "Valence"}
 BINNED_CLASSES = {
     "activation": ["low", "medium", "high"],
     "valence": ["negative", "neutral", "positive"],

@@ -10,37 +10,37 @@ quarter of float32's bytes, and the CPU only gathers rows.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import statistics
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of job logs
-# TensorFlow's caching allocator for CPU memory too: with plain malloc every large tensor (a batch
-# cast to float32, the conv activations) is fresh memory that page-faults again at each step
-# (docs/performance.md, Training).
-os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+# isort: off
+# First: it sets TensorFlow's environment (log level, allocator) before keras loads TensorFlow.
+from .trained import (
+    FEATURES_OF_KIND,
+    METADATA_FORMAT,
+    as_frames,
+    input_kind,
+    predict_proba,
+    standardised_model,
+)
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
+# isort: on
+import keras
+import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
-from .device import select_device  # noqa: E402
-from .files import read_json, reading  # noqa: E402
-from .folds import split_fold  # noqa: E402
-from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model  # noqa: E402
-from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes  # noqa: E402
+from .device import select_device
+from .folds import split_fold
+from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model
+from .targets import DEFAULT_HIGH, DEFAULT_LOW, encode_target, target_classes
 
-# 2: the model takes raw features and z-scores them itself; 1: normalised outside the model.
-METADATA_FORMAT = 2
 # Keras dtype policies: float32, or mixed precision (float16 / bfloat16 compute, float32 weights).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREFETCH_BATCHES = 2  # gathered ahead of the one training: enough to overlap, little memory
@@ -116,20 +116,6 @@ def configure_tensorflow(threads: int | None, seed: int) -> None:
 # --------------------------------------------------------------------------- normalisation
 
 
-# The feature type (config `features`) each input kind comes from.
-FEATURES_OF_KIND = {"pixels": "pixels", "features": "landmarks"}
-
-
-def input_kind(features: np.ndarray) -> str:
-    """"pixels" for uint8 face crops (N, n, s, s), else "features" (N, n, ...)."""
-    return "pixels" if features.dtype == np.uint8 else "features"
-
-
-def _as_frames(features: np.ndarray, kind: str) -> np.ndarray:
-    # Landmarks (N, n, 68, 2) become (N, n, 136): the statistics are per feature column.
-    return features if kind == "pixels" else features.reshape(len(features), features.shape[1], -1)
-
-
 def fit_normalisation(
     features: np.ndarray, rows: np.ndarray, mode: str | None = None, chunk_rows: int = 128
 ) -> dict:
@@ -145,7 +131,7 @@ def fit_normalisation(
     mode = mode or allowed[0]
     if mode not in allowed:
         raise ValueError(f"normalisation {mode!r} not available for {kind}: {allowed}")
-    x = _as_frames(features, kind)
+    x = as_frames(features, kind)
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     if len(rows) == 0:
         raise ValueError("no training rows to compute normalisation statistics from")
@@ -166,53 +152,6 @@ def fit_normalisation(
     return {"mode": mode, "mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
 
 
-def _model_layout(stats: dict, kind: str):
-    """Mean and 1/std arranged like one model input (pixels: frames moved to channels)."""
-    mean = np.asarray(stats["mean"], np.float32)
-    inv = (1.0 / np.asarray(stats["std"], np.float64)).astype(np.float32)
-    if kind == "pixels" and mean.ndim == 3:  # per_pixel: (n, s, s) -> (s, s, n)
-        mean, inv = mean.transpose(1, 2, 0), inv.transpose(1, 2, 0)
-    return mean, inv
-
-
-@keras.saving.register_keras_serializable(package="facemotion")
-class Standardise(keras.layers.Layer):
-    """``(x - mean) * inv_std`` in float32 inside the model, mean and 1/std held as weights.
-
-    With ``frames_to_channels`` raw pixels (B, n, s, s) become (B, s, s, n) first, so the seed
-    CNN sees the frames as channels.
-    """
-
-    def __init__(self, stats_shape, frames_to_channels: bool, **kwargs):
-        super().__init__(**kwargs)
-        self.stats_shape = tuple(stats_shape)
-        self.frames_to_channels = bool(frames_to_channels)
-        self.mean = self.add_weight(shape=self.stats_shape, initializer="zeros", trainable=False, name="mean")
-        self.inv_std = self.add_weight(shape=self.stats_shape, initializer="ones", trainable=False, name="inv_std")
-
-    def call(self, inputs):
-        x = inputs
-        if self.frames_to_channels:  # before the cast: moves a quarter of the bytes
-            x = keras.ops.transpose(x, (0, 2, 3, 1))
-        return (keras.ops.cast(x, self.compute_dtype) - self.mean) * self.inv_std
-
-    def get_config(self):
-        return {**super().get_config(), "stats_shape": list(self.stats_shape),
-                "frames_to_channels": self.frames_to_channels}
-
-
-def standardised_model(core: keras.Model, stats: dict, kind: str, sample_shape) -> keras.Model:
-    """``core`` behind a :class:`Standardise` layer: it takes one recording's raw features of
-    ``sample_shape`` (uint8 pixels (n, s, s); other features (n, F)) in batches."""
-    mean, inv_std = _model_layout(stats, kind)
-    inputs = keras.Input(tuple(sample_shape), dtype="uint8" if kind == "pixels" else "float32", name="raw")
-    # float32 whatever the precision: z-scores of 0..255 lose digits in float16.
-    standardise = Standardise(mean.shape, kind == "pixels", dtype="float32", name="standardise")
-    outputs = core(standardise(inputs))
-    standardise.set_weights([mean, inv_std])
-    return keras.Model(inputs, outputs, name=core.name)
-
-
 def batch_dataset(
     features, rows, batch_size, epochs=1, y=None, weights=None, shuffle_seed=None
 ) -> tf.data.Dataset:
@@ -226,7 +165,7 @@ def batch_dataset(
     The pipeline is TensorFlow ops only: a Python generator in it (``from_generator``) made every
     training step page-fault afresh (docs/performance.md, Training). It holds one copy of ``features``.
     """
-    x = _as_frames(features, input_kind(features))
+    x = as_frames(features, input_kind(features))
     rows = np.asarray(rows, dtype=np.int64)
     batch_size, epochs = int(batch_size), int(epochs)
     rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
@@ -255,19 +194,6 @@ def batch_dataset(
 
 def batches_per_epoch(n_rows: int, batch_size: int) -> int:
     return -(-int(n_rows) // int(batch_size))
-
-
-def predict_proba(model, features, rows, batch_size: int = 128) -> np.ndarray:
-    """Class probabilities (len(rows), n_classes) for ``features[rows]`` in the given order;
-    ``model`` takes raw features (see :func:`standardised_model`)."""
-    n_classes = model.output_shape[-1]
-    if len(rows) == 0:
-        return np.zeros((0, n_classes), np.float32)
-    x, rows = _as_frames(features, input_kind(features)), np.asarray(rows, dtype=np.int64)
-    return np.concatenate([
-        np.asarray(model.predict_on_batch(x[rows[start : start + batch_size]]), dtype=np.float32)
-        for start in range(0, len(rows), batch_size)
-    ])
 
 
 @contextlib.contextmanager
@@ -350,7 +276,7 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
     weights = (
         np.array([class_weight[c] for c in y_train], np.float32) if class_weight else None
     )
-    sample_shape = _as_frames(features, kind).shape[1:]
+    sample_shape = as_frames(features, kind).shape[1:]
     with _dtype_policy(p.precision):
         model = standardised_model(build_model(model_name, sample_shape, n_classes), stats, kind, sample_shape)
     compile_model(model, p.optimizer, p.learning_rate)
@@ -400,7 +326,7 @@ def _fit(features, train_rows, y_train, val_rows, y_val, n_classes, p: TrainPara
 
 
 def _model_metadata(target, classes, stats, features, info, p: TrainParams) -> dict:
-    """What prediction needs besides the weights; JSON-serialisable (see :func:`save_model`)."""
+    """What prediction needs besides the weights; JSON-serialisable (see :func:`facemotion.trained.save_model`)."""
     return {
         "format": METADATA_FORMAT,
         "target": target,
@@ -428,7 +354,7 @@ def train_fold(
     (N, n, 6) / (N, n, 68, 2). Returns the model, the predictions (columns ``recording``,
     ``session``, ``speaker``, ``y_true``, ``y_pred``, ``p_<class>`` ...) and a JSON-serialisable
     info dict; ``info["best_epoch"]`` is the epoch count a final model should train for and
-    ``info["model_metadata"]`` goes to :func:`save_model`. A test session without usable rows
+    ``info["model_metadata"]`` goes to :func:`facemotion.trained.save_model`. A test session without usable rows
     (no faces, no ratings) is not trained: the model is None, the predictions are empty and
     ``info["skipped"]`` says why.
     """
@@ -522,7 +448,7 @@ def train_final(
     """Train on every usable recording for :func:`final_epochs` of ``fold_infos``; no data is
     held out, so nothing is reported from it.
 
-    ``info["model_metadata"]`` goes to :func:`save_model`; besides what :func:`train_fold`
+    ``info["model_metadata"]`` goes to :func:`facemotion.trained.save_model`; besides what :func:`train_fold`
     records it holds the folds' chosen epochs and, when given, the ``extraction`` settings
     (with ``features``), so that prediction extracts exactly as training did.
     """
@@ -566,52 +492,6 @@ def _predictions_frame(meta, rows, y_true, proba, classes) -> pd.DataFrame:
     for k, name in enumerate(classes):
         frame[f"p_{name}"] = proba[:, k].astype(np.float64)
     return frame
-
-
-# --------------------------------------------------------------------------- persistence
-
-
-def metadata_path(model_path) -> Path:
-    """Sidecar of ``model.keras``: ``model.keras.json``."""
-    return Path(f"{model_path}.json")
-
-
-def save_model(model: keras.Model, path, extra_metadata: Mapping) -> Path:
-    """Write ``path`` (.keras) and the JSON sidecar ``<path>.json`` with ``extra_metadata``
-    (normally ``info["model_metadata"]``: classes, normalisation, input shape, params)."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"model path must end in .keras, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    sidecar = metadata_path(path)
-    sidecar.write_text(json.dumps(_jsonable(dict(extra_metadata)), indent=1) + "\n")
-    return sidecar
-
-
-def load_model(path) -> tuple[keras.Model, dict]:
-    """The model, taking raw features (``predict_proba(model, x, rows)``), and its metadata."""
-    metadata = read_json(metadata_path(path))
-    with reading(path):
-        model = keras.saving.load_model(path, compile=False)
-    if metadata.get("format") == 1:  # saved before the model z-scored its input: add that step
-        sample_shape = metadata["sample_shape"]
-        if metadata["input_kind"] == "features":
-            sample_shape = [sample_shape[0], int(np.prod(sample_shape[1:]))]
-        model = standardised_model(model, metadata["normalisation"], metadata["input_kind"], sample_shape)
-    return model, metadata
-
-
-def _jsonable(obj):
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def training_params(settings: Mapping, threads: int, gpus: int = 0) -> dict:

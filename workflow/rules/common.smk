@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import ConfigError, canonical, experiment_configs
+from facemotion.config import ConfigError, canonical, experiment_configs, without_scheduling
 from facemotion.corpora import build_manifest
 from facemotion.manifest import ManifestError, assign_batches, speaker_independent
 from facemotion.predict import PredictionInputError, read_recordings
@@ -73,16 +73,13 @@ def extraction_dir(settings):
 def training_settings(settings):
     """The settings training depends on; resources only schedule jobs and do not change results.
     Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything."""
-    training = {
-        key: value for key, value in settings["training"].items() if key not in ("mem_mb", "runtime", "gpu", "threads")
-    }
     return canonical(
         {
             "classes": settings["classes"],
             "binning": settings["binning"],
             "protocol": settings["cv"]["protocol"],
             "split_seed": settings["cv"]["split_seed"],
-            **training,
+            **without_scheduling(settings["training"]),
         }
     )
 

@@ -73,14 +73,13 @@ rule front_page:
     conda:
         CONDA_ENV
     params:
-        # What the page states; not the settings that only schedule jobs.
+        # What the page states, for the experiment whose tables it shows (the first); not the
+        # settings that only schedule or group jobs.
         config=canonical(
             {
-                **{key: config[key] for key in ("corpus", "classes", "features", "binning", "cv")},
-                "extraction": {k: v for k, v in config["extraction"].items() if k != "recordings_per_job"},
-                "training": {
-                    k: v for k, v in config["training"].items() if k not in ("mem_mb", "runtime", "gpu", "threads")
-                },
+                **{key: REFERENCE.settings[key] for key in ("corpus", "classes", "features", "binning", "cv")},
+                "extraction": {k: v for k, v in REFERENCE.settings["extraction"].items() if k != "recordings_per_job"},
+                "training": without_scheduling(REFERENCE.settings["training"]),
             }
         ),
     script:

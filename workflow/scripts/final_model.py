@@ -10,7 +10,8 @@ from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.training import save_model, train_final, training_params
+    from facemotion.trained import save_model
+    from facemotion.training import train_final, training_params
 
     extraction = snakemake.params.extraction
     fold_infos = [read_json(path) for path in snakemake.input.infos]

@@ -10,7 +10,8 @@ from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.training import save_model, train_fold, training_params
+    from facemotion.trained import save_model
+    from facemotion.training import train_fold, training_params
 
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.features)
