@@ -31,8 +31,6 @@ def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -
     """{target: (model, metadata)} for `targets`, by default every target folder under `model_dir`
     (the workflow names the configured ones: an old model of a target no longer configured stays
     out of the predictions)."""
-    from facemotion.trained import load_model
-
     model_dir = Path(model_dir)
     paths = sorted(model_dir.glob(f"*/{MODEL_FILE}")) if targets is None else [
         model_dir / target / MODEL_FILE for target in targets]
@@ -40,6 +38,7 @@ def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -
         raise PredictionInputError(f"no final models (*/{MODEL_FILE}) under {model_dir}; "
                                    "train them with `snakemake final_models`")
     # Here, not at the top: TensorFlow starts only once there are models to load.
+    from facemotion.trained import load_model
 
     models = {}
     for path in paths:
