@@ -21,6 +21,7 @@ from facemotion.features import (
     write_report,
 )
 from facemotion.files import atomic_path
+from facemotion.logs import JobError
 from facemotion.records import ExtractionResult, Record
 from facemotion.settings import ExtractionSettings
 
@@ -231,7 +232,7 @@ def test_gathering_empty_batches_gives_an_empty_table(tmp_path, row_group_rows):
 def test_a_batch_that_is_not_a_feature_table_is_refused_by_name(tmp_path):
     pq.write_table(pa.table({"recording": ["a"]}), tmp_path / "other.parquet")
     write_report(report_for(pixel_records(["a"])), tmp_path / "other.tsv")
-    with pytest.raises(ValueError, match=r"other\.parquet is not a facemotion feature table"):
+    with pytest.raises(JobError, match=r"other\.parquet is not a facemotion feature table.*snakemake --forcerun"):
         gather(["a"], [(tmp_path / "other.parquet", tmp_path / "other.tsv")], tmp_path)
     assert not (tmp_path / "all.parquet").exists()
 
