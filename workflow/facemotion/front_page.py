@@ -64,7 +64,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "",
     ]
     rows = []
-    for target in sorted(metrics["target"].unique(), key=list(TARGET_TITLES).index):
+    rated = set(metrics.loc[metrics["ccc"].notna(), "target"]) if "ccc" in metrics else set()
+    for target in sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
@@ -73,6 +74,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
     lines += _list_table(["target", "UAR (mean ± std)", "majority UAR", "chance", "accuracy", "folds"], rows)
+    if "ccc" in metrics:  # dimensions: regression
+        lines += _rating_lines(metrics)
     lines += [
         "What to look at",
         "---------------",
@@ -89,6 +92,21 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     # The report renders this page with Jinja before reStructuredText: keep names from the data
     # (speakers, paths) from being read as Jinja syntax.
     return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
+
+
+def _rating_lines(metrics: pd.DataFrame) -> list[str]:
+    """The rating targets' results (dimensions: regression): CCC and the binned predictions' UAR."""
+    lines = ["Activation and valence are learnt as ratings: the concordance correlation coefficient (CCC, 1 "
+             "is perfect agreement, 0 none) of the predicted and the rated values, the folds' mean, and the "
+             "UAR of the predictions binned as the classes are (see `Ratings`_).", ""]
+    rows = []
+    for target in sorted(set(metrics.loc[metrics["ccc"].notna(), "target"]), key=list(TARGET_TITLES).index):
+        by_fold = metrics[metrics["target"] == target].set_index("fold")
+        mean, std = by_fold.loc["mean"], by_fold.loc["std"]
+        rows.append([TARGET_TITLES.get(target, target), f"**{mean['ccc']:.3f}** ± {std['ccc']:.3f}",
+                     f"{mean['pearson']:.3f}", f"{mean['rmse']:.3f}", f"{mean['uar_binned']:.3f}",
+                     f"{mean['chance_uar']:.3f}"])
+    return lines + _list_table(["target", "CCC (mean ± std)", "Pearson r", "RMSE", "binned UAR", "chance"], rows)
 
 
 def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
