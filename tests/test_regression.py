@@ -203,6 +203,16 @@ def test_summary_speakers_and_comparison_of_rating_and_binned_experiments(tmp_pa
     assert binned["n_test"] == 18
 
 
+def test_a_folder_of_rating_predictions_is_summarised_as_the_workflow_summarises_it(tmp_path):
+    from facemotion.summary import read_prediction_dir, summarise_target
+
+    workflow = _experiment(tmp_path, "ratings", True)["activation"]
+    folder = read_prediction_dir(tmp_path / "ratings" / "activation", "activation")
+    assert folder.thresholds == (2.5, 3.5) and folder.classes == ["low", "medium", "high"]
+    assert summarise_target("x", "activation", folder, 2000, 0) == pytest.approx(
+        summarise_target("x", "activation", workflow, 2000, 0), nan_ok=True)
+
+
 def test_the_scatter_shows_each_folds_ccc(tmp_path):
     _write_folds(tmp_path / "activation", "activation", RATINGS, regression=True)
     write_rating_scatter([tmp_path / "activation" / f"fold_{s}.tsv" for s in RATINGS], "activation",
@@ -242,7 +252,8 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
     meta, _, geometry = make_data()
     params = {**FAST, "dimensions": "regression"}
     model, predictions, info = train_fold(meta, geometry, "valence", "4", params)
-    assert model.output_shape == (None, 1) and model.layers[-1].get_layer("rating").get_config()["activation"] == "linear"
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].get_layer("rating").get_config()["activation"] == "linear"
     assert list(predictions.columns) == ["recording", "session", "speaker", "y_true", "y_pred", "repeat"]
     test = meta[meta.session == "4"]
     np.testing.assert_array_equal(predictions["y_true"], test["valence"])
@@ -268,3 +279,92 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
     assert row["valence_bin"] == _bins([row["valence"]])[0].replace("low", "negative").replace(
         "medium", "neutral").replace("high", "positive")
     assert predict_rating(loaded, None, loaded_metadata, "valence")["valence_bin"] == ""
+
+
+# ------------------------------------------------------------------ the workflow: a rating and a binned experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "demo": {"recordings": 30, "seed": 1},
+    "targets": ["label", "activation"],
+    "extraction": {"n_frames": 4, "face_size": 24, "recordings_per_job": 8},
+    "training": {"epochs": 2, "batch_size": 8, "threads": 1},
+    # The rating experiment first: the training curves and the front page are drawn for it.
+    "experiments": {"ratings": {"dimensions": "regression"}, "binned": {"targets": ["activation"]}},
+}
+
+
+def _snakemake(workdir: Path, *args: str):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir), *args],
+                            cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_workflow_with_a_rating_and_a_binned_experiment(tmp_path):
+    import re
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(TINY, sort_keys=False))
+    _snakemake(tmp_path, "--configfile", str(config))
+    results = tmp_path / "results"
+    sessions = sorted(pd.read_csv(results / "manifest.tsv", sep="\t", dtype=str)["session"].unique())
+    rated = pd.read_csv(results / "experiments/ratings/predictions/activation/fold_1.tsv", sep="\t")
+    assert list(rated.columns) == ["recording", "session", "speaker", "y_true", "y_pred", "repeat"]
+    assert rated["y_true"].dtype == float and rated["y_pred"].dtype == float
+    metrics = pd.read_csv(results / "experiments/ratings/metrics.tsv", sep="\t", dtype={"fold": str})
+    activation = metrics[metrics["target"] == "activation"].set_index("fold")
+    assert list(activation.index) == sessions + ["mean", "std"]
+    assert activation[["ccc", "pearson", "rmse", "mae", "uar_binned"]].loc[sessions].notna().all().all()
+    assert metrics.loc[metrics["target"] == "label", "uar"].notna().all()  # the label stays a class
+    binned_metrics = pd.read_csv(results / "experiments/binned/metrics.tsv", sep="\t")
+    assert "ccc" not in binned_metrics  # a binned experiment's table is as before
+
+    summary = pd.read_csv(results / "summary.tsv", sep="\t").set_index(["experiment", "target"])
+    row = summary.loc[("ratings", "activation")]
+    assert row["ccc_ci_low"] <= row["ccc"] <= row["ccc_ci_high"]
+    assert row["ccc_fold_mean"] == pytest.approx(activation.loc["mean", "ccc"], abs=1e-4)
+    assert row["uar_binned"] == pytest.approx(activation.loc["mean", "uar_binned"], abs=1e-4)
+    comparison = pd.read_csv(results / "comparison.tsv", sep="\t")
+    assert comparison[["experiment", "reference", "target"]].values.tolist() == [["binned", "ratings", "activation"]]
+    assert np.isfinite(comparison["delta_uar"].iloc[0])  # on the binned UAR
+    speakers = pd.read_csv(results / "speakers.tsv", sep="\t")
+    rated_speakers = speakers[(speakers["experiment"] == "ratings") & (speakers["target"] == "activation")]
+    assert rated_speakers["ccc"].notna().any()
+
+    panels = read_panels(results / "experiments/ratings/plots/scatter_activation.png")
+    assert [p["fold"] for p in panels] == sessions
+    assert panels[0]["ccc"] == pytest.approx(activation.loc[sessions[0], "ccc"], abs=1e-4)
+    assert not (results / "experiments/binned/plots/scatter_activation.png").exists()
+    assert (results / "experiments/ratings/plots/confusion_activation.png").stat().st_size > 1000
+    info = json.loads((results / "experiments/ratings/predictions/activation/fold_1.info.json").read_text())
+    curves = read_panels(results / "plots/training_activation.png")
+    assert curves[0]["chosen_epoch"] == info["best_epoch"] and "val_ccc" in info["history"][0]
+    front_page = (results / "report/front_page.rst").read_text()
+    assert "CCC (mean ± std)" in front_page and "Activation" in front_page
+
+    # Final models and predict: the predicted rating and its bin.
+    manifest = pd.read_csv(results / "manifest.tsv", sep="\t", dtype=str)
+    report = pd.read_csv(results / "extraction/report.tsv", sep="\t", dtype=str)
+    faces = manifest[manifest["recording"].isin(report.loc[report["status"] == "ok", "recording"])].head(2)
+    pd.DataFrame({"recording": faces["recording"], "path": [str(tmp_path / p) for p in faces["path"]]}).to_csv(
+        tmp_path / "to_predict.tsv", sep="\t", index=False)
+    config.write_text(yaml.safe_dump({**TINY, "predict": {"recordings": "to_predict.tsv"}}, sort_keys=False))
+    _snakemake(tmp_path, "predict", "--configfile", str(config))
+    predicted = pd.read_csv(results / "predict/predictions.tsv", sep="\t", keep_default_na=False)
+    assert predicted["activation"].astype(float).between(0, 6).all()
+    assert set(predicted["activation_bin"]) <= {"low", "medium", "high"}
+    assert set(predicted["label"]) <= {"Angry", "Happy", "Neutral", "Sad"}
+
+    # What reruns: the binned experiment's activation turned into ratings retrains just that.
+    changed = json.loads(json.dumps(TINY))
+    changed["experiments"]["binned"]["dimensions"] = "regression"
+    config.write_text(yaml.safe_dump(changed, sort_keys=False))
+    dry = _snakemake(tmp_path, "--dry-run", "--configfile", str(config)).split("Job stats:")[1]
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", dry, re.MULTILINE)}
+    assert jobs["train_fold"] == len(sessions) and "extract_batch" not in jobs and "plot_training" not in jobs
+    assert jobs["rating_scatter"] == 1

@@ -210,7 +210,8 @@ def test_nothing_from_the_test_session_reaches_training_of_ratings(protocol):
     model, pred, info = train_fold(meta, geometry, "activation", "2", params)
     assert set(pred.session) == {"2"} and pred["y_true"].notna().all()
     train = meta[meta.session.isin(info["train_sessions"]) & meta.activation.notna()]
-    assert info["target_scaling"] == pytest.approx({"mean": train.activation.mean(), "std": train.activation.std(ddof=0)})
+    scaling = {"mean": train.activation.mean(), "std": train.activation.std(ddof=0)}
+    assert info["target_scaling"] == pytest.approx(scaling)
 
     # Poison the held-out session: extreme features and ratings (still on the scale).
     held_out = (meta.session == "2").to_numpy()

@@ -94,9 +94,8 @@ def predict_rating(model, features, meta: dict, target: str) -> dict:
     if features is None:
         return {target: np.nan, f"{target}_bin": ""}
     rating = float(predict_ratings(model, features, np.array([0]), meta["target_scaling"])[0])
-    thresholds = meta["thresholds"]
-    return {target: rating,
-            f"{target}_bin": BINNED_CLASSES[target][int(bin_ratings([rating], thresholds["low"], thresholds["high"])[0])]}
+    code = bin_ratings([rating], meta["thresholds"]["low"], meta["thresholds"]["high"])[0]
+    return {target: rating, f"{target}_bin": BINNED_CLASSES[target][int(code)]}
 
 
 def read_recordings(path: Path | str) -> pd.DataFrame:

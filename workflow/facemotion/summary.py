@@ -24,7 +24,6 @@ import pandas as pd
 
 from .evaluation import aggregate, classes_from_predictions, fold_files, read_predictions
 from .folds import natural_key
-from .targets import target_classes
 from .plots import plot_forest
 from .regression import TASK as REGRESSION
 from .regression import binned, ccc_summary, fold_ccc, repeat_mean_metrics
@@ -42,6 +41,7 @@ from .statistics import (
     t_test_p,
     units_from_predictions,
 )
+from .targets import target_classes
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +326,9 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
     """A folder's ``fold_<name>.tsv`` files in the project's prediction format (``recording``,
     ``speaker``, ``y_true``, ``y_pred``, optional ``repeat``; other columns ignored), folds in
     natural order. A ``fold_<name>.info.json`` beside a fold (as train_fold writes it) gives the
-    majority baseline. Classes: ``classes`` in that order, else the ``p_<class>`` columns, else
-    the sorted names in the data."""
+    majority baseline, and where it says ``task: regression`` the folder is a rating target's
+    (numeric ``y_true``, ``y_pred``). Classes: ``classes`` in that order, else the ``p_<class>``
+    columns, else the sorted names in the data."""
     folder = Path(folder)
     paths = sorted(folder.glob("fold_*.tsv"), key=lambda p: natural_key(p.stem[len("fold_"):]))
     if not paths:

@@ -64,7 +64,9 @@ rule rating_scatter:
     input:
         expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.tsv", session=SESSIONS),
     output:
-        report("results/{experiment_dir}plots/scatter_{target}.png", caption="../report/scatter.rst", category="Ratings"),
+        report(
+            "results/{experiment_dir}plots/scatter_{target}.png", caption="../report/scatter.rst", category="Ratings"
+        ),
     log:
         "logs/{experiment_dir}scatter/{target}.log",
     localrule: True
