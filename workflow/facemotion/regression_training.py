@@ -3,8 +3,9 @@
 The seed's networks with one linear output, trained on the ratings z-scored with the training
 rows' mean and standard deviation (the training sessions only, as for the inputs), predictions
 mapped back to the rating scale. The epoch is chosen by the validation session's CCC (``loso``),
-as the UAR chooses it for classes. The loss is the MSE of the z-scored ratings: on the demo it
-reached a higher test CCC than a batch CCC loss (README, "Activation and valence as ratings").
+as the UAR chooses it for classes. The loss is the MSE of the z-scored ratings: on the demo a batch
+CCC loss was no better beyond the noise, and less stable (README, "Activation and valence as
+ratings"; tests/benchmarks/bench_regression_loss.py).
 Recordings without a rating are left out of the target; the folds, their validation sessions
 and the seed protocol's dev/test halves (stratified by the rating's bin) are the
 classification's.

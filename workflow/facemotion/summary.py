@@ -226,6 +226,12 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     plot_forest(forest, plot_path, dpi=dpi)
     level = f"{100 * LEVEL:.0f}%%"
     for row in summary.itertuples():
+        if rating_columns and np.isfinite(row.ccc):
+            log.info(f"%s %s (ratings): CCC %.3f ({level} CI %.3f-%.3f), fold mean %.3f ({level} CI %.3f-%.3f) over "
+                     "%d folds, binned UAR %.3f%s", row.experiment, row.target, row.ccc, row.ccc_ci_low,
+                     row.ccc_ci_high, row.ccc_fold_mean, row.ccc_fold_mean_ci_low, row.ccc_fold_mean_ci_high,
+                     row.ci_folds, row.uar_binned, f" ({row.ci_note})" if row.ci_note else "")
+            continue
         log.info(f"%s %s: UAR %.3f ({level} CI %.3f-%.3f over %d folds, %d repeat(s)), p against chance %.4f, "
                  "over speakers %.4f%s", row.experiment, row.target, row.uar, row.uar_ci_low, row.uar_ci_high,
                  row.ci_folds, row.repeats, row.p_chance, row.p_chance_speakers,
