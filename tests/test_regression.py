@@ -156,6 +156,11 @@ def test_metrics_of_a_rating_target_beside_a_class_target(tmp_path):
     mean = metrics.loc[("activation", "mean")]
     assert mean["ccc"] == pytest.approx(np.mean([ccc(y, p) for y, p in RATINGS.values()]))
     assert metrics.loc[("valence", "mean"), "uar"] == 1.0 and np.isnan(metrics.loc[("valence", "mean"), "ccc"])
+    # Rating targets alone: the same rows, rounded as every table.
+    only = write_metrics({k: v for k, v in paths.items() if k[0] == "activation"},
+                         {k: v for k, v in infos.items() if k[0] == "activation"}, tmp_path / "only.tsv")
+    assert only["ccc"].tolist() == pytest.approx(metrics.loc["activation", "ccc"].tolist())
+    assert "0.3333\t" in (tmp_path / "only.tsv").read_text() and "0.33333" not in (tmp_path / "only.tsv").read_text()
     # The confusion matrix of a rating target is that of its binned predictions.
     summary = write_confusion("activation", [paths[("activation", s)] for s in RATINGS], tmp_path / "c.tsv",
                               [tmp_path / "c.png"], {"cmap": "Blues", "dpi": 50, "width": 3.0, "height": 3.0})

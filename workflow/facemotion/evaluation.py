@@ -283,7 +283,8 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
     if ratings:
         order = list(dict.fromkeys(target for target, _ in prediction_files))
         rated = aggregate_regression({key: predictions[key] for key in ratings}, ratings, train_counts, skipped)
-        metrics = pd.concat([metrics, rated], ignore_index=True)
+        # infer_objects: without a class target the first table is empty, of object columns.
+        metrics = pd.concat([metrics, rated], ignore_index=True).infer_objects()
         metrics = metrics.iloc[np.argsort(metrics["target"].map(order.index).to_numpy(), kind="stable")]
         predictions = {key: frame for key, frame in predictions.items() if key not in ratings}
     written = metrics.round(4)
