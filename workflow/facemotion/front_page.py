@@ -73,7 +73,10 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ± {std['uar']:.3f}",
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
-    lines += _list_table(["target", "UAR (mean ± std)", "majority UAR", "chance", "accuracy", "folds"], rows)
+    if rows:
+        lines += _list_table(["target", "UAR (mean ± std)", "majority UAR", "chance", "accuracy", "folds"], rows)
+    else:  # every target learnt as ratings: no UAR table
+        del lines[-2:]
     if "ccc" in metrics:  # dimensions: regression
         lines += _rating_lines(metrics)
     lines += [
