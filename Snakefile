@@ -60,6 +60,8 @@ rule all:
             for ext in ("png", "pdf")
         ],
         "results/summary.tsv",
+        # Rating targets (dimensions: regression) only.
+        [f"results/{e.dir}plots/scatter_{target}.png" for e in EXPERIMENTS.values() for target in rating_targets(e)],
         # Drawn for the first experiment (the only one without `experiments`).
         [f"results/plots/training_{target}.png" for target in REFERENCE.targets],
         "results/plots/faces_kept.png",

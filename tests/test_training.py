@@ -201,6 +201,31 @@ def test_nothing_from_the_test_session_reaches_training(protocol):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("protocol", ["loso", "seed"])
+def test_nothing_from_the_test_session_reaches_training_of_ratings(protocol):
+    meta, _, geometry = make_data()
+    meta.loc[meta.index[::7], "activation"] = np.nan  # recordings without a rating are left out
+    params = {**FAST, "protocol": protocol, "dimensions": "regression"}
+    model, pred, info = train_fold(meta, geometry, "activation", "2", params)
+    assert set(pred.session) == {"2"} and pred["y_true"].notna().all()
+    train = meta[meta.session.isin(info["train_sessions"]) & meta.activation.notna()]
+    scaling = {"mean": train.activation.mean(), "std": train.activation.std(ddof=0)}
+    assert info["target_scaling"] == pytest.approx(scaling)
+
+    # Poison the held-out session: extreme features and ratings (still on the scale).
+    held_out = (meta.session == "2").to_numpy()
+    poisoned_meta, poisoned = meta.copy(), geometry.copy()
+    poisoned[held_out] = 1e3
+    poisoned_meta.loc[held_out, "activation"] = 5.0
+    model2, _, info2 = train_fold(poisoned_meta, poisoned, "activation", "2", params)
+    assert info2["model_metadata"]["normalisation"] == info["model_metadata"]["normalisation"]
+    assert info2["target_scaling"] == info["target_scaling"]
+    assert info2["train_class_counts"] == info["train_class_counts"]
+    for w1, w2 in zip(model.get_weights(), model2.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+
+
+@pytest.mark.slow
 def test_predictions_table_and_info():
     meta, _, geometry = make_data()
     _, pred, info = train_fold(meta, geometry, "activation", "4", FAST)

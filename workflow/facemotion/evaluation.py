@@ -25,7 +25,11 @@ from sklearn.metrics import f1_score
 from .files import read_json, reading
 from .folds import natural_key
 from .logs import JobError
-from .targets import TARGET_TITLES
+from .regression import METRICS as REGRESSION_METRICS
+from .regression import TASK as REGRESSION
+from .regression import binned
+from .regression import repeat_mean_metrics as repeat_mean_metrics_regression
+from .targets import TARGET_TITLES, target_classes
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +289,16 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
             raise JobError(f"nothing learnt for {target}: every one of its {len(reasons)} folds was skipped "
                            f"({reasons[0]}{f'; and {len(reasons) - 1} more' if len(reasons) > 1 else ''}); "
                            "see results/plots/extraction_status.png")
-    metrics = aggregate(predictions, train_counts, skipped)
+    ratings = {key: info for key, info in infos.items() if info.get("task") == REGRESSION}
+    metrics = aggregate({key: frame for key, frame in predictions.items() if key not in ratings}, train_counts,
+                        skipped)
+    if ratings:
+        order = list(dict.fromkeys(target for target, _ in prediction_files))
+        rated = aggregate_regression({key: predictions[key] for key in ratings}, ratings, train_counts, skipped)
+        # infer_objects: without a class target the first table is empty, of object columns.
+        metrics = pd.concat([metrics, rated], ignore_index=True).infer_objects()
+        metrics = metrics.iloc[np.argsort(metrics["target"].map(order.index).to_numpy(), kind="stable")]
+        predictions = {key: frame for key, frame in predictions.items() if key not in ratings}
     written = metrics.round(4)
     # Fold rows count recordings; mean and std rows may be fractional.
     written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
@@ -296,7 +309,33 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
         evaluated = sum((target, fold) not in skipped for fold in folds)
         log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
                  target, mean["uar"], mean["majority_uar"], mean["chance_uar"], mean["accuracy"], evaluated)
+    for target in dict.fromkeys(target for target, _ in ratings):
+        mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
+        log.info("%s (ratings): CCC %.3f (fold mean), RMSE %.3f, binned UAR %.3f (chance %.3f)", target,
+                 mean["ccc"], mean["rmse"], mean["uar_binned"], mean["chance_uar"])
     return metrics
+
+
+def aggregate_regression(predictions: Mapping[tuple[str, str], pd.DataFrame], infos: Mapping[tuple[str, str], Mapping],
+                         train_counts: Mapping | None = None, skipped: Mapping | None = None) -> pd.DataFrame:
+    """metrics.tsv's rows of rating targets: per fold ``ccc``, ``pearson``, ``rmse``, ``mae`` (averaged
+    over repeats) and ``uar_binned``, the UAR of the predictions binned at the fold's thresholds
+    (``infos``: {(target, fold): info.json}), with its baselines; ``mean`` and ``std`` rows as
+    :func:`aggregate`'s. ``predictions`` as read by :func:`read_predictions`."""
+    tables = []
+    for target, folds in _by_target(predictions).items():
+        frames = {fold: frame.astype({"y_true": float, "y_pred": float}) for fold, frame in folds.items()}
+        binned_frames = {(target, fold): binned(frame, target, **infos[(target, fold)]["thresholds"])
+                         for fold, frame in frames.items()}
+        table = aggregate(binned_frames, train_counts, skipped, classes=target_classes(target))
+        table = table[["target", "fold", "n_test", "uar", "chance_uar", "majority_accuracy", "majority_uar",
+                       "skipped"]].rename(columns={"uar": "uar_binned"})
+        per_fold = pd.DataFrame([repeat_mean_metrics_regression(frame) for frame in frames.values()],
+                                index=list(frames), columns=list(REGRESSION_METRICS))
+        trained = per_fold[[(target, fold) not in (skipped or {}) for fold in per_fold.index]]
+        per_fold.loc["mean"], per_fold.loc["std"] = trained.mean(), trained.std(ddof=1)
+        tables.append(table.join(per_fold, on="fold"))
+    return pd.concat(tables, ignore_index=True)
 
 
 def write_confusion(target: str, prediction_files: Sequence[Path], confusion_path: Path, plot_paths: Sequence[Path],
@@ -307,7 +346,11 @@ def write_confusion(target: str, prediction_files: Sequence[Path], confusion_pat
     ``plots``: config ``plots`` (cmap, dpi, width, height).
     """
     folds = read_predictions(fold_files(prediction_files))
-    summary = confusion_summary({fold: frame for (_, fold), frame in folds.items()})
+    info = read_json(str(next(iter(prediction_files)))[: -len(".tsv")] + ".info.json")
+    if info.get("task") == REGRESSION:  # a rating target: the matrix of its predictions binned
+        folds = {key: binned(frame, target, **info["thresholds"]) for key, frame in folds.items()}
+    summary = confusion_summary({fold: frame for (_, fold), frame in folds.items()},
+                                target_classes(target) if info.get("task") == REGRESSION else None)
     confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},
                           names=["matrix"])
     confusion.to_csv(confusion_path, sep="\t", float_format="%.2f")

@@ -71,16 +71,12 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "Results",
         "-------",
         "",
-        "Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
-        "always predicting the training folds' most frequent class (majority) and chance. The 95 % "
-        "intervals are t-intervals over the folds, which hold disjoint speakers: they are about new "
-        "speakers (see results/summary.tsv and README).",
-        "",
         _repeats_sentence(training),
         "",
     ]
     rows = []
-    for target in sorted(metrics["target"].unique(), key=list(TARGET_TITLES).index):
+    rated = set(metrics.loc[metrics["ccc"].notna(), "target"]) if "ccc" in metrics else set()
+    for target in sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
@@ -89,7 +85,14 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ({low:.3f}-{high:.3f})",
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
-    lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
+    if rows:  # none when every target is learnt as ratings
+        lines += ["Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
+                  "always predicting the training folds' most frequent class (majority) and chance. The 95 % "
+                  "intervals are t-intervals over the folds, which hold disjoint speakers: they are about new "
+                  "speakers (see results/summary.tsv and README).", ""]
+        lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
+    if "ccc" in metrics:  # dimensions: regression
+        lines += _rating_lines(metrics)
     lines += [
         "What to look at",
         "---------------",
@@ -106,6 +109,24 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     # The report renders this page with Jinja before reStructuredText: keep names from the data
     # (speakers, paths) from being read as Jinja syntax.
     return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
+
+
+def _rating_lines(metrics: pd.DataFrame) -> list[str]:
+    """The rating targets' results (dimensions: regression): CCC and the binned predictions' UAR."""
+    lines = ["Activation and valence are learnt as ratings: the concordance correlation coefficient (CCC, 1 "
+             "is perfect agreement, 0 none) of the predicted and the rated values, the folds' mean, and the "
+             "UAR of the predictions binned as the classes are (see `Ratings`_).", ""]
+    rows = []
+    for target in sorted(set(metrics.loc[metrics["ccc"].notna(), "target"]), key=list(TARGET_TITLES).index):
+        by_fold = metrics[metrics["target"] == target].set_index("fold")
+        mean = by_fold.loc["mean"]
+        folds = [f for f in by_fold.index if f not in ("mean", "std")]
+        _, low, high, _ = t_interval(by_fold.loc[folds, "ccc"].to_numpy(dtype=float), (-1.0, 1.0))
+        rows.append([TARGET_TITLES.get(target, target), f"**{mean['ccc']:.3f}** ({low:.3f} to {high:.3f})",
+                     f"{mean['pearson']:.3f}", f"{mean['rmse']:.3f}", f"{mean['uar_binned']:.3f}",
+                     f"{mean['chance_uar']:.3f}"])
+    return lines + _list_table(["target", "CCC, folds' mean (95 % CI)", "Pearson r", "RMSE", "binned UAR",
+                                "chance UAR"], rows)
 
 
 def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:

@@ -28,7 +28,8 @@ NORMALISATIONS = {"pixels": ("global", "per_pixel"), "landmarks": ("per_feature"
 
 
 def seed_cnn(n_frames: int, face_size: int, n_classes: int, dropout: float = 0.8) -> keras.Model:
-    """Input (face_size, face_size, n_frames): the N frames of a recording are the channels."""
+    """Input (face_size, face_size, n_frames): the N frames of a recording are the channels.
+    ``n_classes`` 0: one linear output, a rating (``dimensions: regression``)."""
     import keras
     from keras import layers
 
@@ -41,14 +42,14 @@ def seed_cnn(n_frames: int, face_size: int, n_classes: int, dropout: float = 0.8
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(128, activation="relu", name="dense128")(x)
     x = layers.Dropout(dropout, name="dropout2")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="seed_cnn")
+    return keras.Model(inputs, _output(n_classes)(x), name="seed_cnn")
 
 
 def seed_dense(
     n_frames: int, n_features: int, n_classes: int, dropout: float = 0.5, units: int = 128
 ) -> keras.Model:
-    """Input (n_frames, n_features), flattened: the seed's landmark-geometry model."""
+    """Input (n_frames, n_features), flattened: the seed's landmark-geometry model (``n_classes``
+    0: one linear output)."""
     import keras
     from keras import layers
 
@@ -58,8 +59,16 @@ def seed_dense(
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(units, activation="relu", name="dense2")(x)
     x = layers.Dropout(dropout, name="dropout2")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="seed_dense")
+    return keras.Model(inputs, _output(n_classes)(x), name="seed_dense")
+
+
+def _output(n_classes: int):
+    """The softmax over ``n_classes``, or with 0 classes one linear unit (a rating); float32."""
+    from keras import layers
+
+    if n_classes == 0:
+        return layers.Dense(1, dtype="float32", name="rating")
+    return layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")
 
 
 def build_model(name: str, sample_shape: tuple[int, ...], n_classes: int) -> keras.Model:
@@ -81,8 +90,9 @@ def build_model(name: str, sample_shape: tuple[int, ...], n_classes: int) -> ker
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 
 
-def compile_model(model: keras.Model, optimizer: str = "adam", learning_rate: float = 1e-4):
-    """Cross-entropy on integer labels; class weights arrive as per-sample weights."""
+def compile_model(model: keras.Model, optimizer: str = "adam", learning_rate: float = 1e-4, loss=None):
+    """Cross-entropy on integer labels; class weights arrive as per-sample weights. ``loss``: another
+    loss instead (the regression targets'), without the accuracy metric."""
     import keras
 
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
@@ -90,7 +100,7 @@ def compile_model(model: keras.Model, optimizer: str = "adam", learning_rate: fl
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(optimizers)}")
     model.compile(
         optimizer=optimizers[optimizer](learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        weighted_metrics=["accuracy"],
+        loss=loss or "sparse_categorical_crossentropy",
+        weighted_metrics=None if loss else ["accuracy"],
     )
     return model

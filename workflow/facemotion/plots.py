@@ -227,7 +227,7 @@ def extraction_overview(report: pd.DataFrame, manifest: pd.DataFrame):
 
 
 def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3):
-    """Per fold: training loss and validation UAR by epoch, the chosen epoch marked.
+    """Per fold: training loss and validation UAR (a rating target: CCC) by epoch, the chosen epoch marked.
 
     ``infos``: {held-out session: the fold's info.json}.
     """
@@ -263,6 +263,12 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
                                           label="chance UAR"))
             uar_axis.set_ylim(0, 1)
             uar_axis.set_ylabel("validation UAR", color="C1")
+        elif "val_ccc" in history:  # a rating target (dimensions: regression)
+            ccc_axis = ax.twinx()
+            lines += ccc_axis.plot(history["epoch"], history["val_ccc"], color="C1", marker=".",
+                                   label="validation CCC")
+            ccc_axis.set_ylim(min(0.0, float(history["val_ccc"].min())), 1)
+            ccc_axis.set_ylabel("validation CCC", color="C1")
         lines.append(ax.axvline(info["best_epoch"], color="k", linestyle="--", linewidth=1, label="chosen epoch"))
         validation = f", validation {info['val_session']}" if info.get("val_session") else ""
         ax.set_title(f"test session {fold}{validation}\nchosen epoch {info['best_epoch']} of {info['epochs_run']}",
@@ -275,6 +281,61 @@ def training_curves(infos: Mapping[str, Mapping], target: str, columns: int = 3)
     figure.suptitle(f"Training of {TARGET_TITLES.get(target, target)}, one panel per held-out session")
     figure.tight_layout(rect=(0, 0, 0.88, 1))
     return figure, panels
+
+
+def rating_scatter(folds: Mapping[str, pd.DataFrame], target: str, thresholds: Mapping, columns: int = 3):
+    """Per fold of a rating target: predicted against rated values (every repeat's predictions),
+    the identity line, the bins' thresholds dotted, and the fold's CCC (averaged over repeats).
+
+    ``folds``: {held-out session: predictions with numeric ``y_true``, ``y_pred``}.
+    """
+    from .regression import repeat_mean_metrics
+
+    plt = _pyplot()
+    names = sorted(folds, key=natural_key)
+    columns = max(1, min(columns, len(names)))
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(3.6 * columns, 0.8 + 3.4 * rows))
+    values = pd.concat(list(folds.values()))[["y_true", "y_pred"]].to_numpy(dtype=float)
+    limits = (np.nanmin(values) - 0.2, np.nanmax(values) + 0.2) if np.isfinite(values).any() else (0.0, 1.0)
+    panels = []
+    for ax, fold in zip(axes.flat, names):
+        frame = folds[fold]
+        if frame.empty:
+            ax.text(0.5, 0.5, "no test recordings", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            panels.append({"fold": fold, "n_test": 0})
+            continue
+        value = repeat_mean_metrics(frame)["ccc"]
+        ax.scatter(frame["y_true"], frame["y_pred"], s=10, alpha=0.5, color="C0")
+        ax.plot(limits, limits, color="k", linewidth=1, label="identity")
+        for threshold in (thresholds["low"], thresholds["high"]):
+            ax.axvline(threshold, color="grey", linestyle=":", linewidth=1)
+            ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(limits)
+        ax.set_ylim(limits)
+        ax.set_xlabel("rated")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"test session {fold}: CCC {value:.3f}", fontsize=9)
+        n_test = int((frame["repeat"] == frame["repeat"].min()).sum()) if "repeat" in frame else len(frame)
+        panels.append({"fold": fold, "n_test": n_test, "ccc": value})
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_axis_off()
+    figure.suptitle(f"{TARGET_TITLES.get(target, target)}: predicted against rated, one panel per held-out session")
+    figure.tight_layout()
+    return figure, panels
+
+
+def write_rating_scatter(prediction_paths: Sequence[str | Path], target: str, path, dpi: int) -> None:
+    """The scatter of one rating target from its folds' prediction files (``fold_<session>.tsv``, with
+    the ``.info.json`` train_fold writes beside each)."""
+    folds, thresholds = {}, None
+    for prediction_path in map(Path, prediction_paths):
+        fold = prediction_path.name[len("fold_"):-len(".tsv")]
+        folds[fold] = pd.read_csv(prediction_path, sep="\t", dtype={"recording": str, "session": str, "speaker": str})
+        info = json.loads(prediction_path.with_name(f"fold_{fold}.info.json").read_text())
+        thresholds = thresholds or info["thresholds"]
+    figure, panels = rating_scatter(folds, target, thresholds)
+    save_figure(figure, path, panels, dpi)
 
 
 # --------------------------------------------------------------------------- the summary

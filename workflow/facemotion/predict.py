@@ -82,12 +82,28 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
         entry = {"recording": row["recording"], "status": result.status, "detail": result.detail}
         for target, (model, meta) in models.items():
             features = model_features(result, meta) if result.ok else None
+            if meta.get("task") == "regression":
+                entry.update(predict_rating(model, features, meta, target))
+                continue
             probabilities = (predict_proba(model, features, np.array([0]))[0]
                              if features is not None else [np.nan] * len(meta["classes"]))
             entry[target] = meta["classes"][int(np.argmax(probabilities))] if features is not None else ""
             entry.update({f"{target}_p_{name}": float(p) for name, p in zip(meta["classes"], probabilities)})
         output.append(entry)
     return pd.DataFrame(output)
+
+
+def predict_rating(model, features, meta: dict, target: str) -> dict:
+    """A rating model's columns: the predicted rating (``target``) and its bin (``{target}_bin``),
+    binned at the thresholds the model was trained with; empty without features."""
+    from facemotion.regression_training import predict_ratings
+    from facemotion.targets import BINNED_CLASSES, bin_ratings
+
+    if features is None:
+        return {target: np.nan, f"{target}_bin": ""}
+    rating = float(predict_ratings(model, features, np.array([0]), meta["target_scaling"])[0])
+    code = bin_ratings([rating], meta["thresholds"]["low"], meta["thresholds"]["high"])[0]
+    return {target: rating, f"{target}_bin": BINNED_CLASSES[target][int(code)]}
 
 
 def read_recordings(path: Path | str) -> pd.DataFrame:

@@ -25,6 +25,8 @@ from .evaluation import aggregate, classes_from_predictions, fold_files, read_pr
 from .files import read_json
 from .folds import natural_key
 from .plots import plot_forest
+from .regression import TASK as REGRESSION
+from .regression import binned, ccc_summary, fold_ccc, repeat_mean_metrics
 from .statistics import (
     LEVEL,
     METRIC_NAMES,
@@ -35,8 +37,11 @@ from .statistics import (
     metrics_from_counts,
     paired_comparison,
     permutation_p_chance,
+    t_interval,
+    t_test_p,
     units_from_predictions,
 )
+from .targets import target_classes
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,10 @@ SUMMARY_COLUMNS = ["experiment", "target", "n_test", "repeats",
                    "p_chance_speakers"]  # then recall_<class>, recall_<class>_ci_low, _ci_high per class
 COMPARISON_COLUMNS = ["experiment", "reference", "target", "n_test", "delta_uar", "delta_ci_low",
                       "delta_ci_high", "ci_folds", "p_value", "p_holm"]
+# With rating targets (dimensions: regression) only.
+RATING_COLUMNS = ["ccc", "ccc_ci_low", "ccc_ci_high", "ccc_fold_mean", "ccc_fold_mean_ci_low", "ccc_fold_mean_ci_high",
+                  "pearson", "rmse", "mae", "uar_binned", "uar_binned_ci_low", "uar_binned_ci_high"]
+CCC_COMPARISON_COLUMNS = ["delta_ccc", "delta_ccc_ci_low", "delta_ccc_ci_high", "p_value_ccc", "p_holm_ccc"]
 PREDICTION_COLUMNS = ("recording", "speaker", "y_true", "y_pred")
 
 
@@ -56,6 +65,16 @@ class TargetResults:
     folds: dict[str, pd.DataFrame]  # fold -> predictions (recording, speaker, y_true, y_pred, repeat ...)
     classes: list[str]
     train_counts: dict[str, Sequence[int]] | None = None  # fold -> training counts per class (majority baseline)
+    # A rating target (dimensions: regression): y_true and y_pred are ratings, binned at these (low, high)
+    # into ``classes`` for the binned UAR; None for classes.
+    thresholds: tuple[float, float] | None = None
+
+    def binned(self, target: str) -> TargetResults:
+        """The predictions as classes: a rating target's binned, a class target's as they are."""
+        if self.thresholds is None:
+            return self
+        return TargetResults({fold: binned(frame, target, *self.thresholds) for fold, frame in self.folds.items()},
+                             self.classes, self.train_counts)
 
 
 def pooled(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -87,6 +106,8 @@ def ci_note(n_folds: int, speaker_independent: bool) -> str:
 def summarise_target(experiment: str, target: str, results: TargetResults, resamples: int, seed: int,
                      speaker_independent: bool = True) -> dict:
     """One row of summary.tsv."""
+    if results.thresholds is not None:
+        return summarise_ratings(experiment, target, results, resamples, seed, speaker_independent)
     classes, folds = results.classes, results.folds
     table = pooled(folds)
     units = units_from_predictions(table, classes, list(folds))
@@ -119,7 +140,13 @@ def _by_repeat(table: pd.DataFrame, repeats: Sequence[int]) -> list[pd.DataFrame
 
 def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[dict]:
     """Rows of speakers.tsv: per speaker of each fold, n_test, uar, accuracy and recall per class
-    (over the repeats' predictions together)."""
+    (over the repeats' predictions together); for a rating target n_test, ccc and rmse (averaged over
+    the repeats)."""
+    if results.thresholds is not None:
+        return [{"experiment": experiment, "target": target, "speaker": speaker, "fold": fold,
+                 "n_test": len(first_repeat(rows)),
+                 **{name: value for name, value in repeat_mean_metrics(rows).items() if name in ("ccc", "rmse")}}
+                for fold, frame in results.folds.items() for speaker, rows in frame.groupby("speaker", sort=True)]
     classes = results.classes
     units = units_from_predictions(pooled(results.folds), classes, list(results.folds))
     fold_names = list(results.folds)
@@ -140,8 +167,15 @@ def compare_target(reference: str, experiment: str, target: str, reference_resul
     """One row of comparison.tsv: ``experiment`` against ``reference`` on the recordings both tested.
 
     Pairs need the same true class: recordings the two label differently (other classes or
-    binning) are left out, and so are recordings only one of them tested.
+    binning) are left out, and so are recordings only one of them tested. A rating target is
+    compared on its binned predictions (``delta_uar``); two rating targets also on the CCC
+    (:func:`compare_ccc`).
     """
+    if reference_results.thresholds is not None or results.thresholds is not None:
+        row = compare_target(reference, experiment, target, reference_results.binned(target), results.binned(target))
+        if reference_results.thresholds is not None and results.thresholds is not None:
+            row.update(compare_ccc(reference_results, results))
+        return row
     ours, theirs = pooled(reference_results.folds), pooled(results.folds)
     common = (first_repeat(ours)[["fold", "recording", "y_true"]]
               .merge(first_repeat(theirs)[["fold", "recording", "y_true"]], on=["fold", "recording", "y_true"]))
@@ -170,15 +204,34 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
             if target in experiments[reference]:
                 comparisons.append(compare_target(reference, name, target, experiments[reference][target], results))
     recall_columns = list(dict.fromkeys(key for row in summary for key in row if key.startswith("recall_")))
-    summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS + recall_columns)
+    # The rating targets' columns only where there are some: a binned run's tables stay as they were.
+    rating_columns = RATING_COLUMNS if any("ccc" in row for row in summary) else []
+    summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS + rating_columns + recall_columns)
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
-    comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
-    comparison["p_holm"] = holm(comparison["p_value"].to_numpy(dtype=np.float64))
+    ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []
+    comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS + ccc_columns)
+    # One family: every p-value of the file, the CCC's too.
+    p_values = comparison[["p_value", *ccc_columns[3:4]]].to_numpy(dtype=np.float64)
+    adjusted = holm(p_values.ravel()).reshape(p_values.shape)
+    comparison["p_holm"] = adjusted[:, 0]
+    if ccc_columns:
+        comparison["p_holm_ccc"] = adjusted[:, 1]
     comparison.round(4).to_csv(comparison_path, sep="\t", index=False)
-    plot_forest(summary, plot_path, dpi=dpi)
+    # A rating target shows its binned UAR: the one number a binned and a regression experiment share.
+    forest = summary.copy()
+    if rating_columns:
+        for suffix in ("", "_ci_low", "_ci_high"):
+            forest[f"uar{suffix}"] = forest[f"uar{suffix}"].fillna(forest[f"uar_binned{suffix}"])
+    plot_forest(forest, plot_path, dpi=dpi)
     level = f"{100 * LEVEL:.0f}%%"
     for row in summary.itertuples():
+        if rating_columns and np.isfinite(row.ccc):
+            log.info(f"%s %s (ratings): CCC %.3f ({level} CI %.3f-%.3f), fold mean %.3f ({level} CI %.3f-%.3f) over "
+                     "%d folds, binned UAR %.3f%s", row.experiment, row.target, row.ccc, row.ccc_ci_low,
+                     row.ccc_ci_high, row.ccc_fold_mean, row.ccc_fold_mean_ci_low, row.ccc_fold_mean_ci_high,
+                     row.ci_folds, row.uar_binned, f" ({row.ci_note})" if row.ci_note else "")
+            continue
         log.info(f"%s %s: UAR %.3f ({level} CI %.3f-%.3f over %d folds, %d repeat(s)), p against chance %.4f, "
                  "over speakers %.4f%s", row.experiment, row.target, row.uar, row.uar_ci_low, row.uar_ci_high,
                  row.ci_folds, row.repeats, row.p_chance, row.p_chance_speakers,
@@ -187,7 +240,41 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
         log.info(f"%s - %s, %s: UAR difference %.3f ({level} CI %.3f to %.3f), p %.4f (Holm %.4f)", row.experiment,
                  row.reference, row.target, row.delta_uar, row.delta_ci_low, row.delta_ci_high, row.p_value,
                  row.p_holm)
+        if ccc_columns and np.isfinite(row.delta_ccc):
+            log.info(f"%s - %s, %s: CCC difference %.3f ({level} CI %.3f to %.3f), p %.4f (Holm %.4f)",
+                     row.experiment, row.reference, row.target, row.delta_ccc, row.delta_ccc_ci_low,
+                     row.delta_ccc_ci_high, row.p_value_ccc, row.p_holm_ccc)
     return summary
+
+
+# --------------------------------------------------------------------------- rating targets
+
+
+def summarise_ratings(experiment: str, target: str, results: TargetResults, resamples: int, seed: int,
+                      speaker_independent: bool = True) -> dict:
+    """One row of summary.tsv for a rating target: the pooled CCC and the folds' mean CCC with their
+    intervals (:mod:`facemotion.regression`), the other metrics' fold means, and the binned
+    predictions' UAR with its interval and baselines (as a class target's ``uar``)."""
+    table = pooled(results.folds).astype({"y_true": float, "y_pred": float})
+    classes_row = summarise_target(experiment, target, results.binned(target), resamples, seed, speaker_independent)
+    kept = ("experiment", "target", "n_test", "repeats", "ci_folds", "ci_note", "majority_accuracy", "majority_uar",
+            "chance_uar")
+    return {**{key: classes_row[key] for key in kept}, **ccc_summary(table, list(results.folds)),
+            **{f"uar_binned{suffix}": classes_row[f"uar{suffix}"] for suffix in ("", "_ci_low", "_ci_high")}}
+
+
+def compare_ccc(reference_results: TargetResults, results: TargetResults) -> dict:
+    """The CCC of two rating experiments on the recordings both tested (same fold, same rating): per
+    fold the difference of their CCCs (each averaged over its repeats), its t-interval over folds
+    and the paired t-test's two-sided p-value, as ``delta_uar``'s."""
+    ours, theirs = (pooled(r.folds).astype({"y_true": float, "y_pred": float}) for r in (reference_results, results))
+    keys = ["fold", "recording", "y_true"]
+    common = first_repeat(ours)[keys].merge(first_repeat(theirs)[keys], on=keys)
+    folds = list(reference_results.folds)
+    differences = fold_ccc(theirs.merge(common, on=keys), folds) - fold_ccc(ours.merge(common, on=keys), folds)
+    delta, low, high, _ = t_interval(differences)
+    return {"delta_ccc": delta, "delta_ccc_ci_low": low, "delta_ccc_ci_high": high,
+            "p_value_ccc": t_test_p(differences, "two-sided")}
 
 
 # --------------------------------------------------------------------------- reading the inputs
@@ -198,11 +285,25 @@ def results_from_files(files: Mapping[tuple[str, str], tuple[str, str]]) -> dict
     predictions = read_predictions({key: paths[0] for key, paths in files.items()})
     by_target: dict[str, TargetResults] = {}
     for (target, fold), frame in predictions.items():
-        counts = read_json(files[(target, fold)][1])["train_class_counts"]
-        results = by_target.setdefault(target, TargetResults({}, classes_from_predictions(frame), {}))
-        results.folds[fold] = frame
-        results.train_counts[fold] = counts
+        info = read_json(files[(target, fold)][1])
+        results = by_target.setdefault(target, _empty_results(target, frame, info))
+        results.folds[fold] = _typed(frame, results)
+        results.train_counts[fold] = info["train_class_counts"]
     return by_target
+
+
+def _empty_results(target: str, frame: pd.DataFrame, info: Mapping) -> TargetResults:
+    """A target's results before its folds are added: classes from the predictions' ``p_<class>``
+    columns, or for a rating target (its fold info's ``task``) the bins and their thresholds."""
+    if info.get("task") == REGRESSION:
+        return TargetResults({}, target_classes(target), {},
+                             (info["thresholds"]["low"], info["thresholds"]["high"]))
+    return TargetResults({}, classes_from_predictions(frame), {})
+
+
+def _typed(frame: pd.DataFrame, results: TargetResults) -> pd.DataFrame:
+    """A rating target's predictions with numeric ``y_true`` and ``y_pred``."""
+    return frame if results.thresholds is None else frame.astype({"y_true": float, "y_pred": float})
 
 
 def summary_inputs(prediction_dirs: Mapping[str, str], prediction_files: Sequence[str],
@@ -231,8 +332,9 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
     """A folder's ``fold_<name>.tsv`` files in the project's prediction format (``recording``,
     ``speaker``, ``y_true``, ``y_pred``, optional ``repeat``; other columns ignored), folds in
     natural order. A ``fold_<name>.info.json`` beside a fold (as train_fold writes it) gives the
-    majority baseline. Classes: ``classes`` in that order, else the ``p_<class>`` columns, else
-    the sorted names in the data."""
+    majority baseline, and where it says ``task: regression`` the folder is a rating target's
+    (numeric ``y_true``, ``y_pred``). Classes: ``classes`` in that order, else the ``p_<class>``
+    columns, else the sorted names in the data."""
     folder = Path(folder)
     paths = sorted(folder.glob("fold_*.tsv"), key=lambda p: natural_key(p.stem[len("fold_"):]))
     if not paths:
@@ -258,6 +360,12 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
         info = path.with_name(f"fold_{fold}.info.json")
         if info.exists():
             train_counts[fold] = read_json(info)["train_class_counts"]
+    infos = [read_json(info) for info in folder.glob("fold_*.info.json")]
+    if infos and infos[0].get("task") == REGRESSION:  # a rating target's folder, as train_fold writes it
+        results = _empty_results(target, pd.DataFrame(), infos[0])
+        results.folds = {fold: _typed(frame.replace("", np.nan), results) for fold, frame in folds.items()}
+        results.train_counts = train_counts if len(train_counts) == len(folds) else None
+        return results
     if classes is None:
         first = next(iter(folds.values()))
         classes = classes_from_predictions(first) or sorted(

@@ -69,6 +69,7 @@ class TrainParams:
     gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
     precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
     verbose: int = 2  # keras fit verbosity: 2 = one line per epoch
+    dimensions: str = "binned"  # activation, valence: "binned" classes or "regression" (regression_training)
 
     @classmethod
     def from_mapping(cls, params: Mapping | None) -> TrainParams:
@@ -341,7 +342,9 @@ def _model_metadata(target, classes, stats, features, info, p: TrainParams) -> d
         },
         "thresholds": {"low": p.low, "high": p.high},
         "epochs": info["best_epoch"],
-        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items()},
+        # dimensions "binned" (the seed's) is left out, so that binned models' sidecars stay as they were.
+        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items()
+                   if (k, v) != ("dimensions", "binned")},
     }
 
 
@@ -361,6 +364,10 @@ def train_fold(
     p = TrainParams.from_mapping(params)
     if len(meta) != len(features):
         raise ValueError(f"meta has {len(meta)} rows, features {len(features)}")
+    if _regression(p, target):
+        from .regression_training import train_fold_regression
+
+        return train_fold_regression(meta, features, target, test_session, p)
     device = _start_tensorflow(p)
     classes = target_classes(target, p.classes)
     mask, y = encode_target(meta, target, p.classes, p.low, p.high)
@@ -400,6 +407,13 @@ def train_fold(
     )
     info["model_metadata"] = _model_metadata(target, classes, model_stats, features, info, p)
     return model, predictions, info
+
+
+def _regression(p: TrainParams, target: str) -> bool:
+    """Whether ``target`` is learnt as a rating: the emotion label is always a class."""
+    if p.dimensions not in ("binned", "regression"):
+        raise ValueError(f"dimensions must be 'binned' or 'regression', got {p.dimensions!r}")
+    return p.dimensions == "regression" and target != "label"
 
 
 def _skipped_fold_info(meta: pd.DataFrame, target: str, classes, test_session: str, p: TrainParams) -> dict:
@@ -452,6 +466,10 @@ def train_final(
     records it holds the folds' chosen epochs and, when given, the ``extraction`` settings
     (with ``features``), so that prediction extracts exactly as training did.
     """
+    if _regression(TrainParams.from_mapping(params), target):
+        from .regression_training import train_final_regression
+
+        return train_final_regression(meta, features, target, TrainParams.from_mapping(params), fold_infos, extraction)
     epochs = final_epochs(fold_infos, params)
     p = TrainParams.from_mapping({**dict(params), "epochs": epochs})
     device = _start_tensorflow(p)

@@ -176,6 +176,21 @@ def experiment_predictions(suffix):
     return files
 
 
+def target_training(wildcards):
+    """The training settings of one target: under `dimensions: regression` activation and valence add
+    it (the label stays a class, and binned targets keep the settings they had, so nothing of
+    theirs reruns)."""
+    e = experiment(wildcards)
+    if e.settings["dimensions"] == "regression" and wildcards.target != "label":
+        return canonical({**e.training, "dimensions": "regression"})
+    return e.training
+
+
+def rating_targets(e):
+    """The targets an experiment learns as ratings (`dimensions: regression`)."""
+    return [t for t in e.targets if t != "label"] if e.settings["dimensions"] == "regression" else []
+
+
 def batch_rows(wildcards):
     return [MANIFEST_ROWS[recording] for recording in batches(wildcards)[wildcards.batch]]
 

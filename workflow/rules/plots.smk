@@ -57,6 +57,27 @@ rule plot_training:
         "../scripts/plot_training.py"
 
 
+rule rating_scatter:
+    """Predicted against rated values of one rating target (`dimensions: regression`), per fold."""
+    message:
+        "Drawing the predicted against the rated {wildcards.target}: {output}"
+    input:
+        expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.tsv", session=SESSIONS),
+    output:
+        report(
+            "results/{experiment_dir}plots/scatter_{target}.png", caption="../report/scatter.rst", category="Ratings"
+        ),
+    log:
+        "logs/{experiment_dir}scatter/{target}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        dpi=config["plots"]["dpi"],
+    script:
+        "../scripts/rating_scatter.py"
+
+
 rule front_page:
     """The report's front page: corpus, settings and headline results of this run."""
     message:

@@ -19,7 +19,7 @@ rule train_fold:
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     params:
-        settings=lambda wildcards: experiment(wildcards).training,
+        settings=target_training,
         features=lambda wildcards: experiment(wildcards).extraction["features"],
         features_digest=features_digest,
     script:
@@ -46,7 +46,7 @@ rule final_model:
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     params:
-        settings=lambda wildcards: experiment(wildcards).training,
+        settings=target_training,
         extraction=lambda wildcards: experiment(wildcards).extraction,
         features_digest=features_digest,
     script:
