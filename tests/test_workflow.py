@@ -173,7 +173,9 @@ def test_key_order_and_number_spelling_rerun_nothing(run):
     canonical for this to rerun nothing."""
     config = json.loads(json.dumps(TINY))
     config["extraction"].update(detect_width=400, upsample=0, margin=0, landmark_model="")
-    config["training"].update(optimizer="adam", learning_rate=0.0001, normalisation="global", seed=0)
+    # The run's learning rate: the project's config/config.yaml, read whatever the working folder.
+    shipped = yaml.safe_load((ROOT / "config/config.yaml").read_text())["training"]["learning_rate"]
+    config["training"].update(optimizer="adam", learning_rate=shipped, normalisation="global", seed=0)
     config["binning"] = {"high": 3.5, "low": 2.5}
     config["plots"] = {"width": 6, "height": 5, "dpi": 150, "cmap": "Blues"}
     reversed_order = {section: dict(reversed(list(values.items()))) if isinstance(values, dict) else values

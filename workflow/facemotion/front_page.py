@@ -130,10 +130,12 @@ def _rating_lines(metrics: pd.DataFrame) -> list[str]:
 
 
 def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
-    def read(p, dtype=str):
+    def read(p, **options):
         with reading(p):
-            return pd.read_csv(p, sep="\t", dtype=dtype, keep_default_na=False)
+            return pd.read_csv(p, sep="\t", **options)
 
-    metrics = read(metrics_path, {"fold": str, "target": str})
+    # Metrics keep NaN for a skipped fold's empty cells; the others read as text.
+    metrics = read(metrics_path, dtype={"fold": str, "target": str})
+    manifest, report = (read(p, dtype=str, keep_default_na=False) for p in (manifest_path, report_path))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(front_page(config, read(manifest_path), read(report_path), metrics))
+    Path(path).write_text(front_page(config, manifest, report, metrics))
