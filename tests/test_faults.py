@@ -19,6 +19,7 @@ import pytest
 import yaml
 from facemotion.demo import plan_demo_corpus, render_demo_corpus
 from facemotion.features import read_feature_table
+from tiny_run import jobs_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -43,13 +44,7 @@ def snakemake(workdir: Path, *args: str, ok: bool = True, timeout: int = 900) ->
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """{rule: count} of what Snakemake would run now (dry run)."""
-    output = snakemake(workdir, "--dry-run", *args)
-    text = output.stdout + output.stderr
-    if "Nothing to be done" in text:
-        return {}
-    stats = text.split("Job stats:")[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)
-            if m.group(1) != "total"}
+    return jobs_of(snakemake(workdir, "--dry-run", *args))
 
 
 def write_config(workdir: Path, manifest: Path, **changes) -> Path:

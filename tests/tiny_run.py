@@ -28,7 +28,11 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """{rule: count} of what Snakemake would run now (dry run)."""
-    output = snakemake(workdir, "--dry-run", *args)
+    return jobs_of(snakemake(workdir, "--dry-run", *args))
+
+
+def jobs_of(output: subprocess.CompletedProcess) -> dict[str, int]:
+    """{rule: count} of the jobs a dry run's output plans."""
     text = output.stdout + output.stderr
     if "Nothing to be done" in text:
         return {}
