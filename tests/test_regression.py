@@ -14,6 +14,7 @@ from facemotion.plots import read_panels, write_rating_scatter
 from facemotion.regression import ccc, ccc_summary, fold_ccc, pooled_ccc_interval, regression_metrics
 from facemotion.summary import results_from_files, write_summary
 from scipy import stats
+from tiny_run import planned_jobs, snakemake
 
 # ------------------------------------------------------------------ the CCC by its formula
 
@@ -289,7 +290,6 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
 
 # ------------------------------------------------------------------ the workflow: a rating and a binned experiment
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "demo": {"recordings": 30, "seed": 1},
     "targets": ["label", "activation"],
@@ -300,20 +300,13 @@ TINY = {
 }
 
 
-def _snakemake(workdir: Path, *args: str):
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir), *args],
-                            cwd=ROOT, capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+def _snakemake(workdir: Path, *args: str) -> str:
+    result = snakemake(workdir, *args, timeout=1200)
     return result.stdout + result.stderr
 
 
 @pytest.mark.slow
 def test_a_workflow_with_a_rating_and_a_binned_experiment(tmp_path):
-    import re
-
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(TINY, sort_keys=False))
     _snakemake(tmp_path, "--configfile", str(config))
@@ -351,7 +344,7 @@ def test_a_workflow_with_a_rating_and_a_binned_experiment(tmp_path):
     curves = read_panels(results / "plots/training_activation.png")
     assert curves[0]["chosen_epoch"] == info["best_epoch"] and "val_ccc" in info["history"][0]
     front_page = (results / "report/front_page.rst").read_text()
-    assert "CCC (mean ± std)" in front_page and "Activation" in front_page
+    assert "CCC, folds' mean (95 % CI)" in front_page and "Activation" in front_page
 
     # Final models and predict: the predicted rating and its bin.
     manifest = pd.read_csv(results / "manifest.tsv", sep="\t", dtype=str)
@@ -370,7 +363,6 @@ def test_a_workflow_with_a_rating_and_a_binned_experiment(tmp_path):
     changed = json.loads(json.dumps(TINY))
     changed["experiments"]["binned"]["dimensions"] = "regression"
     config.write_text(yaml.safe_dump(changed, sort_keys=False))
-    dry = _snakemake(tmp_path, "--dry-run", "--configfile", str(config)).split("Job stats:")[1]
-    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", dry, re.MULTILINE)}
+    jobs = planned_jobs(tmp_path, "--configfile", str(config))
     assert jobs["train_fold"] == len(sessions) and "extract_batch" not in jobs and "plot_training" not in jobs
     assert jobs["rating_scatter"] == 1
