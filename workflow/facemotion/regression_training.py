@@ -34,10 +34,10 @@ from .training import (
     _start_tensorflow,
     batch_dataset,
     batches_per_epoch,
-    configure_tensorflow,
     final_epochs,
     fit_normalisation,
     fold_best_epochs,
+    train_repeats,
 )
 
 LOSS = "mean_squared_error"  # chosen over ccc_loss by measurement (module docstring)
@@ -166,26 +166,21 @@ def train_fold_regression(meta: pd.DataFrame, features: np.ndarray, target: str,
     bins = bin_ratings(ratings, p.low, p.high)
     split = split_fold(sessions, bins, test_session, p.protocol, p.split_seed)
     test_rows = rows[split.test]
-    runs, predictions = [], []
-    for repeat in range(p.repeats):
-        if repeat:  # the first repeat's seeds were set when TensorFlow started
-            configure_tensorflow(p.threads, p.seed + repeat)
+    def fit_and_predict(repeat_params: TrainParams):
         fitted, stats, scaling, run = fit_regression(
             features, rows[split.train], ratings[split.train], rows[split.val], ratings[split.val],
-            replace(p, seed=p.seed + repeat), select=p.protocol == "loso")
+            repeat_params, select=p.protocol == "loso")
         predicted = predict_ratings(fitted, features, test_rows, scaling, p.batch_size)
-        predictions.append(_frame(meta, test_rows, ratings[split.test], predicted).assign(repeat=repeat))
-        runs.append({"repeat": repeat, "seed": p.seed + repeat,
-                     **{key: run[key] for key in ("best_epoch", "epochs_run", "history", "fit_seconds")}})
-        if repeat == 0:  # the fold's model and its info are the first repeat's
-            model, model_stats, model_scaling, info = fitted, stats, scaling, run
+        return fitted, (stats, scaling), run, _frame(meta, test_rows, ratings[split.test], predicted)
+
+    (model, (model_stats, model_scaling), info), predictions, runs = train_repeats(p, fit_and_predict)
     info.update(task=TASK, target=target, classes=classes, protocol=p.protocol, test_session=str(test_session),
                 val_session=split.val_session, train_sessions=sorted(set(sessions[split.train])),
                 n_test=int(len(test_rows)), device=device, repeats=runs, target_scaling=model_scaling,
                 thresholds={"low": p.low, "high": p.high}, class_weight={},
                 train_class_counts=np.bincount(bins[split.train], minlength=len(classes)).tolist())
     info["model_metadata"] = _metadata(target, model_stats, model_scaling, features, info, p)
-    return model, pd.concat(predictions, ignore_index=True), info
+    return model, predictions, info
 
 
 def train_final_regression(meta: pd.DataFrame, features: np.ndarray, target: str, p: TrainParams,

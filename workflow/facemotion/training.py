@@ -378,21 +378,13 @@ def train_fold(
             _skipped_fold_info(meta, target, classes, str(test_session), p)
     split = split_fold(sessions, y, test_session, p.protocol, p.split_seed)
     test_rows = rows[split.test]
-    runs, predictions = [], []
-    for repeat in range(p.repeats):
-        if repeat:  # the first repeat's seeds were set when TensorFlow started
-            configure_tensorflow(p.threads, p.seed + repeat)
-        fitted, stats, run = _fit(
-            features, rows[split.train], y[split.train], rows[split.val], y[split.val],
-            len(classes), replace(p, seed=p.seed + repeat), select=p.protocol == "loso",
-        )
+    def fit_and_predict(repeat_params: TrainParams):
+        fitted, stats, run = _fit(features, rows[split.train], y[split.train], rows[split.val], y[split.val],
+                                  len(classes), repeat_params, select=p.protocol == "loso")
         proba = predict_proba(fitted, features, test_rows, p.batch_size)
-        predictions.append(_predictions_frame(meta, test_rows, y[split.test], proba, classes).assign(repeat=repeat))
-        runs.append({"repeat": repeat, "seed": p.seed + repeat,
-                     **{key: run[key] for key in ("best_epoch", "epochs_run", "history", "fit_seconds")}})
-        if repeat == 0:  # the fold's model and its info are the first repeat's
-            model, model_stats, info = fitted, stats, run
-    predictions = pd.concat(predictions, ignore_index=True)
+        return fitted, stats, run, _predictions_frame(meta, test_rows, y[split.test], proba, classes)
+
+    (model, model_stats, info), predictions, runs = train_repeats(p, fit_and_predict)
     train_sessions = sorted(set(sessions[split.train]))
     info.update(
         target=target,
@@ -414,6 +406,27 @@ def _regression(p: TrainParams, target: str) -> bool:
     if p.dimensions not in ("binned", "regression"):
         raise ValueError(f"dimensions must be 'binned' or 'regression', got {p.dimensions!r}")
     return p.dimensions == "regression" and target != "label"
+
+
+def train_repeats(p: TrainParams, fit_and_predict):
+    """Train ``p.repeats`` models of one fold, with seeds ``p.seed``, ``p.seed + 1``, ...
+
+    ``fit_and_predict(params)`` trains with ``params`` and returns (model, statistics, info,
+    test predictions); TensorFlow must already have started with ``p.seed``. Returns the first
+    repeat's (model, statistics, info), the fold's model; every repeat's predictions, one block
+    per repeat with a ``repeat`` column; and per repeat its seed, chosen epoch and history.
+    """
+    runs, predictions = [], []
+    for repeat in range(p.repeats):
+        if repeat:  # the first repeat's seeds were set when TensorFlow started
+            configure_tensorflow(p.threads, p.seed + repeat)
+        fitted, stats, run, frame = fit_and_predict(replace(p, seed=p.seed + repeat))
+        predictions.append(frame.assign(repeat=repeat))
+        runs.append({"repeat": repeat, "seed": p.seed + repeat,
+                     **{key: run[key] for key in ("best_epoch", "epochs_run", "history", "fit_seconds")}})
+        if repeat == 0:
+            first = (fitted, stats, run)
+    return first, pd.concat(predictions, ignore_index=True), runs
 
 
 def _skipped_fold_info(meta: pd.DataFrame, target: str, classes, test_session: str, p: TrainParams) -> dict:
