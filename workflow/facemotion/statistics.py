@@ -138,9 +138,6 @@ def _nanmean(values: np.ndarray, axis) -> np.ndarray:
         return np.nanmean(values, axis=axis)
 
 
-def per_repeat_fold_metrics(units: Units) -> dict[str, np.ndarray]:
-    """{metric: (repeats, n_folds)}; NaN for folds without test recordings."""
-    return metrics_from_counts(units.fold_counts())
 
 
 def t_interval(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float, int]:
@@ -179,7 +176,8 @@ def interval_summary(units: Units, classes: Sequence[str]) -> dict[str, float]:
     """Per metric: the fold mean, its interval (``_ci_low``, ``_ci_high``) and the standard deviation
     across repeats of the fold mean (``_repeat_sd``, NaN with one repeat); ``ci_folds``, the folds
     the intervals rest on; per class the recall and its interval; ``p_chance_speakers``."""
-    per_repeat = per_repeat_fold_metrics(units)
+    fold_counts = units.fold_counts()
+    per_repeat = metrics_from_counts(fold_counts)  # {metric: (repeats, n_folds)}, NaN for untested folds
     summary: dict[str, float] = {"repeats": units.repeats}
     n_folds = 0
     for name in METRIC_NAMES:
@@ -188,7 +186,6 @@ def interval_summary(units: Units, classes: Sequence[str]) -> dict[str, float]:
         repeat_sd = float(np.std(repeat_means, ddof=1)) if units.repeats > 1 and n_folds else np.nan
         summary.update({name: mean, f"{name}_ci_low": low, f"{name}_ci_high": high, f"{name}_repeat_sd": repeat_sd})
     summary["ci_folds"] = n_folds
-    fold_counts = units.fold_counts()
     recall = _nanmean(recall_from_counts(fold_counts), axis=0)  # (n_folds, k)
     for c, name in enumerate(classes):
         mean, low, high, _ = t_interval(recall[:, c], PROPORTION)
@@ -235,11 +232,12 @@ def paired_comparison(reference: Units, other: Units) -> dict[str, float]:
     """UAR of ``other`` minus ``reference`` on the same test recordings: the fold mean of the per-fold
     differences (each system's UAR averaged over its repeats), its t-interval over folds and the
     two-sided paired t-test's p-value."""
-    if reference.n_folds != other.n_folds or not np.array_equal(reference.fold_counts()[0].sum(axis=-1),
-                                                                 other.fold_counts()[0].sum(axis=-1)):
+    reference_counts, other_counts = reference.fold_counts(), other.fold_counts()
+    if reference.n_folds != other.n_folds or not np.array_equal(reference_counts[0].sum(axis=-1),
+                                                                 other_counts[0].sum(axis=-1)):
         raise ValueError("a paired comparison needs the same test recordings in the same folds")
-    differences = (_nanmean(per_repeat_fold_metrics(other)["uar"], axis=0)
-                   - _nanmean(per_repeat_fold_metrics(reference)["uar"], axis=0))
+    differences = (_nanmean(metrics_from_counts(other_counts)["uar"], axis=0)
+                   - _nanmean(metrics_from_counts(reference_counts)["uar"], axis=0))
     delta, low, high, n_folds = t_interval(differences)
     return {"delta_uar": delta, "delta_ci_low": low, "delta_ci_high": high, "ci_folds": n_folds,
             "p_value": t_test_p(differences, "two-sided")}
