@@ -29,6 +29,10 @@ rule manifest:
         "Writing the manifest of the corpus to {output}"
     # No input file: the corpus' content (not its files' times) decides. A changed row rewrites
     # the manifest through the digest; a corpus file touched or copied without change reruns nothing.
+    # The demo is the exception: this job re-reads the corpus (and hashes its videos), so it must
+    # wait until the demo's renderer has finished writing them.
+    input:
+        rules.demo_corpus.output.manifest if config["corpus"]["format"] == "demo" else [],
     output:
         "results/manifest.tsv",
     log:
