@@ -25,6 +25,7 @@ from facemotion.manifest import (
     read_tsv,
     resolve_paths,
     speaker_independent,
+    speakers_known,
     unknown_column_notes,
 )
 
@@ -192,5 +193,8 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     manifest = manifest.reset_index(drop=True)
     if speaker_independent(manifest):
         return manifest, notes
+    if not speakers_known(manifest):
+        return manifest, [*notes, "the corpus does not name its speakers: folds may share speakers, so the "
+                                  "results are NOT speaker-independent"]
     return manifest, [*notes, "speakers span sessions (cv.speakers_may_span_sessions): the results are NOT "
                               "speaker-independent"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROW_COLUMNS = ["recording", "path", "speaker", "session", "category", "label",
-               "activation", "valence", "start", "end", "region"]
+               "activation", "valence", "start", "end", "region", "split"]
 
 
 @dataclass
@@ -26,10 +26,11 @@ class CorpusScan:
 
 
 def entry(recording: str, path: str, speaker: str, session: str, category: str, label: str | None,
-          activation: str = "", valence: str = "", start: str = "", end: str = "", region: str = "") -> dict:
+          activation: str = "", valence: str = "", start: str = "", end: str = "", region: str = "",
+          split: str = "") -> dict:
     return {"recording": recording, "path": path, "speaker": speaker, "session": session,
             "category": category, "label": label or "", "activation": activation, "valence": valence,
-            "start": start, "end": end, "region": region}
+            "start": start, "end": end, "region": region, "split": split}
 
 
 def files_under(folder: Path, pattern: str) -> list[Path]:
