@@ -190,7 +190,7 @@ def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
     if extra:
         problems.append(f"classes: {extra} are not among the top level's classes {top_level['classes']} "
                         "(the corpus is read once, with those)")
-    for key in ("folds", "speakers_may_span_sessions"):
+    for key in ("folds", "speakers_may_span_sessions", "test_sessions"):
         if experiment["cv"][key] != top_level["cv"][key]:
             problems.append(f"cv.{key}: got {experiment['cv'][key]}; the folds are the corpus's, shared by all "
                             f"experiments (top level: {top_level['cv'][key]})")

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from facemotion.config import ConfigError, canonical, experiment_configs, without_scheduling
 from facemotion.corpora import build_manifest
-from facemotion.manifest import ManifestError, assign_batches, speaker_independent
+from facemotion.folds import validation_method
+from facemotion.manifest import ManifestError, assign_batches, speaker_independent, speakers_known, train_only_sessions
 from facemotion.predict import PredictionInputError, read_recordings
 from facemotion.targets import TARGETS as ALL_TARGETS
 
@@ -42,7 +43,21 @@ SPEAKER_INDEPENDENT = speaker_independent(MANIFEST)
 MANIFEST_ROWS = {
     row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None).to_dict("records")
 }
-SESSIONS = sorted(MANIFEST["session"].unique())
+SPEAKERS_KNOWN = speakers_known(MANIFEST)
+TRAIN_ONLY_SESSIONS = train_only_sessions(MANIFEST)
+# The folds: every session that is tested, or those cv.test_sessions names.
+SESSIONS = sorted(set(MANIFEST["session"]) - set(TRAIN_ONLY_SESSIONS))
+if config["cv"]["test_sessions"] != "all":
+    _unknown = sorted(set(config["cv"]["test_sessions"]) - set(SESSIONS))
+    if _unknown:
+        refuse(
+            ConfigError(
+                f"cv.test_sessions: {_unknown} are not sessions the corpus tests; "
+                f"its sessions: {SESSIONS}"
+                + (f" (training only: {TRAIN_ONLY_SESSIONS})" if TRAIN_ONLY_SESSIONS else "")
+            )
+        )
+    SESSIONS = sorted(config["cv"]["test_sessions"])
 
 _NO_VALUES = [t for t in ALL_TARGETS if t != "label" and MANIFEST[t].isna().all()]
 for _target in _NO_VALUES:
@@ -79,6 +94,8 @@ def training_settings(settings):
             "binning": settings["binning"],
             "protocol": settings["cv"]["protocol"],
             "split_seed": settings["cv"]["split_seed"],
+            "validation": validation_method(settings["cv"]["validation"], bool(TRAIN_ONLY_SESSIONS), SPEAKERS_KNOWN),
+            "validation_share": settings["cv"]["validation_share"],
             **without_scheduling(settings["training"]),
         }
     )
