@@ -2,6 +2,8 @@
 cv.test_sessions, validation drawn from the training data, and statistics over test clips where
 the corpus does not name its speakers (DFEW, MAFW, FERV39k)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,3 +182,30 @@ def test_a_held_out_session_the_corpus_does_not_test_is_refused(benchmark_corpus
     text = refusal(snakemake(workdir, "--dry-run", "--configfile", str(config), ok=False))
     assert "cv.test_sessions: ['train'] are not sessions the corpus tests" in text
     assert "training only: ['train']" in text
+
+
+@pytest.mark.slow
+def test_a_benchmark_without_speakers_runs_through_with_intervals_over_clips(extracted, tmp_path):
+    """The tiny demo's videos as a benchmark: no speaker ids, sessions 1-2 training only, 3-6 its
+    folds. Four folds train (validation drawn from the training data), and the summary's
+    intervals are over test clips."""
+    demo = pd.read_csv(extracted / "resources" / "demo" / "manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    demo["path"] = [str(extracted / "resources" / "demo" / p) for p in demo["path"]]
+    demo["speaker"] = ""
+    demo["split"] = np.where(demo["session"].isin(["1", "2"]), "train", "")
+    demo.loc[demo["split"] == "train", "session"] = "train"
+    manifest = tmp_path / "benchmark.tsv"
+    demo.to_csv(manifest, sep="\t", index=False)
+    config = write_config(tmp_path, manifest, targets=["label"])
+    console = snakemake(tmp_path, "--configfile", str(config))
+    text = console.stdout + console.stderr
+    assert "does not name its speakers" in text
+    trained = sorted(p.name for p in (tmp_path / "results" / "predictions" / "label").glob("fold_*.info.json"))
+    assert trained == [f"fold_{s}.info.json" for s in ("3", "4", "5", "6")]
+    info = json.loads((tmp_path / "results" / "predictions" / "label" / "fold_3.info.json").read_text())
+    assert info["val_session"] is None and "train" in info["train_sessions"]
+    assert info["model_metadata"]["params"]["validation"] == "share"
+    summary = pd.read_csv(tmp_path / "results" / "summary.tsv", sep="\t")
+    row = summary.iloc[0]
+    assert row["ci_note"] == CLIP_NOTE and row["uar_ci_low"] <= row["uar"] <= row["uar_ci_high"]
+    assert "bootstrap of the test clips" in (tmp_path / "results" / "report" / "front_page.rst").read_text()
