@@ -14,6 +14,7 @@ speaker-independent.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from facemotion.manifest import TRAIN_ONLY, ManifestError
@@ -75,7 +76,8 @@ def scan(root: Path, options: ReadOptions) -> CorpusScan:
     refuse(source, problems + duplicates(listed))
 
     fold_of = {entry.clip: (session_of[entry.clip], entry) for entry in listed}
-    result = CorpusScan(rows=listed_rows(source, fold_of, lambda clip: root / FRAMES / clip,
+    frames = str(root / FRAMES)
+    result = CorpusScan(rows=listed_rows(source, fold_of, lambda clip: os.path.join(frames, clip),
                                          lambda clip: clip.replace("/", "_"), CLASS_OF,
                                          split_of=lambda session: TRAIN_ONLY if session == TRAIN_ONLY else ""))
     result.unlabelled = unlisted_folders(root / FRAMES, set(fold_of))

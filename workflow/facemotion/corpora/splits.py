@@ -152,7 +152,7 @@ def scan_folds(root: Path, options, corpus: str, test_files: dict[str, Path], tr
         raise ManifestError(f"{source}: no {media[chosen]}/ folder found (corpus.source: {chosen}; "
                             f"corpus.source: {other} reads {media[other]}/)")
     suffix = ".mp4" if chosen == "clips" else ""
-    result = common.CorpusScan(rows=listed_rows(source, fold_of, lambda clip: folder / f"{clip}{suffix}",
+    result = common.CorpusScan(rows=listed_rows(source, fold_of, lambda clip: os.path.join(folder, clip + suffix),
                                                 lambda clip: clip, class_of))
     # The clips outside the single-labelled folds (multi-labelled or compound-emotion clips).
     result.unlabelled = sorted(common.as_path(folder / name) for name in unlisted(folder, suffix, set(fold_of)))
