@@ -2,6 +2,7 @@
 with real naming and split files; the public-code folds of RAVDESS and CREMA-D; `classes: all`."""
 import os
 import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from facemotion.__main__ import main
 from facemotion.config import ConfigError, validate_config
 from facemotion.corpora import build_manifest, corpus_classes, dfew, ferv39k, mafw, read_corpus
 from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, describe_manifest, train_only_sessions
+from tiny_run import ROOT, SNAKEMAKE, snakemake
 
 SEED_FOUR = ["Angry", "Happy", "Neutral", "Sad"]
 
@@ -289,6 +291,23 @@ def test_ferv39k_in_the_workflow_reads_frames_by_default_and_refuses_clips(tmp_p
         validate_config({"corpus": {"format": "ferv39k", "path": str(root), "source": "clips"}})
     with pytest.raises(ManifestError, match="FERV39k is released as frames only"):
         read_corpus("ferv39k", root, SEED_FOUR, source="clips")
+
+
+def test_the_workflow_says_at_start_which_classes_it_left_out(tmp_path):
+    """The notes reach the console of `snakemake -n`, before any job runs."""
+    root = ferv_tree(tmp_path / "FERV39k")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"corpus: {{format: ferv39k, path: {root}}}\nclasses: [Angry, Happy, Neutral, Sad]\n")
+    result = snakemake(tmp_path / "run", "--dry-run", "--configfile", str(config))
+    console = result.stdout + result.stderr
+    assert ("manifest: dropped 3 recordings whose category is not in classes: Disgust as Disgusted (1), "
+            "Fear as Fearful (1), Surprise as Surprised (1)") in console
+    assert "FERV39k names no speakers, so the split is NOT speaker-independent" in console
+    (root / "4_setups" / "All_scenes" / "train_All.csv").write_text("Action/Sad/0011 Sadness\n")
+    refused = subprocess.run([*SNAKEMAKE, "--dry-run", "--directory", str(tmp_path / "run"), "--configfile",
+                              str(config)], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "train_All.csv line 1: unknown label 'Sadness'" in refused.stdout + refused.stderr
 
 
 def test_ferv39k_refuses_a_clip_in_both_sets_an_absent_folder_and_an_unknown_label(tmp_path):
