@@ -386,6 +386,8 @@ def test_frames_are_refused_for_formats_that_read_video_files(tmp_path):
     with pytest.raises(ConfigError, match="corpus.source: 'frames' is not offered by corpus.format 'msp-improv'"):
         validate_config({"corpus": {"format": "msp-improv", "path": str(tmp_path), "source": "frames"}})
     assert validate_config({"corpus": {"format": "dfew", "path": str(tmp_path)}})["corpus"]["source"] == "clips"
+    with pytest.raises(ManifestError, match="source 'frames' is read by dfew, mafw, ferv39k only"):
+        read_corpus("ravdess", tmp_path, SEED_FOUR, source="frames")
 
 
 def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):

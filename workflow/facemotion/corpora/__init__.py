@@ -37,6 +37,7 @@ from .common import ROW_COLUMNS, CorpusScan, ReadOptions, recording_exists
 
 READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess,
            "dfew": dfew, "mafw": mafw, "ferv39k": ferv39k}
+FRAME_FORMATS = ("dfew", "mafw", "ferv39k")  # releases with folders of frames (corpus.source: frames)
 MAX_LISTED = 20
 
 
@@ -67,6 +68,9 @@ def _read(corpus_format: str, root: str | Path, classes: list[str], options: Rea
         raise ManifestError(f"{source}: not a folder (expected the corpus root folder as unpacked)")
     if options.folds < 2:
         raise ManifestError(f"{source}: folds must be at least 2, got {options.folds}")
+    if options.source == "frames" and corpus_format not in FRAME_FORMATS:
+        raise ManifestError(f"{source}: source 'frames' is read by {', '.join(FRAME_FORMATS)} only; "
+                            f"{corpus_format} is read from its video files")
     scan = READERS[corpus_format].scan(Path(root), options)
     table = pd.DataFrame(scan.rows, columns=ROW_COLUMNS).sort_values("recording", kind="stable")
     exists = {path: recording_exists(path) for path in set(table["path"]) if path}
