@@ -84,15 +84,13 @@ def check_folds(test_sets: dict[str, list[SplitEntry]],
             elif tested[1].label != entry.label:
                 problems.append(f"{entry.where}: clip {entry.clip} has label {entry.label}, but "
                                 f"{tested[1].where} gives {tested[1].label}")
-        lacking = [entry for other, tested in test_sets.items() if other != fold for entry in tested
+        lacking = [entry for other, other_tested in test_sets.items() if other != fold for entry in other_tested
                    if entry.clip not in listed]
         for entry in lacking:
             where = entries[0].file if entries else f"the training set of fold {fold}"
             problems.append(f"{where}: lacks clip {entry.clip}, which {entry.where} tests in another fold "
                             "(a training set must be the other folds' test sets)")
     return fold_of, problems
-
-
 
 
 def read_lines(path: Path) -> list[tuple[int, str]]:
