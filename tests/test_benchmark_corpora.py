@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 from facemotion.__main__ import main
-from facemotion.config import ConfigError, validate_config
-from facemotion.corpora import build_manifest, corpus_classes, dfew, ferv39k, mafw, read_corpus
+from facemotion.config import SOURCES, ConfigError, load_schema, validate_config
+from facemotion.corpora import FRAME_FORMATS, READERS, build_manifest, corpus_classes, dfew, ferv39k, mafw, read_corpus
 from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, describe_manifest, train_only_sessions
 from tiny_run import ROOT, SNAKEMAKE, snakemake
 
@@ -403,3 +403,18 @@ def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
     (root / "EmoLabel_DataSplit" / "train(single-labeled)" / "set_4.csv").unlink()
     assert main(["check-corpus", "dfew", str(root)]) == 1
     assert "set_4.csv is missing" in capsys.readouterr().err
+
+
+def test_the_schema_and_the_readers_agree_on_formats_and_sources():
+    corpus = load_schema()["properties"]["corpus"]["properties"]
+    assert corpus["format"]["enum"] == ["demo", "tsv", *READERS]
+    assert corpus["source"]["enum"] == ["clips", "frames"]
+    assert tuple(f for f, sources in SOURCES.items() if "frames" in sources) == FRAME_FORMATS
+
+
+def test_check_command_offers_the_public_folds(tmp_path, put_clip, capsys):
+    for actor in (1, 5):
+        put_clip(tmp_path / f"Actor_{actor:02d}" / f"01-01-05-01-01-01-{actor:02d}.mp4")
+    assert main(["check-corpus", "ravdess", str(tmp_path), "--actor-folds", "public"]) == 0
+    out = capsys.readouterr().out
+    assert "actors01-04" in out and "actors05-08" in out
