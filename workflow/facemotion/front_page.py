@@ -44,6 +44,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
     kept = report["status"] == OK
     dropped = report.loc[~kept, "status"]
+    # Without speaker ids the intervals are over test clips (a bootstrap): they are in summary.tsv only.
+    speakers = bool((manifest["speaker"] != "").any())
     corpus_name = "synthetic demo corpus" if corpus["format"] == "demo" else f"{corpus['format']} corpus"
     validation = ("a random share of the training recordings" if config.get("validation") == "share"
                   else "a validation session")
@@ -54,7 +56,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "=============================",
         "",
         f"**Corpus**: {corpus_name} at ``{corpus['path']}``: {len(manifest)} recordings, "
-        f"{manifest['speaker'].nunique()} speakers, {manifest['session'].nunique()} sessions; "
+        + (f"{manifest['speaker'].nunique()} speakers, " if speakers else "speakers not named, ")
+        + f"{manifest['session'].nunique()} sessions; "
         f"{_counts(manifest['label'], config['classes'])}.",
         "",
         f"**Face extraction**: {extraction['n_frames']} face frames per recording "
@@ -77,8 +80,6 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "",
     ]
     rows = []
-    # Without speaker ids the intervals are over test clips (a bootstrap): they are in summary.tsv only.
-    speakers = bool((manifest["speaker"] != "").any())
     rated = set(metrics.loc[metrics["ccc"].notna(), "target"]) if "ccc" in metrics else set()
     for target in sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")

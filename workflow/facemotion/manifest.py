@@ -321,7 +321,8 @@ def write_manifest(table: pd.DataFrame, path: Path | str) -> None:
 
 def describe_manifest(table: pd.DataFrame, notes: list[str]) -> str:
     """The manifest job's log: what reading the corpus noted, then the counts."""
-    summary = (f"{len(table)} recordings, {table['speaker'].nunique()} speakers, "
+    speakers = f"{table['speaker'].nunique()} speakers" if speakers_known(table) else "speakers not named"
+    summary = (f"{len(table)} recordings, {speakers}, "
                f"{table['session'].nunique()} sessions")
     return "".join(f"{line}\n" for line in [*notes, summary])
 
