@@ -3,18 +3,14 @@ split into a dev and a test half) or with a separate validation session (``"loso
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from facemotion.records import natural_key
+
 PROTOCOLS = ("loso", "seed")
-
-
-def natural_key(s: str):
-    """Sort key in which "2" comes before "10": fold order, validation sessions, tables."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
 
 
 def sorted_sessions(sessions) -> list[str]:

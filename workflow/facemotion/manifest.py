@@ -3,7 +3,7 @@ starts (rules/common.smk) and hands each job its rows; results/manifest.tsv is t
 
 Columns of results/manifest.tsv:
   recording  unique id, safe as a file name
-  path       video file, usable from the working directory
+  path       video file or folder of frames (records.frame_files), usable from the working directory
   speaker    speaker id
   session    session id (leave-one-session-out folds are built on it)
   label      emotion category, one of config `classes`
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facemotion.records import REGIONS
+from facemotion.records import REGIONS, frame_files
 
 MANIFEST_COLUMNS = ["recording", "path", "speaker", "session", "label",
                     "activation", "valence", "start", "end", "region"]
@@ -119,10 +119,17 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
 
     keep = ~unknown if drop_unknown_labels else pd.Series(True, index=table.index)
     if check_files:
-        absent = [(i, p) for i, p in table.loc[keep, "path"].items() if p and not os.path.isfile(p)]
+        # A path is a video file or a folder of frames.
+        absent = [(i, p) for i, p in table.loc[keep, "path"].items()
+                  if p and not (os.path.isfile(p) or os.path.isdir(p))]
         if absent:
             listing = "\n      ".join(f"row {i + 2}: {p}" for i, p in absent)
             problems.append(f"{len(absent)} video file(s) do not exist:\n      {listing}")
+        segment_of_folder = table.index[keep & (numeric["start"].notna() | numeric["end"].notna())
+                                        & table["path"].map(lambda p: bool(p) and os.path.isdir(p))]
+        if len(segment_of_folder):
+            problems.append(f"start and end select seconds of a video, but row(s) {_rows(segment_of_folder)} name a "
+                            "folder of frames, which has no frame rate; leave start and end empty for them")
     sessions = sorted(set(table.loc[keep, "session"]) - {""})
     if len(sessions) < 2:
         problems.append(f"leave-one-session-out needs at least 2 sessions, found {len(sessions)}: {sessions}")
@@ -247,11 +254,13 @@ def _shared_videos(table: pd.DataFrame, where) -> list[str]:
     """Recordings of different sessions whose videos are one file or have identical content.
 
     Identical content: same size, then the same SHA-256 of the first and last 64 KiB, then of
-    the whole file; only files of equal size are read at all, so a corpus costs one stat a file."""
-    existing = [(i, p) for i, p in table["path"].items() if os.path.isfile(p)]
+    the whole file; only files of equal size are read at all, so a corpus costs one stat a file
+    (a folder of frames: a listing and a stat per image; see content_hash)."""
     by_size: dict[int, list[tuple[int, str]]] = {}
-    for i, p in existing:
-        by_size.setdefault(os.path.getsize(p), []).append((i, p))
+    for i, p in table["path"].items():
+        # A folder without images is no recording to leak (its extraction reports it unreadable).
+        if os.path.isfile(p) or (os.path.isdir(p) and frame_files(p)):
+            by_size.setdefault(content_size(p), []).append((i, p))
     problems = []
     for group in by_size.values():
         for candidates in _in_several_sessions(table, group, whole=False):
@@ -274,10 +283,26 @@ def _in_several_sessions(table: pd.DataFrame, group: list[tuple[int, str]], whol
     return [rows for rows in by_hash.values() if len(set(table.loc[rows, "session"])) > 1]
 
 
+def content_size(path: str | os.PathLike) -> int:
+    """The bytes of a video file, or of a folder's frames (records.frame_files) together."""
+    if os.path.isdir(path):
+        return sum(os.path.getsize(file) for file in frame_files(path))
+    return os.path.getsize(path)
+
+
 def content_hash(path: str | os.PathLike, whole: bool, edge: int = 65536) -> str:
     """SHA-256 of the whole file, or (`whole` False) of its first and last `edge` bytes: with the
-    size, the cheap identity of a video's content (the leakage check, the extraction cache)."""
+    size, the cheap identity of a video's content (the leakage check, the extraction cache).
+
+    A folder of frames: the SHA-256 of its frames' names in natural order, each with its size and
+    content_hash, so that a copy keeps its identity and an edited, added, removed or renamed frame
+    changes it."""
     digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for file in frame_files(path):
+            entry = f"{os.path.basename(file)}\t{os.path.getsize(file)}\t{content_hash(file, whole, edge)}\n"
+            digest.update(entry.encode())
+        return digest.hexdigest()
     with open(path, "rb") as handle:
         if whole:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -13,6 +13,7 @@ from facemotion.config import ConfigError, canonical, experiment_configs, withou
 from facemotion.corpora import build_manifest
 from facemotion.manifest import ManifestError, assign_batches, speaker_independent
 from facemotion.predict import PredictionInputError, read_recordings
+from facemotion.records import frame_files
 from facemotion.targets import TARGETS as ALL_TARGETS
 
 
@@ -202,8 +203,14 @@ def extraction_processes(wildcards):
     return max(1, min(len(batches(wildcards)[wildcards.batch]), (workflow.cores or 1) // all_batches))
 
 
+def recording_files(path):
+    """The files a recording reads: its video, or the frames of its folder (so an edited frame
+    reruns the job, as a replaced video does: the folder's own time does not change then)."""
+    return frame_files(path) if os.path.isdir(path) else [path]
+
+
 def batch_videos(wildcards):
-    return sorted({row["path"] for row in batch_rows(wildcards)})
+    return sorted({file for row in batch_rows(wildcards) for file in recording_files(row["path"])})
 
 
 def predict_recordings_file(wildcards):
@@ -216,9 +223,13 @@ def predict_recordings_file(wildcards):
 
 
 def predict_videos(wildcards):
-    """The listed videos that exist: a replaced one reruns prediction (its time), one that appears
-    too (the set of inputs changes); a missing one gets an `unreadable` row."""
-    return sorted({path for path in PREDICT_ROWS["path"] if os.path.isfile(path)}) if PREDICT_ROWS is not None else []
+    """The listed videos (and frames of listed folders) that exist: a replaced one reruns prediction
+    (its time), one that appears too (the set of inputs changes); a missing one gets an
+    `unreadable` row."""
+    if PREDICT_ROWS is None:
+        return []
+    present = [path for path in PREDICT_ROWS["path"] if os.path.isfile(path) or os.path.isdir(path)]
+    return sorted({file for path in present for file in recording_files(path)})
 
 
 def predict_rows(wildcards):
