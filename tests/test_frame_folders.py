@@ -16,13 +16,14 @@ from facemotion.batch import run_batch
 from facemotion.extract import extract_recording
 from facemotion.folds import natural_key as fold_order
 from facemotion.manifest import ManifestError, check_corpus, content_hash, normalise_manifest
+from facemotion.plots import video_frame
 from facemotion.predict import PredictionInputError, read_recordings
 from facemotion.records import frame_files
 from facemotion.settings import ExtractionSettings
 from facemotion.video import open_video
 from seed_reference import seed_decision
 from test_extract import _counter, draw_face, logged, manifest_rows, write_video
-from tiny_run import snakemake, write_config
+from tiny_run import jobs_of, snakemake, write_config
 
 
 def video_as_folder(video: Path, folder: Path) -> Path:
@@ -299,6 +300,20 @@ def test_a_frame_folder_corpus_is_extracted_through_the_workflow(tmp_path):
     cv2.imwrite(str(frame), np.zeros((40, 40, 3), np.uint8))
     planned = snakemake(tmp_path, "results/features.parquet", "--configfile", str(config), "--dry-run")
     assert "extract_batch" in planned.stdout + planned.stderr
+    # The detector is an extraction setting: changing it reruns extraction (and what reads it).
+    snakemake(tmp_path, "results/features.parquet", "--configfile", str(config))
+    assert jobs_of(snakemake(tmp_path, "results/features.parquet", "--configfile", str(config), "--dry-run")) == {}
+    write_config(tmp_path, yaml.safe_load(config.read_text()), extraction={"detector": "hog"})
+    planned = jobs_of(snakemake(tmp_path, "results/features.parquet", "--configfile", str(config), "--dry-run"))
+    assert planned.get("extract_batch") and planned.get("gather_features") == 1
+
+
+def test_the_dropped_sheet_shows_the_middle_frame_of_a_folder(tmp_path):
+    folder = noise_frames(tmp_path / "clip", 5, size=(48, 40))
+    middle = cv2.cvtColor(cv2.imread(frame_files(folder)[2]), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(video_frame(str(folder)), middle)
+    (tmp_path / "empty").mkdir()
+    assert video_frame(str(tmp_path / "empty")) is None
 
 
 @pytest.mark.slow
