@@ -259,6 +259,14 @@ def test_predict_accepts_folders_and_refuses_their_segments(tmp_path):
         read_recordings(listing)
 
 
+def test_the_predict_command_refuses_a_segment_of_a_folder(tmp_path, capsys):
+    from facemotion.__main__ import main
+
+    folder = noise_frames(tmp_path / "clip", 3)
+    assert main(["predict", str(tmp_path / "final"), str(folder), "--start", "1"]) == 2
+    assert "is a folder of frames, which has no frame rate" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- workflow
 
 
