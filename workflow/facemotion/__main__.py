@@ -53,14 +53,13 @@ def main(argv=None) -> int:
 
     try:
         check_segment(args.start, args.end)
+        folders = [v for v in args.videos if Path(v).is_dir()]
+        if folders and (args.start is not None or args.end is not None):
+            raise PredictionInputError(f"{folders[0]} is a folder of frames, which has no frame rate: --start and "
+                                       "--end select seconds of a video")
         models = load_final_models(args.model_dir)
     except PredictionInputError as error:  # the user's mistake: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    folders = [v for v in args.videos if Path(v).is_dir()]
-    if folders and (args.start is not None or args.end is not None):
-        print(f"error: {folders[0]} is a folder of frames, which has no frame rate: --start and --end select "
-              "seconds of a video", file=sys.stderr)
         return 2
     # A folder's name is its id whole ("clip.01"); a video's without its suffix.
     rows = pd.DataFrame({"recording": [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos],
