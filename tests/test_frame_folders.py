@@ -148,6 +148,14 @@ def test_detector_none_keeps_every_decodable_frame_resized_to_face_size(tmp_path
     assert short.status == "too_few_faces" and short.faces_found == 9, short.detail
 
 
+def test_detector_none_with_a_region_takes_that_half_of_the_frame(tmp_path):
+    folder = noise_frames(tmp_path / "clip", 4, size=(64, 32))
+    result = extract_recording(folder, ExtractionSettings(n_frames=4, face_size=16, detector="none"), region="right")
+    grey = cv2.cvtColor(cv2.imread(frame_files(folder)[0]), cv2.COLOR_BGR2GRAY)
+    expected = cv2.resize(grey[:, 32:], (16, 16), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(result.pixels[0], expected)
+
+
 def test_detector_none_on_a_video_takes_whole_frames(clips):
     result = extract_recording(clips["gap"], ExtractionSettings(n_frames=4, face_size=32, detector="none"))
     assert result.status == "ok" and result.pixels.shape == (4, 32, 32)
