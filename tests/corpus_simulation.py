@@ -68,3 +68,65 @@ def simulate(shape: Shape, sd_speaker: float, sd_fold: float, sd_seed: float, re
             counts[r, :, c] = row
     return Units(folds=folds, speakers=[f"s{i}" for i in range(n_speakers)], counts=counts,
                  n_folds=len(shape.speakers_per_fold))
+
+
+# --------------------------------------------------------------------------- clips without speakers
+
+
+@dataclass(frozen=True)
+class ClipShape:
+    """A benchmark whose clips carry no speaker ids: test clips per fold, approximate class shares
+    and a plausible recall per class of a current model (the tiny classes are recognised worst)."""
+
+    test_clips_per_fold: tuple[int, ...]
+    class_shares: tuple[float, ...]
+    recall: tuple[float, ...]
+
+
+# Shares approximate the releases' single-label class balance (the smallest class is what strains
+# an interval: DFEW's Disgust about 1 %, MAFW's rarest classes about 2 %); DFEW and MAFW report
+# the mean over their 5 official folds, FERV39k its one test set.
+CLIP_SHAPES = {
+    "DFEW (5 folds x 2,339 clips, 7 classes)": ClipShape(
+        (2339,) * 5, (0.26, 0.19, 0.23, 0.16, 0.09, 0.012, 0.058), (0.90, 0.80, 0.70, 0.75, 0.60, 0.10, 0.40)),
+    "MAFW (5 folds x 1,834 clips, 11 classes)": ClipShape(
+        (1834,) * 5, (0.15, 0.10, 0.06, 0.18, 0.12, 0.13, 0.07, 0.05, 0.02, 0.02, 0.10),
+        (0.70, 0.55, 0.35, 0.85, 0.60, 0.65, 0.45, 0.35, 0.10, 0.05, 0.40)),
+    "FERV39k (1 test set of 7,847 clips, 7 classes)": ClipShape(
+        (7847,), (0.21, 0.17, 0.26, 0.15, 0.10, 0.05, 0.06), (0.75, 0.60, 0.55, 0.55, 0.45, 0.15, 0.25)),
+}
+
+
+def simulate_clips(shape: ClipShape, repeats: int, rng: np.random.Generator, sd_model: float = 0.03):
+    """One benchmark's test predictions and the truth an interval over clips should hold.
+
+    Each fold's models have their own recall per class (the shape's, shifted by sd_model, and by
+    sd_model / 2 more per repeat); a clip's hardness is shared by the repeats (a clip one model
+    misses, the others tend to miss: a uniform draw that each repeat's recall is compared with);
+    a miss goes to another class in proportion to the class shares. The truth is the mean over
+    folds of the repeat-mean UAR of those models on unlimited clips: the mean of their recalls.
+    Returns (true, predicted (repeats, n), folds, truth).
+    """
+    shares, base = np.asarray(shape.class_shares), np.asarray(shape.recall)
+    k = len(shares)
+    trues, predictions, folds, truths = [], [], [], []
+    for fold, n in enumerate(shape.test_clips_per_fold):
+        recall = np.clip(base + rng.normal(0.0, sd_model, k)
+                         + rng.normal(0.0, sd_model / 2, (repeats, k)), 0.01, 0.99)  # (repeats, k)
+        truths.append(recall.mean())
+        true = rng.choice(k, size=n, p=shares)
+        hardness = rng.random(n)
+        predicted = np.empty((repeats, n), dtype=np.int64)
+        for r in range(repeats):
+            right = hardness < recall[r, true]
+            wrong = np.empty(n, dtype=np.int64)
+            for c in range(k):  # misses of class c go to the other classes in proportion to their shares
+                misses = np.flatnonzero((true == c) & ~right)
+                others = np.where(np.arange(k) == c, 0.0, shares)
+                wrong[misses] = rng.choice(k, size=len(misses), p=others / others.sum())
+            predicted[r] = np.where(right, true, wrong)
+        trues.append(true)
+        predictions.append(predicted)
+        folds.append(np.full(n, fold))
+    return (np.concatenate(trues), np.concatenate(predictions, axis=1), np.concatenate(folds),
+            float(np.mean(truths)))

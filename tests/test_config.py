@@ -26,7 +26,8 @@ def test_shipped_config_is_valid_and_defaults_fill_in(shipped_config):
 
 def test_empty_config_gets_the_seed_defaults():
     config = validate_config({})
-    assert config["corpus"] == {"format": "demo", "path": "resources/demo"}
+    assert config["corpus"] == {"format": "demo", "path": "resources/demo", "source": "clips",
+                                "actor_folds": "balanced"}
     assert config["extraction"]["face_size"] == 100
     assert config["extraction"]["detect_width"] == 400
     assert config["classes"] == ["Angry", "Happy", "Neutral", "Sad"]

@@ -311,9 +311,9 @@ def test_a_frame_folder_corpus_is_extracted_through_the_workflow(tmp_path):
     report = pd.read_csv(tmp_path / "results/extraction/report.tsv", sep="\t")
     assert len(report) == 24 and (report["status"] == "ok").all(), report["detail"].tolist()
     assert report["detail"].str.contains("10 images in the folder").all()
-    # An edited frame reruns the extraction job that reads it (its cache entry is then extracted again).
-    frame = tmp_path / "corpus/frames/s1a_0/3.jpg"
-    cv2.imwrite(str(frame), np.zeros((40, 40, 3), np.uint8))
+    # A frame added (or removed, renamed) changes the folder's time: the job that reads it reruns,
+    # and the recording's cache entry, keyed on its frames, is extracted again.
+    cv2.imwrite(str(tmp_path / "corpus/frames/s1a_0/11.jpg"), np.zeros((40, 40, 3), np.uint8))
     planned = snakemake(tmp_path, "results/features.parquet", "--configfile", str(config), "--dry-run")
     assert "extract_batch" in planned.stdout + planned.stderr
     # The detector is an extraction setting: changing it reruns extraction (and what reads it).

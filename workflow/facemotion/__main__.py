@@ -26,8 +26,15 @@ def main(argv=None) -> int:
                     "without labels.")
     check.add_argument("format", choices=list(READERS), help="corpus format (config corpus.format)")
     check.add_argument("root", help="the corpus root folder as unpacked (config corpus.path)")
-    check.add_argument("--classes", nargs="+", default=list(EMOTIONS), help="emotion classes kept (config classes)")
+    check.add_argument("--classes", nargs="+", default=list(EMOTIONS),
+                       help="emotion classes kept (config classes), or `all`: every class the reader defines")
     check.add_argument("--folds", type=int, default=5, help="folds for corpora without sessions (config cv.folds)")
+    check.add_argument("--source", choices=["clips", "frames"], default="",
+                       help="dfew, mafw: the clips or the folders of frames (config corpus.source; default: clips, "
+                            "ferv39k: frames)")
+    check.add_argument("--actor-folds", choices=["balanced", "public"], default="balanced",
+                       help="crema-d, ravdess: folds balanced by sex, or those of public code "
+                            "(config corpus.actor_folds)")
     summarise = commands.add_parser(
         "summarise", help="the summary's statistics on any folders of per-recording predictions",
         description="Each DIR holds fold_<name>.tsv files (columns recording, session, speaker, y_true, y_pred, "
@@ -44,7 +51,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "check-corpus":
-        return check_corpus(args.format, args.root, args.classes, args.folds)
+        return check_corpus(args.format, args.root, args.classes, args.folds, args.source, args.actor_folds)
     if args.command == "summarise":
         return summarise_dirs(args)
     from pathlib import Path
@@ -95,12 +102,15 @@ def summarise_dirs(args) -> int:
     return 0
 
 
-def check_corpus(corpus_format: str, root: str, classes: list[str], folds: int) -> int:
-    from facemotion.corpora import describe_corpus
+def check_corpus(corpus_format: str, root: str, classes: list[str], folds: int, source: str = "",
+                 actor_folds: str = "balanced") -> int:
+    from facemotion.corpora import corpus_classes, describe_corpus
     from facemotion.manifest import ManifestError
 
     try:
-        text, problem = describe_corpus(corpus_format, root, classes, folds)
+        if classes == ["all"]:
+            classes = corpus_classes(corpus_format, root)
+        text, problem = describe_corpus(corpus_format, root, classes, folds, source, actor_folds)
     except ManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

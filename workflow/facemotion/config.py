@@ -19,6 +19,8 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.y
 # The `training` keys that only schedule jobs (cores, memory, run time, a GPU): no result depends
 # on them, so a change reruns nothing (config/README.md: "nothing (scheduling only)").
 SCHEDULING_KEYS = ("threads", "mem_mb", "runtime", "gpu")
+# corpus.source: what each format's release offers (any other format reads video files).
+SOURCES = {"dfew": ("clips", "frames"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
 
 
 def without_scheduling(training: dict) -> dict:
@@ -58,6 +60,10 @@ def _key(path) -> str:
 
 def _allowed(schema: dict) -> str:
     """Say in words what a schema allows, for error messages."""
+    if "anyOf" in schema:
+        return " or ".join(_allowed(option) for option in schema["anyOf"])
+    if "const" in schema:
+        return repr(schema["const"])
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"])
     if "pattern" in schema:
@@ -79,6 +85,11 @@ def _allowed(schema: dict) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     key = _key(error.absolute_path)
+    if error.validator == "anyOf" and isinstance(error.instance, list):
+        # A list where a list or a word is allowed (classes): what is wrong with the list.
+        lists = [e for e in error.context if e.schema_path and e.schema_path[0] == 0]
+        if lists:
+            return _describe(jsonschema.exceptions.best_match(lists))
     if error.validator == "additionalProperties":
         known = ", ".join(sorted(error.schema.get("properties", {})))
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -180,7 +191,30 @@ def _merged(base: dict, override: dict) -> dict:
 def _problems(config: dict, schema: dict, workdir: Path) -> list[str]:
     _coerce_numbers(config, schema)
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    return [_describe(e) for e in errors] or _semantic_problems(config, workdir)
+    return [_describe(e) for e in errors] or _resolve_classes(config, workdir) or _semantic_problems(config, workdir)
+
+
+def _resolve_classes(config: dict, workdir: Path) -> list[str]:
+    """Replace `classes: all` with the corpus's classes in their fixed order (corpora.corpus_classes),
+    once, at the start, so everything after sees a list; problems where that cannot be done."""
+    if config["classes"] != "all":
+        return []
+    corpus = config["corpus"]
+    path = workdir / corpus["path"]
+    if corpus["format"] == "tsv" and not path.is_file():
+        return []  # the missing manifest is reported as such
+    from facemotion.corpora import corpus_classes
+    from facemotion.manifest import ManifestError
+
+    try:
+        classes = corpus_classes(corpus["format"], path)
+    except ManifestError as error:
+        return [f"classes: 'all' needs the manifest's labels: {error}"]
+    if len(classes) < 2:
+        return [f"classes: 'all' found {len(classes)} label(s) in {corpus['path']} ({', '.join(classes) or 'none'}); "
+                "at least 2 are needed"]
+    config["classes"] = classes
+    return []
 
 
 def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
@@ -190,7 +224,7 @@ def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
     if extra:
         problems.append(f"classes: {extra} are not among the top level's classes {top_level['classes']} "
                         "(the corpus is read once, with those)")
-    for key in ("folds", "speakers_may_span_sessions"):
+    for key in ("folds", "speakers_may_span_sessions", "test_sessions"):
         if experiment["cv"][key] != top_level["cv"][key]:
             problems.append(f"cv.{key}: got {experiment['cv'][key]}; the folds are the corpus's, shared by all "
                             f"experiments (top level: {top_level['cv'][key]})")
@@ -200,6 +234,15 @@ def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
 def _semantic_problems(config: dict, workdir: Path) -> list[str]:
     problems = []
     corpus = config["corpus"]
+    # Which recordings a release offers: FERV39k is released as frames only.
+    corpus.setdefault("source", "frames" if corpus["format"] == "ferv39k" else "clips")
+    offered = SOURCES.get(corpus["format"], ("clips",))
+    if corpus["source"] not in offered:
+        where = ", ".join(f for f, sources in SOURCES.items() if corpus["source"] in sources)
+        problems.append(f"corpus.source: {corpus['source']!r} is not offered by corpus.format {corpus['format']!r} "
+                        f"(allowed: {', '.join(offered)}; {corpus['source']!r} is read by {where}"
+                        + ("; a tsv manifest's path may name frame folders directly)" if corpus["format"] == "tsv"
+                           else ")"))
     if corpus["format"] == "demo":
         from facemotion.demo import demo_folder_problem
 

@@ -44,15 +44,20 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
     kept = report["status"] == OK
     dropped = report.loc[~kept, "status"]
+    # Without speaker ids the intervals are over test clips (a bootstrap): they are in summary.tsv only.
+    speakers = bool((manifest["speaker"] != "").any())
     corpus_name = "synthetic demo corpus" if corpus["format"] == "demo" else f"{corpus['format']} corpus"
-    protocol = {"loso": "leave one session out; each fold's epoch chosen by the UAR on a validation session",
+    validation = ("a random share of the training recordings" if config.get("validation") == "share"
+                  else "a validation session")
+    protocol = {"loso": f"leave one session out; each fold's epoch chosen by the UAR on {validation}",
                 "seed": "the seed's: the held-out session split into dev and test halves, fixed epochs"}
     lines = [
         "facemotion: what this run did",
         "=============================",
         "",
         f"**Corpus**: {corpus_name} at ``{corpus['path']}``: {len(manifest)} recordings, "
-        f"{manifest['speaker'].nunique()} speakers, {manifest['session'].nunique()} sessions; "
+        + (f"{manifest['speaker'].nunique()} speakers, " if speakers else "speakers not named, ")
+        + f"{manifest['session'].nunique()} sessions; "
         f"{_counts(manifest['label'], config['classes'])}.",
         "",
         f"**Face extraction**: {extraction['n_frames']} face frames per recording "
@@ -82,14 +87,17 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
         mean = by_fold.loc["mean"]
         _, low, high, _ = t_interval(by_fold.loc[folds, "uar"].to_numpy(dtype=float), PROPORTION)
-        rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** ({low:.3f}-{high:.3f})",
+        interval = f"({low:.3f}-{high:.3f})" if speakers else "(summary.tsv)"
+        rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** {interval}",
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
     if rows:  # none when every target is learnt as ratings
+        about = ("The 95 % intervals are t-intervals over the folds, which hold disjoint speakers: they are about "
+                 "new speakers (see results/summary.tsv and README)." if speakers else
+                 "The corpus does not name its speakers, so the folds may share them: the 95 % intervals, from a "
+                 "bootstrap of the test clips, are in results/summary.tsv (see README).")
         lines += ["Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
-                  "always predicting the training folds' most frequent class (majority) and chance. The 95 % "
-                  "intervals are t-intervals over the folds, which hold disjoint speakers: they are about new "
-                  "speakers (see results/summary.tsv and README).", ""]
+                  "always predicting the training folds' most frequent class (majority) and chance. " + about, ""]
         lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
     if "ccc" in metrics:  # dimensions: regression
         lines += _rating_lines(metrics)

@@ -4,12 +4,16 @@ starts (rules/common.smk) and hands each job its rows; results/manifest.tsv is t
 Columns of results/manifest.tsv:
   recording  unique id, safe as a file name
   path       video file or folder of frames (records.frame_files), usable from the working directory
-  speaker    speaker id
-  session    session id (leave-one-session-out folds are built on it)
+  speaker    speaker id; empty in every row when the corpus does not know its speakers (DFEW,
+             MAFW, FERV39k): each recording then counts as independent of every other
+  session    session id: the fold a recording is tested in (leave-one-session-out folds are
+             built on it; for corpora with official folds, the official fold)
   label      emotion category, one of config `classes`
   activation, valence   ratings on the corpus's scale (1-5 for MSP-IMPROV); empty when unknown
   start, end seconds selecting a segment of a longer video; empty = whole video
   region     empty, left or right: the half of the frame that holds the speaker's face
+  split      empty, or `train`: a recording used for training only, never tested (FERV39k's
+             training set); the same in every row of a session, and such a session is not a fold
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facemotion.records import REGIONS, frame_files
+from facemotion.records import REGIONS, frame_files, is_frame
 
 MANIFEST_COLUMNS = ["recording", "path", "speaker", "session", "label",
-                    "activation", "valence", "start", "end", "region"]
+                    "activation", "valence", "start", "end", "region", "split"]
 REQUIRED_COLUMNS = ["recording", "path", "speaker", "session", "label"]
-OPTIONAL_COLUMNS = ["activation", "valence", "start", "end", "region"]
+OPTIONAL_COLUMNS = ["activation", "valence", "start", "end", "region", "split"]
+TRAIN_ONLY = "train"  # the `split` of a recording that is never tested
 # Recording and session ids become file names (cache entries, fold outputs): safe characters, and
 # short enough that the longest name made from one (a temporary file beside a cache entry) stays
 # within the common 255-byte limit of a file name.
@@ -72,8 +77,12 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
 
     for column in REQUIRED_COLUMNS:
         empty = table.index[table[column] == ""]
+        if column == "speaker" and len(empty) == len(table):
+            continue  # speakers unknown: empty in every row
         if len(empty):
-            problems.append(f"empty {column} in row(s) {_rows(empty)}")
+            also = " (leave speaker empty in every row when the corpus does not know its speakers)" \
+                if column == "speaker" else ""
+            problems.append(f"empty {column} in row(s) {_rows(empty)}{also}")
     for column in ("recording", "session"):
         unsafe = table.index[(table[column] != "") & ~table[column].str.match(SAFE_ID)]
         if len(unsafe):
@@ -116,6 +125,10 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     bad_region = table.index[~table["region"].isin(["", *REGIONS])]
     if len(bad_region):
         problems.append(f"region must be empty, 'left' or 'right' in row(s) {_rows(bad_region)}")
+    bad_split = table.index[~table["split"].isin(["", TRAIN_ONLY])]
+    if len(bad_split):
+        problems.append(f"split must be empty or {TRAIN_ONLY!r} in row(s) {_rows(bad_split)}, "
+                        f"e.g. {table.at[bad_split[0], 'split']!r}")
 
     keep = ~unknown if drop_unknown_labels else pd.Series(True, index=table.index)
     if check_files:
@@ -133,6 +146,13 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
     sessions = sorted(set(table.loc[keep, "session"]) - {""})
     if len(sessions) < 2:
         problems.append(f"leave-one-session-out needs at least 2 sessions, found {len(sessions)}: {sessions}")
+    train_only = table["split"] == TRAIN_ONLY
+    mixed = sorted(set(table.loc[keep & train_only, "session"]) & set(table.loc[keep & ~train_only, "session"]))
+    if mixed:
+        problems.append(f"session(s) {', '.join(mixed[:MAX_LISTED])} mix split {TRAIN_ONLY!r} with tested recordings; "
+                        "a session is tested as a whole or used for training only")
+    if len(sessions) >= 2 and not (keep & ~train_only).any():
+        problems.append(f"every recording has split {TRAIN_ONLY!r}: nothing would be tested")
 
     if problems:
         raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
@@ -211,9 +231,15 @@ def unknown_column_notes(columns, source: str) -> list[str]:
     return notes
 
 
+def speakers_known(manifest: pd.DataFrame) -> bool:
+    """False when the speaker column is empty (the corpus does not name its speakers)."""
+    return bool((manifest["speaker"] != "").any())
+
+
 def speaker_independent(manifest: pd.DataFrame) -> bool:
-    """Whether every speaker is in one session only, so that no fold tests a speaker it trained on."""
-    return bool(manifest.groupby("speaker")["session"].nunique().max() <= 1)
+    """Whether every speaker is in one session only, so that no fold tests a speaker it trained on
+    (False when speakers are unknown: nothing shows it)."""
+    return speakers_known(manifest) and bool(manifest.groupby("speaker")["session"].nunique().max() <= 1)
 
 
 def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> list[str]:
@@ -227,7 +253,7 @@ def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> lis
         return f"row(s) {_rows(index)}: {shown}" if rows_are_lines else f"recording(s) {shown}"
 
     problems = []
-    if not config["cv"]["speakers_may_span_sessions"]:
+    if not config["cv"]["speakers_may_span_sessions"] and speakers_known(table):
         sessions_of = table.groupby("speaker")["session"].unique()
         spanning = sessions_of[sessions_of.map(len) > 1]
         for speaker, sessions in list(spanning.items())[:MAX_LISTED]:
@@ -258,9 +284,10 @@ def _shared_videos(table: pd.DataFrame, where) -> list[str]:
     (a folder of frames: a listing and a stat per image; see content_hash)."""
     by_size: dict[int, list[tuple[int, str]]] = {}
     for i, p in table["path"].items():
-        # A folder without images is no recording to leak (its extraction reports it unreadable).
-        if os.path.isfile(p) or (os.path.isdir(p) and frame_files(p)):
-            by_size.setdefault(content_size(p), []).append((i, p))
+        size = content_size(p) if os.path.isfile(p) or os.path.isdir(p) else None
+        # A folder without image bytes is no recording to leak (its extraction reports it unreadable).
+        if size or os.path.isfile(p):
+            by_size.setdefault(size, []).append((i, p))
     problems = []
     for group in by_size.values():
         for candidates in _in_several_sessions(table, group, whole=False):
@@ -286,7 +313,8 @@ def _in_several_sessions(table: pd.DataFrame, group: list[tuple[int, str]], whol
 def content_size(path: str | os.PathLike) -> int:
     """The bytes of a video file, or of a folder's frames (records.frame_files) together."""
     if os.path.isdir(path):
-        return sum(os.path.getsize(file) for file in frame_files(path))
+        with os.scandir(path) as entries:
+            return sum(entry.stat().st_size for entry in entries if is_frame(entry))
     return os.path.getsize(path)
 
 
@@ -320,7 +348,8 @@ def write_manifest(table: pd.DataFrame, path: Path | str) -> None:
 
 def describe_manifest(table: pd.DataFrame, notes: list[str]) -> str:
     """The manifest job's log: what reading the corpus noted, then the counts."""
-    summary = (f"{len(table)} recordings, {table['speaker'].nunique()} speakers, "
+    speakers = f"{table['speaker'].nunique()} speakers" if speakers_known(table) else "speakers not named"
+    summary = (f"{len(table)} recordings, {speakers}, "
                f"{table['session'].nunique()} sessions")
     return "".join(f"{line}\n" for line in [*notes, summary])
 
@@ -344,5 +373,11 @@ def assign_batches(recordings: list[str], per_job: int) -> dict[str, list[str]]:
 def read_manifest(path: Path | str) -> pd.DataFrame:
     """Read results/manifest.tsv back with the types it was written with."""
     return pd.read_csv(path, sep="\t", keep_default_na=False,
-                       dtype={c: str for c in ("recording", "path", "speaker", "session", "label", "region")},
+                       dtype={c: str for c in ("recording", "path", "speaker", "session", "label", "region",
+                                               "split")},
                        na_values={c: [""] for c in ("activation", "valence", "start", "end")})
+
+
+def train_only_sessions(manifest: pd.DataFrame) -> list[str]:
+    """Sessions whose recordings are used for training only (split `train`): never a fold."""
+    return sorted(set(manifest.loc[manifest["split"] == TRAIN_ONLY, "session"]))

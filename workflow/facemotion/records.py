@@ -78,6 +78,11 @@ def frame_files(folder: str | os.PathLike) -> list[str]:
     """The frames of a folder recording: its image files (IMAGE_SUFFIXES) in natural order, so that
     DFEW's 1.jpg ... 16.jpg are read 1, 2, ..., 10, not 1, 10, 11. Hidden files (a copy's "._1.jpg"
     resource forks) and subfolders are not frames."""
-    names = [entry.name for entry in os.scandir(folder)
-             if not entry.name.startswith(".") and entry.name.lower().endswith(IMAGE_SUFFIXES) and entry.is_file()]
+    with os.scandir(folder) as entries:
+        names = [entry.name for entry in entries if is_frame(entry)]
     return [os.path.join(folder, name) for name in sorted(names, key=natural_key)]
+
+
+def is_frame(entry: os.DirEntry) -> bool:
+    """Whether a folder entry is one of a folder recording's frames (see frame_files)."""
+    return not entry.name.startswith(".") and entry.name.lower().endswith(IMAGE_SUFFIXES) and entry.is_file()

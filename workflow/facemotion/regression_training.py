@@ -164,7 +164,8 @@ def train_fold_regression(meta: pd.DataFrame, features: np.ndarray, target: str,
         return None, _frame(meta, rows[:0], ratings[:0], ratings[:0]), {
             **info, "task": TASK, "thresholds": {"low": p.low, "high": p.high}}
     bins = bin_ratings(ratings, p.low, p.high)
-    split = split_fold(sessions, bins, test_session, p.protocol, p.split_seed)
+    split = split_fold(sessions, bins, test_session, p.protocol, p.split_seed, p.validation, p.validation_share,
+                       meta["speaker"].astype(str).to_numpy()[rows])
     test_rows = rows[split.test]
     def fit_and_predict(repeat_params: TrainParams):
         fitted, stats, scaling, run = fit_regression(

@@ -15,6 +15,13 @@ share that model, so their results are correlated, and folds are what varies ind
   readers serve (``tests/benchmarks/bench_coverage.py``) justify it over a bootstrap of speakers
   within folds (too narrow with 2 speakers per fold) and a t-interval over speakers (too narrow
   when folds differ, as their models do).
+- Where the corpus does not know its speakers (DFEW, MAFW, FERV39k: clips of films and TV
+  without speaker ids, in the official folds), folds are not independent samples of speakers and
+  a benchmark may have a single test split. The unit is then the clip: the interval is the
+  percentile interval of a bootstrap of the test clips within each fold (each clip carrying its
+  prediction from every repeat), of the same fold mean. It is about more clips like these,
+  tested by these trained models: not about new speakers, nor about retraining (the spread
+  between repeats is ``*_repeat_sd``). ``tests/benchmarks/bench_coverage.py --clips`` simulates it.
 - ``p_chance``: labels permuted within each test fold with the predictions fixed (every repeat
   the same permutation); under that null the expected UAR is exactly chance. It says a model is
   above chance on these recordings. ``p_chance_speakers``: a one-sided t-test over the folds of
@@ -196,6 +203,88 @@ def interval_summary(units: Units, classes: Sequence[str]) -> dict[str, float]:
         above_chance = _nanmean(per_repeat["uar"], axis=0) - np.where(present > 0, 1.0 / present, np.nan)
     summary["p_chance_speakers"] = t_test_p(above_chance, "greater")
     return summary
+
+
+def clip_bootstrap(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, n_classes: int,
+                   resamples: int, seed: int) -> np.ndarray:
+    """Confusion counts (resamples, repeats, folds, k, k) of a bootstrap of test clips within each fold.
+
+    ``true`` (n,), ``folds`` (n,) and ``predicted`` (repeats, n) class and fold codes; each clip
+    carries its prediction from every repeat. Each resample draws as many clips as the fold has,
+    with replacement: drawing the counts of the distinct (true, predicted per repeat) combinations
+    from a multinomial, which costs the same for any number of clips.
+    """
+    rng = np.random.default_rng(seed)
+    k = n_classes
+    predicted = np.atleast_2d(predicted)
+    fold_ids = np.unique(folds)
+    counts = np.zeros((resamples, len(predicted), len(fold_ids), k * k))
+    for column, fold in enumerate(fold_ids):
+        in_fold = folds == fold
+        combinations, frequency = np.unique(np.vstack([true[in_fold], predicted[:, in_fold]]).T, axis=0,
+                                            return_counts=True)
+        draws = rng.multinomial(int(in_fold.sum()), frequency / frequency.sum(), size=resamples)
+        for r in range(len(predicted)):
+            cells = np.zeros((len(combinations), k * k))
+            cells[np.arange(len(combinations)), combinations[:, 0] * k + combinations[:, 1 + r]] = 1.0
+            counts[:, r, column] = draws @ cells
+    return counts.reshape(resamples, len(predicted), len(fold_ids), k, k)
+
+
+def _fold_mean(values: np.ndarray) -> np.ndarray:
+    """(resamples, repeats, folds) -> (resamples,): the mean over folds of the repeat means."""
+    return _nanmean(_nanmean(values, axis=1), axis=1)
+
+
+def _percentile_interval(statistic: np.ndarray) -> tuple[float, float]:
+    statistic = statistic[np.isfinite(statistic)]
+    if not len(statistic):
+        return np.nan, np.nan
+    low, high = np.percentile(statistic, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+    return float(low), float(high)
+
+
+def clip_intervals(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, classes: Sequence[str],
+                   resamples: int, seed: int) -> dict[str, float]:
+    """Percentile intervals at ``LEVEL`` of every metric and each class's recall (``<name>_ci_low``,
+    ``<name>_ci_high``) from :func:`clip_bootstrap`, of the statistic :func:`interval_summary`
+    reports: the mean over folds of the repeat-mean fold value."""
+    counts = clip_bootstrap(true, predicted, folds, len(classes), resamples, seed)
+    values = dict(metrics_from_counts(counts))
+    recall = recall_from_counts(counts)
+    values.update({f"recall_{name}": recall[..., c] for c, name in enumerate(classes)})
+    out = {}
+    for name, value in values.items():
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = _percentile_interval(_fold_mean(value))
+    return out
+
+
+def paired_clip_comparison(true: np.ndarray, reference: np.ndarray, other: np.ndarray, folds: np.ndarray,
+                           n_classes: int, resamples: int, seed: int) -> dict[str, float]:
+    """:func:`paired_comparison` where the unit is the clip: the same resampled clips score both
+    systems (``reference`` and ``other``: (repeats, n) predicted codes). The p-value is twice the
+    smaller share of resampled differences on either side of 0."""
+    reference, other = np.atleast_2d(reference), np.atleast_2d(other)
+    both = np.vstack([reference, other])
+    uar = metrics_from_counts(clip_bootstrap(true, both, folds, n_classes, resamples, seed))["uar"]
+    differences = _fold_mean(uar[:, len(reference):]) - _fold_mean(uar[:, :len(reference)])
+    low, high = _percentile_interval(differences)
+    observed = (_fold_mean(metrics_from_counts(_counts(true, other, folds, n_classes))["uar"][None])
+                - _fold_mean(metrics_from_counts(_counts(true, reference, folds, n_classes))["uar"][None]))[0]
+    share_below = float(np.mean(differences <= 0)) if len(differences) else np.nan
+    share_above = float(np.mean(differences >= 0)) if len(differences) else np.nan
+    return {"delta_uar": float(observed), "delta_ci_low": low, "delta_ci_high": high,
+            "ci_folds": len(np.unique(folds)), "p_value": min(1.0, 2 * min(share_below, share_above))}
+
+
+def _counts(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, k: int) -> np.ndarray:
+    """(repeats, folds, k, k) confusion counts of the clips as they are."""
+    fold_ids = np.unique(folds)
+    fold_index = np.searchsorted(fold_ids, folds)
+    out = np.zeros((len(predicted), len(fold_ids), k * k))
+    for r, repeat in enumerate(predicted):
+        np.add.at(out[r], (fold_index, true * k + repeat), 1)
+    return out.reshape(len(predicted), len(fold_ids), k, k)
 
 
 def permutation_p_chance(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, n_classes: int,

@@ -32,9 +32,11 @@ from .statistics import (
     METRIC_NAMES,
     SIMULATED_FOLDS,
     class_codes,
+    clip_intervals,
     holm,
     interval_summary,
     metrics_from_counts,
+    paired_clip_comparison,
     paired_comparison,
     permutation_p_chance,
     t_interval,
@@ -90,8 +92,20 @@ def first_repeat(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["repeat"].astype(int) == frame["repeat"].astype(int).min()]
 
 
-def ci_note(n_folds: int, speaker_independent: bool) -> str:
+def speakers_known(table: pd.DataFrame) -> bool:
+    """Whether the predictions name speakers: a corpus without speaker ids (DFEW, MAFW, FERV39k)
+    leaves the column empty, and its intervals are then over test clips."""
+    return bool(table["speaker"].fillna("").astype(str).ne("").any()) if len(table) else True
+
+
+CLIP_NOTE = ("speakers unknown: intervals from a bootstrap of the test clips, about more clips like these tested by "
+             "these models; not about new speakers, nor about retraining")
+
+
+def ci_note(n_folds: int, speaker_independent: bool, clips: bool = False) -> str:
     """Where the intervals do not keep their stated level, or mean something else, say so."""
+    if clips:
+        return CLIP_NOTE
     notes = []
     if n_folds < 2:
         notes.append(f"{n_folds} fold(s) with test recordings: no interval")
@@ -124,8 +138,14 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
                                     tested["fold"].map(fold_index).to_numpy(dtype=np.int64), len(classes),
                                     resamples, seed)
     intervals = interval_summary(units, classes)
+    clips = not speakers_known(table)
+    if clips:
+        intervals.update(clip_intervals(class_codes(tested["y_true"].tolist(), classes, "y_true"), predicted,
+                                        tested["fold"].map(fold_index).to_numpy(dtype=np.int64), classes,
+                                        resamples, seed))
+        intervals["p_chance_speakers"] = np.nan  # no speakers to generalise to
     return {"experiment": experiment, "target": target, "n_test": len(tested), **intervals,
-            "ci_note": ci_note(intervals["ci_folds"], speaker_independent),
+            "ci_note": ci_note(intervals["ci_folds"], speaker_independent, clips),
             "majority_accuracy": mean["majority_accuracy"], "majority_uar": mean["majority_uar"],
             "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
 
@@ -141,7 +161,9 @@ def _by_repeat(table: pd.DataFrame, repeats: Sequence[int]) -> list[pd.DataFrame
 def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[dict]:
     """Rows of speakers.tsv: per speaker of each fold, n_test, uar, accuracy and recall per class
     (over the repeats' predictions together); for a rating target n_test, ccc and rmse (averaged over
-    the repeats)."""
+    the repeats). None where the corpus does not name its speakers."""
+    if not speakers_known(pooled(results.folds)):
+        return []
     if results.thresholds is not None:
         return [{"experiment": experiment, "target": target, "speaker": speaker, "fold": fold,
                  "n_test": len(first_repeat(rows)),
@@ -163,7 +185,7 @@ def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[d
 
 
 def compare_target(reference: str, experiment: str, target: str, reference_results: TargetResults,
-                   results: TargetResults) -> dict:
+                   results: TargetResults, resamples: int = 2000, seed: int = 0) -> dict:
     """One row of comparison.tsv: ``experiment`` against ``reference`` on the recordings both tested.
 
     Pairs need the same true class: recordings the two label differently (other classes or
@@ -172,7 +194,8 @@ def compare_target(reference: str, experiment: str, target: str, reference_resul
     (:func:`compare_ccc`).
     """
     if reference_results.thresholds is not None or results.thresholds is not None:
-        row = compare_target(reference, experiment, target, reference_results.binned(target), results.binned(target))
+        row = compare_target(reference, experiment, target, reference_results.binned(target), results.binned(target),
+                             resamples, seed)
         if reference_results.thresholds is not None and results.thresholds is not None:
             row.update(compare_ccc(reference_results, results))
         return row
@@ -182,10 +205,25 @@ def compare_target(reference: str, experiment: str, target: str, reference_resul
     classes = list(dict.fromkeys(reference_results.classes + results.classes))
     fold_names = list(reference_results.folds)
     keys = ["fold", "recording", "y_true"]
+    row = {"experiment": experiment, "reference": reference, "target": target, "n_test": len(common)}
+    if not speakers_known(ours):
+        common = common.sort_values(["fold", "recording"], kind="stable")
+        folds = common["fold"].map({f: i for i, f in enumerate(fold_names)}).to_numpy(dtype=np.int64)
+        true = class_codes(common["y_true"].tolist(), classes, "y_true")
+        return {**row, **paired_clip_comparison(true, _repeat_codes(ours, common, classes),
+                                                _repeat_codes(theirs, common, classes), folds, len(classes),
+                                                resamples, seed)}
     reference_units = units_from_predictions(ours.merge(common, on=keys), classes, fold_names)
     units = units_from_predictions(theirs.merge(common, on=keys), classes, fold_names)
-    return {"experiment": experiment, "reference": reference, "target": target, "n_test": len(common),
-            **paired_comparison(reference_units, units)}
+    return {**row, **paired_comparison(reference_units, units)}
+
+
+def _repeat_codes(table: pd.DataFrame, common: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
+    """(repeats, n) predicted class codes of ``table``'s repeats for ``common``'s rows, in its order."""
+    repeats = sorted(table["repeat"].astype(int).unique()) if "repeat" in table else [0]
+    order = common[["fold", "recording"]]
+    return np.stack([class_codes(order.merge(rows, on=["fold", "recording"], how="left")["y_pred"].tolist(),
+                                 classes, "y_pred") for rows in _by_repeat(table, repeats)])
 
 
 def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summary_path, speakers_path,
@@ -202,7 +240,8 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     for name in others:
         for target, results in experiments[name].items():
             if target in experiments[reference]:
-                comparisons.append(compare_target(reference, name, target, experiments[reference][target], results))
+                comparisons.append(compare_target(reference, name, target, experiments[reference][target], results,
+                                                  resamples, seed))
     recall_columns = list(dict.fromkeys(key for row in summary for key in row if key.startswith("recall_")))
     # The rating targets' columns only where there are some: a binned run's tables stay as they were.
     rating_columns = RATING_COLUMNS if any("ccc" in row for row in summary) else []

@@ -64,7 +64,9 @@ class TrainParams:
     class_weight: str | None = "balanced"
     seed: int = 0  # the model seed (weights, sample order) of the first repeat; repeat r uses seed + r
     repeats: int = 1  # models trained per fold, each tested on the same recordings
-    split_seed: int = 0  # the seed protocol's dev/test halves: the same test recordings for every model seed
+    split_seed: int = 0  # the seed protocol's dev/test halves, a validation share: the same for every model seed
+    validation: str = "next_session"  # loso: "next_session" or a "share" of the training recordings (folds)
+    validation_share: float = 0.1
     threads: int | None = 2  # TF intra-op threads; None leaves TF's default
     gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
     precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
@@ -376,7 +378,8 @@ def train_fold(
     if str(test_session) not in set(sessions):
         return None, _predictions_frame(meta, rows[:0], y[:0], np.zeros((0, len(classes))), classes), \
             _skipped_fold_info(meta, target, classes, str(test_session), p)
-    split = split_fold(sessions, y, test_session, p.protocol, p.split_seed)
+    split = split_fold(sessions, y, test_session, p.protocol, p.split_seed, p.validation, p.validation_share,
+                       meta["speaker"].astype(str).to_numpy()[mask])
     test_rows = rows[split.test]
     def fit_and_predict(repeat_params: TrainParams):
         fitted, stats, run = _fit(features, rows[split.train], y[split.train], rows[split.val], y[split.val],

@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from facemotion.config import ConfigError, canonical, experiment_configs, without_scheduling
 from facemotion.corpora import build_manifest
-from facemotion.manifest import ManifestError, assign_batches, speaker_independent
+from facemotion.folds import validation_method
+from facemotion.manifest import ManifestError, assign_batches, speaker_independent, speakers_known, train_only_sessions
 from facemotion.predict import PredictionInputError, read_recordings
-from facemotion.records import frame_files
 from facemotion.targets import TARGETS as ALL_TARGETS
 
 
@@ -43,7 +43,21 @@ SPEAKER_INDEPENDENT = speaker_independent(MANIFEST)
 MANIFEST_ROWS = {
     row["recording"]: row for row in MANIFEST.astype(object).where(MANIFEST.notna(), None).to_dict("records")
 }
-SESSIONS = sorted(MANIFEST["session"].unique())
+SPEAKERS_KNOWN = speakers_known(MANIFEST)
+TRAIN_ONLY_SESSIONS = train_only_sessions(MANIFEST)
+# The folds: every session that is tested, or those cv.test_sessions names.
+SESSIONS = sorted(set(MANIFEST["session"]) - set(TRAIN_ONLY_SESSIONS))
+if config["cv"]["test_sessions"] != "all":
+    _unknown = sorted(set(config["cv"]["test_sessions"]) - set(SESSIONS))
+    if _unknown:
+        refuse(
+            ConfigError(
+                f"cv.test_sessions: {_unknown} are not sessions the corpus tests; "
+                f"its sessions: {SESSIONS}"
+                + (f" (training only: {TRAIN_ONLY_SESSIONS})" if TRAIN_ONLY_SESSIONS else "")
+            )
+        )
+    SESSIONS = sorted(config["cv"]["test_sessions"])
 
 _NO_VALUES = [t for t in ALL_TARGETS if t != "label" and MANIFEST[t].isna().all()]
 for _target in _NO_VALUES:
@@ -80,6 +94,8 @@ def training_settings(settings):
             "binning": settings["binning"],
             "protocol": settings["cv"]["protocol"],
             "split_seed": settings["cv"]["split_seed"],
+            "validation": validation_method(settings["cv"]["validation"], bool(TRAIN_ONLY_SESSIONS), SPEAKERS_KNOWN),
+            "validation_share": settings["cv"]["validation_share"],
             **without_scheduling(settings["training"]),
         }
     )
@@ -203,14 +219,11 @@ def extraction_processes(wildcards):
     return max(1, min(len(batches(wildcards)[wildcards.batch]), (workflow.cores or 1) // all_batches))
 
 
-def recording_files(path):
-    """The files a recording reads: its video, or the frames of its folder (so an edited frame
-    reruns the job, as a replaced video does: the folder's own time does not change then)."""
-    return frame_files(path) if os.path.isdir(path) else [path]
-
-
 def batch_videos(wildcards):
-    return sorted({file for row in batch_rows(wildcards) for file in recording_files(row["path"])})
+    """The batch's videos and frame folders. A folder, not its frames: a corpus of a million frames
+    would cost Snakemake a million files to check at every start. A frame added, removed or renamed
+    changes the folder's time; one overwritten in place does not (touch the folder)."""
+    return sorted({row["path"] for row in batch_rows(wildcards)})
 
 
 def predict_recordings_file(wildcards):
@@ -223,13 +236,11 @@ def predict_recordings_file(wildcards):
 
 
 def predict_videos(wildcards):
-    """The listed videos (and frames of listed folders) that exist: a replaced one reruns prediction
-    (its time), one that appears too (the set of inputs changes); a missing one gets an
-    `unreadable` row."""
+    """The listed videos and frame folders that exist: a replaced one reruns prediction (its time),
+    one that appears too (the set of inputs changes); a missing one gets an `unreadable` row."""
     if PREDICT_ROWS is None:
         return []
-    present = [path for path in PREDICT_ROWS["path"] if os.path.isfile(path) or os.path.isdir(path)]
-    return sorted({file for path in present for file in recording_files(path)})
+    return sorted({path for path in PREDICT_ROWS["path"] if os.path.isfile(path) or os.path.isdir(path)})
 
 
 def predict_rows(wildcards):

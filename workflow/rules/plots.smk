@@ -101,6 +101,8 @@ rule front_page:
                 **{key: REFERENCE.settings[key] for key in ("corpus", "classes", "features", "binning", "cv")},
                 "extraction": {k: v for k, v in REFERENCE.settings["extraction"].items() if k != "recordings_per_job"},
                 "training": without_scheduling(REFERENCE.settings["training"]),
+                # cv.validation as resolved for this corpus (auto -> share or next_session)
+                "validation": REFERENCE.training["validation"],
             }
         ),
     script:

@@ -9,8 +9,8 @@ from facemotion.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     if not snakemake.params.speaker_independent:
-        log.warning("NOT speaker-independent: cv.speakers_may_span_sessions let speakers span sessions, so "
-                    "folds test speakers they trained on")
+        log.warning("NOT speaker-independent: folds may test speakers they trained on (speakers span sessions "
+                    "under cv.speakers_may_span_sessions, or the corpus does not name its speakers)")
     # Each file's path names its target and held-out session.
     write_metrics(fold_files(snakemake.input.predictions), fold_files(snakemake.input.infos),
                   snakemake.output.metrics)

@@ -1,11 +1,12 @@
 """The one place that picks a corpus reader: the synthetic demo, a hand-written tsv manifest, or a
-published corpus (MSP-IMPROV, IEMOCAP, CREMA-D, RAVDESS), read into the normalised manifest
-(`build_manifest`) and checked against the configuration.
+published corpus (MSP-IMPROV, IEMOCAP, CREMA-D, RAVDESS; DFEW, MAFW, FERV39k with their official
+splits), read into the normalised manifest (`build_manifest`) and checked against the configuration.
 
 Each reader follows its corpus' official layout, file naming and label files (docs/corpora.md) and
 returns every label entry it finds. Here the entries whose video file is missing and those whose
 category is not one of `classes` are dropped and counted in the notes, and the rest is validated
-by normalise_manifest.
+by normalise_manifest. (DFEW, MAFW and FERV39k refuse a clip their split files list but the tree
+lacks: their test sets define the published numbers.)
 """
 
 from __future__ import annotations
@@ -19,19 +20,24 @@ import pandas as pd
 from facemotion.folds import natural_key
 from facemotion.manifest import (
     MANIFEST_COLUMNS,
+    TRAIN_ONLY,
     ManifestError,
     check_corpus,
     normalise_manifest,
     read_tsv,
     resolve_paths,
     speaker_independent,
+    speakers_known,
     unknown_column_notes,
 )
+from facemotion.targets import EMOTIONS
 
-from . import crema_d, iemocap, msp_improv, ravdess
-from .common import ROW_COLUMNS, CorpusScan
+from . import crema_d, dfew, ferv39k, iemocap, mafw, msp_improv, ravdess
+from .common import ROW_COLUMNS, CorpusScan, ReadOptions, recording_exists
 
-READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess}
+READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess,
+           "dfew": dfew, "mafw": mafw, "ferv39k": ferv39k}
+FRAME_FORMATS = ("dfew", "mafw", "ferv39k")  # releases with folders of frames (corpus.source: frames)
 MAX_LISTED = 20
 
 
@@ -39,8 +45,8 @@ MAX_LISTED = 20
 class _Reading:
     source: str
     scan: CorpusScan
-    kept: pd.DataFrame     # entries with a video file and a category in classes
-    missing: pd.DataFrame  # entries whose video file does not exist
+    kept: pd.DataFrame     # entries with a video file (or frame folder) and a category in classes
+    missing: pd.DataFrame  # entries whose video file (or frame folder) does not exist
     dropped: pd.DataFrame  # entries with a video file whose category is not in classes
     notes: list[str]
 
@@ -54,17 +60,20 @@ def _categories(table: pd.DataFrame) -> str:
     return ", ".join(f"{category}{' as ' + label if label else ''} ({n})" for (category, label), n in counts.items())
 
 
-def _read(corpus_format: str, root: str | Path, classes: list[str], folds: int) -> _Reading:
+def _read(corpus_format: str, root: str | Path, classes: list[str], options: ReadOptions) -> _Reading:
     if corpus_format not in READERS:
         raise ManifestError(f"unknown corpus format {corpus_format!r}; known: {', '.join(READERS)}")
     source = f"{corpus_format} corpus at {root}"
     if not Path(root).is_dir():
         raise ManifestError(f"{source}: not a folder (expected the corpus root folder as unpacked)")
-    if folds < 2:
-        raise ManifestError(f"{source}: folds must be at least 2, got {folds}")
-    scan = READERS[corpus_format].scan(Path(root), folds)
+    if options.folds < 2:
+        raise ManifestError(f"{source}: folds must be at least 2, got {options.folds}")
+    if options.source == "frames" and corpus_format not in FRAME_FORMATS:
+        raise ManifestError(f"{source}: source 'frames' is read by {', '.join(FRAME_FORMATS)} only; "
+                            f"{corpus_format} is read from its video files")
+    scan = READERS[corpus_format].scan(Path(root), options)
     table = pd.DataFrame(scan.rows, columns=ROW_COLUMNS).sort_values("recording", kind="stable")
-    exists = {path: os.path.isfile(path) for path in set(table["path"]) if path}
+    exists = {path: recording_exists(path) for path in set(table["path"]) if path}
     has_video = table["path"].map(lambda path: exists.get(path, False)).astype(bool)
     missing, table = table[~has_video], table[has_video]
     wanted = table["label"].isin(classes)
@@ -96,15 +105,32 @@ def _normalise(reading: _Reading, classes: list[str]) -> tuple[pd.DataFrame, lis
     return manifest.reset_index(drop=True), reading.notes + notes
 
 
-def read_corpus(corpus_format: str, root: str | Path, classes: list[str],
-                folds: int = 5) -> tuple[pd.DataFrame, list[str]]:
+def read_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int = 5, source: str = "",
+                actor_folds: str = "balanced") -> tuple[pd.DataFrame, list[str]]:
     """The normalised manifest of a corpus in its official layout, and notes for the log.
 
-    corpus_format: msp-improv, iemocap, crema-d or ravdess. folds: the number of speaker-independent
-    folds for corpora without sessions (crema-d, ravdess). Raises ManifestError when `root` does not
-    look like the corpus or nothing usable remains.
+    corpus_format: one of READERS. folds: the number of speaker-independent folds for corpora
+    without sessions (crema-d, ravdess) under actor_folds `balanced`; actor_folds `public`: the
+    folds public code uses for them. source: `clips` or `frames` where the release has both (dfew,
+    mafw); empty: the release's usual. Raises ManifestError when `root` does not look like the
+    corpus, its split files disagree, or nothing usable remains.
     """
-    return _normalise(_read(corpus_format, root, classes, folds), classes)
+    options = ReadOptions(folds=folds, source=source, actor_folds=actor_folds)
+    return _normalise(_read(corpus_format, root, classes, options), classes)
+
+
+def corpus_classes(corpus_format: str, path: str | Path) -> list[str]:
+    """What `classes: all` means: every class the corpus's reader defines, in its fixed order
+    (docs/corpora.md); for a tsv manifest, the labels it holds in natural sort order; for the demo,
+    its four."""
+    if corpus_format == "demo":
+        return list(EMOTIONS)
+    if corpus_format == "tsv":
+        labels = read_tsv(path).get("label", pd.Series(dtype=str)).str.strip()
+        return sorted(set(labels) - {""}, key=natural_key)
+    if corpus_format not in READERS:
+        raise ManifestError(f"unknown corpus format {corpus_format!r}; known: {', '.join(READERS)}")
+    return list(READERS[corpus_format].CLASSES)
 
 
 def _table(kept: pd.DataFrame, index: list[str], classes: list[str]) -> str:
@@ -122,25 +148,30 @@ def _listing(title: str, items: list[str]) -> list[str]:
     return ["", f"{title} ({len(items)}):", *shown, *more]
 
 
-def describe_corpus(corpus_format: str, root: str | Path, classes: list[str],
-                    folds: int) -> tuple[str, ManifestError | None]:
+def describe_corpus(corpus_format: str, root: str | Path, classes: list[str], folds: int, source: str = "",
+                    actor_folds: str = "balanced") -> tuple[str, ManifestError | None]:
     """A printable summary (counts per class, session and speaker, missing and unlabelled files,
-    notes) and the problem that makes the corpus unusable, if any. Raises ManifestError only when
-    `root` does not look like the corpus at all."""
-    reading = _read(corpus_format, root, classes, folds)
+    notes) and the problem that makes the corpus unusable, if any. Raises ManifestError when
+    `root` does not look like the corpus at all or its split files disagree."""
+    reading = _read(corpus_format, root, classes, ReadOptions(folds=folds, source=source, actor_folds=actor_folds))
     try:
         _, notes = _normalise(reading, classes)
         problem = None
     except ManifestError as error:
         notes, problem = reading.notes, error
     kept = reading.kept
+    speakers = kept.loc[kept["speaker"] != "", "speaker"].nunique()
+    train_only = sorted(set(kept.loc[kept["split"] == TRAIN_ONLY, "session"]))
     lines = [reading.source,
              f"  label entries: {len(reading.scan.rows)}; usable recordings: {len(kept)} "
-             f"({kept['speaker'].nunique()} speakers, {kept['session'].nunique()} sessions)",
+             f"({speakers or 'unknown'} speakers, {kept['session'].nunique()} sessions)",
              "  per class: " + ", ".join(f"{c} {int((kept['label'] == c).sum())}" for c in classes)]
+    if train_only:
+        lines.append(f"  sessions used for training only, never tested: {', '.join(train_only)}")
     if len(kept):
-        lines += ["", "Recordings per session and class:", _table(kept, ["session"], classes),
-                  "", "Recordings per speaker and class:", _table(kept, ["session", "speaker"], classes)]
+        lines += ["", "Recordings per session and class:", _table(kept, ["session"], classes)]
+    if speakers:
+        lines += ["", "Recordings per speaker and class:", _table(kept, ["session", "speaker"], classes)]
     lines += _listing("Label entries whose video file is missing",
                       [f"{r.recording}: {r.path or 'no video file found'}" for r in reading.missing.itertuples()])
     lines += _listing("Videos without a label", reading.scan.unlabelled)
@@ -182,8 +213,10 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     elif corpus_format == "tsv":
         manifest, notes = read_tsv_manifest(config["corpus"]["path"], config["classes"])
     else:
-        manifest, notes = read_corpus(corpus_format, config["corpus"]["path"], config["classes"],
-                                      folds=config["cv"]["folds"])
+        corpus = config["corpus"]
+        manifest, notes = read_corpus(corpus_format, corpus["path"], config["classes"], folds=config["cv"]["folds"],
+                                      source=corpus.get("source", ""),
+                                      actor_folds=corpus.get("actor_folds", "balanced"))
     path = config["corpus"]["path"]
     source = path if corpus_format == "tsv" else f"{corpus_format} corpus {path}"
     problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
@@ -192,5 +225,8 @@ def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     manifest = manifest.reset_index(drop=True)
     if speaker_independent(manifest):
         return manifest, notes
+    if not speakers_known(manifest):
+        return manifest, [*notes, "the corpus does not name its speakers: folds may share speakers, so the "
+                                  "results are NOT speaker-independent"]
     return manifest, [*notes, "speakers span sessions (cv.speakers_may_span_sessions): the results are NOT "
                               "speaker-independent"]

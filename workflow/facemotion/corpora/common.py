@@ -8,7 +8,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROW_COLUMNS = ["recording", "path", "speaker", "session", "category", "label",
-               "activation", "valence", "start", "end", "region"]
+               "activation", "valence", "start", "end", "region", "split"]
+# A recording may be a folder of frames (DFEW's clip_224x224, MAFW's data/frames, FERV39k).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+SOURCES = ("clips", "frames")
+ACTOR_FOLDS = ("balanced", "public")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a corpus, from the config.
+
+    folds: cv.folds, the number of sex-balanced folds (crema-d, ravdess with actor_folds balanced).
+    source: corpus.source, video files (`clips`) or folders of frames (`frames`) where a release
+    offers both (dfew, mafw; ferv39k has frames only).
+    actor_folds: corpus.actor_folds, `balanced` (cv.folds folds balanced by sex) or `public` (the
+    folds public code uses) for crema-d and ravdess.
+    """
+    folds: int = 5
+    source: str = ""  # empty: the release's usual (clips; FERV39k: frames)
+    actor_folds: str = "balanced"
 
 
 @dataclass
@@ -26,15 +45,30 @@ class CorpusScan:
 
 
 def entry(recording: str, path: str, speaker: str, session: str, category: str, label: str | None,
-          activation: str = "", valence: str = "", start: str = "", end: str = "", region: str = "") -> dict:
+          activation: str = "", valence: str = "", start: str = "", end: str = "", region: str = "",
+          split: str = "") -> dict:
     return {"recording": recording, "path": path, "speaker": speaker, "session": session,
             "category": category, "label": label or "", "activation": activation, "valence": valence,
-            "start": start, "end": end, "region": region}
+            "start": start, "end": end, "region": region, "split": split}
 
 
 def files_under(folder: Path, pattern: str) -> list[Path]:
     """Files matching a glob pattern, sorted, without the '._*' AppleDouble files macOS archives add."""
     return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
+
+
+def holds_images(folder: str | os.PathLike) -> bool:
+    """Whether `folder` is a folder holding at least one image file (stops at the first)."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.name.lower().endswith(IMAGE_SUFFIXES) and not e.name.startswith(".") for e in entries)
+    except OSError:  # absent, not a folder, unreadable
+        return False
+
+
+def recording_exists(path: str) -> bool:
+    """A recording's path is usable: a video file, or a folder of frames holding an image."""
+    return bool(path) and (os.path.isfile(path) or holds_images(path))
 
 
 def as_path(path: Path | str) -> str:

@@ -7,8 +7,10 @@ Layout as released (github.com/CheyneyComputerScience/CREMA-D):
 
 File names: <actor 1001-1091>_<sentence: IEO, TIE, IOM, IWW, TAI, MTI, IWL, ITH, DFA, ITS, TSI, WSI>_
 <emotion: ANG, DIS, FEA, HAP, NEU, SAD>_<level: LO, MD, HI, XX = unspecified>. There are no
-sessions and no dimensional ratings: actors are dealt into `folds` speaker-independent folds
-balanced by sex, and the fold stands in for the session.
+sessions and no dimensional ratings: the fold stands in for the session. corpus.actor_folds
+`balanced` deals the actors into cv.folds speaker-independent folds balanced by sex; `public`
+uses the 5 folds by actor id of public code (MAE-DFER, HiCMAE: 1001-1018, 1019-1036, 1037-1054,
+1055-1072, 1073-1091).
 """
 
 from __future__ import annotations
@@ -19,11 +21,23 @@ from pathlib import Path
 
 from facemotion.manifest import ManifestError
 
-from .common import CorpusScan, as_path, entry, files_under, sex_balanced_folds
+from .common import CorpusScan, ReadOptions, as_path, entry, files_under, sex_balanced_folds
 
 CATEGORIES = {"ANG": "Angry", "DIS": "Disgusted", "FEA": "Fearful", "HAP": "Happy", "NEU": "Neutral", "SAD": "Sad"}
 CLIP = re.compile(r"^(?P<actor>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})_(?P<level>[A-Z]{2})$")
 EXTENSIONS = (".mp4", ".flv")  # order of preference when a clip exists in both
+# `classes: all`: the seed's four first, then the rest as docs/corpora.md lists them.
+CLASSES = ("Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted")
+# Public code's folds: 18 actors each in id order, the last taking the 91st (1001-1091).
+PUBLIC_FOLDS = ((1001, 1018), (1019, 1036), (1037, 1054), (1055, 1072), (1073, 1091))
+
+
+def public_fold(actor: str) -> str | None:
+    """The fold public code tests an actor in, e.g. actors1001-1018; None outside 1001-1091."""
+    for first, last in PUBLIC_FOLDS:
+        if first <= int(actor) <= last:
+            return f"actors{first}-{last}"
+    return None
 
 
 def read_sexes(path: Path) -> dict[str, str]:
@@ -37,7 +51,8 @@ def read_study_clips(path: Path) -> list[str]:
         return [row["Filename"].strip() for row in csv.DictReader(handle) if row.get("Filename")]
 
 
-def scan(root: Path, folds: int) -> CorpusScan:
+def scan(root: Path, options: ReadOptions) -> CorpusScan:
+    folds = options.folds
     folder = root / "VideoFlash"
     if not folder.is_dir():
         raise ManifestError(f"{root}: no VideoFlash/ folder found; expected the CREMA-D layout "
@@ -64,14 +79,23 @@ def scan(root: Path, folds: int) -> CorpusScan:
     unknown = [a for a in actors if a not in sexes]
     if sexes and unknown:
         result.notes.append(f"{len(unknown)} actor(s) missing from VideoDemographics.csv: {', '.join(unknown[:20])}")
-    if actors and len(actors) < folds:
-        raise ManifestError(f"{root}: {folds} folds need at least {folds} actors, found {len(actors)}")
-    fold = sex_balanced_folds({a: sexes.get(a, "unknown") for a in actors}, folds)
+    if options.actor_folds == "public":
+        fold = {actor: public_fold(actor) for actor in actors}
+        outside = [actor for actor, name in fold.items() if name is None]
+        if outside:
+            raise ManifestError(f"{root}: actor(s) {', '.join(outside[:20])} are outside CREMA-D's 1001-1091, which "
+                                "corpus.actor_folds: public divides into 5 folds")
+        how = "the 5 folds by actor id of public code (1001-1018, 1019-1036, 1037-1054, 1055-1072, 1073-1091)"
+    else:
+        if actors and len(actors) < folds:
+            raise ManifestError(f"{root}: {folds} folds need at least {folds} actors, found {len(actors)}")
+        fold = sex_balanced_folds({a: sexes.get(a, "unknown") for a in actors}, folds)
+        how = f"{folds} speaker-independent folds of actors balanced by sex"
     for name in sorted(names):
         match = CLIP.match(name)
         path = as_path(clips.get(name, folder / f"{name}.flv"))  # a missing clip is reported where expected
         result.rows.append(entry(name, path, match["actor"], fold[match["actor"]], match["emotion"],
                                  CATEGORIES.get(match["emotion"])))
-    result.notes.append("CREMA-D has no activation or valence ratings: those targets will be skipped; "
-                        f"sessions are {folds} speaker-independent folds of actors balanced by sex")
+    result.notes.append(f"CREMA-D has no activation or valence ratings: those targets will be skipped; "
+                        f"sessions are {how}")
     return result

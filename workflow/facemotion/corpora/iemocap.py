@@ -23,12 +23,14 @@ from pathlib import Path
 
 from facemotion.manifest import ManifestError
 
-from .common import CorpusScan, as_path, entry, files_under, rating
+from .common import CorpusScan, ReadOptions, as_path, entry, files_under, rating
 
 # "exc" (excited) is merged into Happy, the usual 4-class IEMOCAP convention; xxx = no majority.
 CATEGORIES = {"ang": "Angry", "hap": "Happy", "exc": "Happy", "neu": "Neutral", "sad": "Sad",
               "fru": "Frustrated", "sur": "Surprised", "fea": "Fearful", "dis": "Disgusted",
               "oth": "Other", "xxx": None}
+# `classes: all`: the seed's four first, then the rest as docs/corpora.md lists them.
+CLASSES = ("Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted", "Surprised", "Frustrated", "Other")
 # The actor wearing the markers (the letter after the session number in the dialogue name) is on
 # the left of the dialogue video, the other actor on the right. The corpus documentation does not
 # say so; it is the rule public IEMOCAP face-cropping code uses. Flip it here if your copy differs.
@@ -60,7 +62,7 @@ def read_labels(path: Path) -> tuple[list[dict[str, str]], int]:
     return lines, unreadable
 
 
-def scan(root: Path, folds: int) -> CorpusScan:
+def scan(root: Path, options: ReadOptions) -> CorpusScan:
     base = base_of(root)
     label_files = files_under(base, "Session*/dialog/EmoEvaluation/*.txt")
     if not label_files:

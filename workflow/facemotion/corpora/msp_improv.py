@@ -19,10 +19,12 @@ from pathlib import Path
 
 from facemotion.manifest import ManifestError
 
-from .common import CorpusScan, as_path, entry, files_under, rating
+from .common import CorpusScan, ReadOptions, as_path, entry, files_under, rating
 
 # Consensus codes: the four target emotions, O = other, X = no majority among the raters.
 CATEGORIES = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral", "O": "Other", "X": None}
+# `classes: all`: the seed's four first, then the rest as docs/corpora.md lists them.
+CLASSES = ("Angry", "Happy", "Neutral", "Sad", "Other")
 UTTERANCE = re.compile(r"^(?:MSP|UTD)-IMPROV-(?P<key>S\d{2}[A-Z]-(?P<speaker>[FM]\d{2})-[A-Z]-[A-Z0-9]+)$")
 LABEL_LINE = re.compile(r"^(?:MSP|UTD)-IMPROV-\S+\.avi\s*;")
 
@@ -73,7 +75,7 @@ def session_of(speaker: str) -> str:
     return f"session{int(speaker[1:])}"
 
 
-def scan(root: Path, folds: int) -> CorpusScan:
+def scan(root: Path, options: ReadOptions) -> CorpusScan:
     labels, notes = read_evaluation(find_evaluation(root))
     videos, result = {}, CorpusScan(notes=notes)
     for video in files_under(root, "**/*.avi"):

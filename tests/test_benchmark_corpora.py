@@ -1,0 +1,420 @@
+"""The benchmark corpora's readers (DFEW, MAFW, FERV39k) on small fake trees in each official layout,
+with real naming and split files; the public-code folds of RAVDESS and CREMA-D; `classes: all`."""
+import os
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from facemotion.__main__ import main
+from facemotion.config import SOURCES, ConfigError, load_schema, validate_config
+from facemotion.corpora import FRAME_FORMATS, READERS, build_manifest, corpus_classes, dfew, ferv39k, mafw, read_corpus
+from facemotion.manifest import MANIFEST_COLUMNS, ManifestError, describe_manifest, train_only_sessions
+from tiny_run import ROOT, SNAKEMAKE, snakemake
+
+SEED_FOUR = ["Angry", "Happy", "Neutral", "Sad"]
+
+
+@pytest.fixture(scope="module")
+def clip_bytes(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(6):
+        writer.write(np.full((48, 64, 3), 30 * i, np.uint8))
+    writer.release()
+    assert path.stat().st_size, "OpenCV could not write a test video"
+    return path.read_bytes()
+
+
+@pytest.fixture
+def put_clip(clip_bytes):
+    """A video file; each carries its own name at the end, so no two have the same content."""
+    def put(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(clip_bytes + path.name.encode())
+        return path
+    return put
+
+
+def put_frames(folder: Path, names: list[str], shade: int) -> Path:
+    """A folder of small jpg frames, of a grey `shade` of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        assert cv2.imwrite(str(folder / name), np.full((24, 24, 3), shade % 256, np.uint8))
+    return folder
+
+
+# --- DFEW -----------------------------------------------------------------------------------------
+
+DFEW_CLIPS = {k: 1 + (k - 1) % 7 for k in range(1, 11)}  # clip number -> label 1..7
+DFEW_FOLD = {k: f"set_{(k + 1) // 2}" for k in DFEW_CLIPS}  # clips 1-2 tested in set_1, 3-4 in set_2, ...
+
+
+def dfew_tree(root: Path, put_clip, padded: bool = True) -> Path:
+    splits = root / "EmoLabel_DataSplit"
+    for fold in sorted(set(DFEW_FOLD.values())):
+        for part, tested in (("test", True), ("train", False)):
+            lines = ["video_name,label"] + [f"{k:05d},{label}" if padded else f"{k},{label}"
+                                            for k, label in DFEW_CLIPS.items() if (DFEW_FOLD[k] == fold) == tested]
+            path = splits / f"{part}(single-labeled)" / f"{fold}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+    for k in [*DFEW_CLIPS, 11]:  # clip 11: a multi-labelled clip, in no single-labelled set
+        put_clip(root / "Clip" / "original" / f"{k:05d}.mp4")
+        put_frames(root / "Clip" / "clip_224x224" / f"{k:05d}", [f"{k:05d}_{i:05d}.jpg" for i in (1, 2, 10)], 20 * k)
+    return root
+
+
+def test_dfew_clips_are_tested_in_their_official_fold(tmp_path, put_clip):
+    root = dfew_tree(tmp_path / "DFEW", put_clip, padded=False)
+    manifest, notes = read_corpus("dfew", root, list(dfew.CLASSES))
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    rows = manifest.set_index("recording")
+    assert sorted(rows.index) == [f"{k:05d}" for k in DFEW_CLIPS]
+    assert rows["session"].to_dict() == {f"{k:05d}": fold for k, fold in DFEW_FOLD.items()}
+    assert Counter(rows["session"]) == {f"set_{k}": 2 for k in range(1, 6)}
+    assert (rows["speaker"] == "").all() and (rows["split"] == "").all()
+    # 1 Happy, 2 Sad, 3 Neutral, 4 Angry, 5 Surprise, 6 Disgust, 7 Fear, in the project's spelling.
+    assert [rows.loc[f"{k:05d}", "label"] for k in range(1, 8)] == list(dfew.CLASSES) == [
+        "Happy", "Sad", "Neutral", "Angry", "Surprised", "Disgusted", "Fearful"]
+    assert rows.loc["00003", "path"] == os.path.normpath(root / "Clip" / "original" / "00003.mp4")
+    text = "\n".join(notes)
+    assert "ignored 1 video file without a label, e.g. " + os.path.normpath(root / "Clip/original/00011.mp4") in text
+    assert "DFEW: 10 single-labelled clips in the 5 official folds (set_1 2, set_2 2" in text
+    assert "NOT speaker-independent" in text
+
+
+def test_dfew_frames_are_the_face_aligned_frame_folders(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    manifest, _ = read_corpus("dfew", root, list(dfew.CLASSES), source="frames")
+    assert len(manifest) == 10
+    first = manifest.set_index("recording").loc["00001", "path"]
+    assert first == os.path.normpath(root / "Clip" / "clip_224x224" / "00001") and os.path.isdir(first)
+
+
+def test_dfew_a_subset_of_classes_keeps_those_and_counts_the_rest_per_class(tmp_path, put_clip):
+    manifest, notes = read_corpus("dfew", dfew_tree(tmp_path, put_clip), SEED_FOUR)
+    assert Counter(manifest["label"]) == {"Happy": 2, "Sad": 2, "Neutral": 2, "Angry": 1}
+    assert ("dropped 3 recordings whose category is not in classes: 5 as Surprised (1), 6 as Disgusted (1), "
+            "7 as Fearful (1)") in "\n".join(notes)
+
+
+def test_dfew_refuses_a_missing_split_file_naming_it(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    missing = root / "EmoLabel_DataSplit" / "test(single-labeled)" / "set_3.csv"
+    missing.unlink()
+    with pytest.raises(ManifestError, match=f"split file {re.escape(str(missing))} is missing"):
+        read_corpus("dfew", root, SEED_FOUR)
+
+
+def test_dfew_refuses_a_listed_clip_that_is_absent_naming_file_and_line(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    (root / "Clip" / "original" / "00004.mp4").unlink()
+    test_file = root / "EmoLabel_DataSplit" / "test(single-labeled)" / "set_2.csv"
+    absent = rf"{re.escape(str(test_file))} line 3: clip 00004 is listed but .*00004.mp4 does not exist"
+    with pytest.raises(ManifestError, match=absent):
+        read_corpus("dfew", root, SEED_FOUR)
+    for frame in (root / "Clip" / "clip_224x224" / "00007").iterdir():
+        frame.unlink()  # a frame folder without images is absent too
+    with pytest.raises(ManifestError, match="line 2: clip 00007 is listed but"):
+        read_corpus("dfew", root, SEED_FOUR, source="frames")
+
+
+def test_dfew_refuses_an_unknown_label_naming_file_and_line(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    path = root / "EmoLabel_DataSplit" / "test(single-labeled)" / "set_1.csv"
+    path.write_text("video_name,label\n00001,1\n00002,9\n")
+    unknown = rf"{re.escape(str(path))} line 3: unknown label '9' of clip 00002; DFEW's labels are 1 Happy"
+    with pytest.raises(ManifestError, match=unknown):
+        read_corpus("dfew", root, SEED_FOUR)
+
+
+@pytest.mark.parametrize("test_set_1, train_set_2, expected", [
+    # A clip tested in two folds.
+    ("00001,1\n00002,2\n00003,3\n", None, r"set_2.csv line 2: clip 00003 is listed twice \(also .*set_1.csv line 4\)"),
+    # A training set lacking a clip another fold tests.
+    (None, "00001,1\n00002,2\n00005,5\n00006,6\n00007,7\n00008,1\n00009,2\n",
+     r"train\(single-labeled\)/set_2.csv: lacks clip 00010, which .*test\(single-labeled\)/set_5.csv line 3 tests"),
+    # A clip trained on in the fold that tests it.
+    (None, "00001,1\n00002,2\n00003,3\n00005,5\n00006,6\n00007,7\n00008,1\n00009,2\n00010,3\n",
+     r"train\(single-labeled\)/set_2.csv line 4: clip 00003 is trained on in the fold that tests it"),
+    # A label that differs between the files.
+    (None, "00001,1\n00002,7\n00005,5\n00006,6\n00007,7\n00008,1\n00009,2\n00010,3\n",
+     r"train\(single-labeled\)/set_2.csv line 3: clip 00002 has label 7, but .*set_1.csv line 3 gives 2"),
+])
+def test_dfew_refuses_folds_that_are_not_a_partition(tmp_path, put_clip, test_set_1, train_set_2, expected):
+    root = dfew_tree(tmp_path, put_clip)
+    splits = root / "EmoLabel_DataSplit"
+    if test_set_1:
+        (splits / "test(single-labeled)" / "set_1.csv").write_text("video_name,label\n" + test_set_1)
+    if train_set_2:
+        (splits / "train(single-labeled)" / "set_2.csv").write_text("video_name,label\n" + train_set_2)
+    with pytest.raises(ManifestError, match=expected):
+        read_corpus("dfew", root, SEED_FOUR)
+
+
+def test_dfew_consistent_tree_reads_while_each_fault_above_is_refused(tmp_path, put_clip):
+    """The partition checks do not refuse the release's own shape (train K = the other test sets)."""
+    manifest, _ = read_corpus("dfew", dfew_tree(tmp_path, put_clip), SEED_FOUR)
+    assert len(manifest) == 7
+
+
+def test_dfew_in_the_workflow_with_classes_all_is_flagged_not_speaker_independent(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    config = validate_config({"corpus": {"format": "dfew", "path": str(root), "source": "frames"}, "classes": "all"})
+    assert config["classes"] == list(dfew.CLASSES)
+    manifest, notes = build_manifest(config)
+    assert len(manifest) == 10 and set(manifest["label"]) == set(dfew.CLASSES)
+    assert "the corpus does not name its speakers: folds may share speakers, so the results are NOT " \
+           "speaker-independent" in notes
+    log = describe_manifest(manifest, notes)
+    assert "10 recordings" in log and "ignored 1 video file without a label" in log
+
+
+def test_the_classes_left_out_reach_the_manifest_log(tmp_path, put_clip):
+    config = validate_config({"corpus": {"format": "dfew", "path": str(dfew_tree(tmp_path, put_clip))},
+                              "classes": ["Happy", "Sad"]})
+    manifest, notes = build_manifest(config)
+    assert Counter(manifest["label"]) == {"Happy": 2, "Sad": 2}
+    # clips 1-10 have labels 1..7, 1, 2, 3: Happy 2, Sad 2; Neutral 2, Angry, Surprised, Disgusted, Fearful 1 each
+    assert "dropped 6 recordings whose category is not in classes: 3 as Neutral (2), 4 as Angry (1), " \
+           "5 as Surprised (1), 6 as Disgusted (1), 7 as Fearful (1)" in describe_manifest(manifest, notes)
+
+
+# --- MAFW -----------------------------------------------------------------------------------------
+
+MAFW_CLIPS = {f"{k:05d}": label for k, label in zip(range(25, 36), mafw.CLASS_OF)}  # one clip per class
+
+
+def mafw_tree(root: Path, put_clip) -> Path:
+    clips = list(MAFW_CLIPS)
+    fold_of = {clip: f"set_{1 + i % 5}" for i, clip in enumerate(clips)}
+    splits = root / "Train & Test Set" / "single" / "no_caption"
+    for fold in sorted(set(fold_of.values())):
+        (splits / fold).mkdir(parents=True)
+        for part, tested in (("test", True), ("train", False)):
+            (splits / fold / f"{part}.txt").write_text(
+                "".join(f"{clip}.mp4 {MAFW_CLIPS[clip]}\n" for clip in clips if (fold_of[clip] == fold) == tested))
+    for i, clip in enumerate([*clips, "20045"]):  # 20045: a compound-emotion clip
+        put_clip(root / "data" / "clips" / f"{clip}.mp4")
+        put_frames(root / "data" / "frames" / clip, ["1.jpg", "2.jpg", "10.jpg"], 15 * i)
+    return root
+
+
+def test_mafw_reads_its_eleven_classes_in_five_official_folds(tmp_path, put_clip):
+    root = mafw_tree(tmp_path / "MAFW", put_clip)
+    assert corpus_classes("mafw", root) == list(mafw.CLASSES) == [
+        "Angry", "Disgusted", "Fearful", "Happy", "Neutral", "Sad", "Surprised", "Contempt", "Anxiety",
+        "Helplessness", "Disappointment"]
+    manifest, notes = read_corpus("mafw", root, list(mafw.CLASSES))
+    rows = manifest.set_index("recording")
+    assert rows["label"].to_dict() == {clip: mafw.CLASS_OF[label] for clip, label in MAFW_CLIPS.items()}
+    assert rows.loc["00025", "session"] == "set_1" and rows.loc["00030", "session"] == "set_1"
+    assert Counter(rows["session"]) == {"set_1": 3, "set_2": 2, "set_3": 2, "set_4": 2, "set_5": 2}
+    assert rows.loc["00025", "path"] == os.path.normpath(root / "data" / "clips" / "00025.mp4")
+    assert (rows["speaker"] == "").all()
+    assert "ignored 1 video file without a label" in "\n".join(notes)
+    frames, _ = read_corpus("mafw", root, list(mafw.CLASSES), source="frames")
+    assert set(frames["path"]) == {os.path.normpath(root / "data" / "frames" / clip) for clip in MAFW_CLIPS}
+
+
+def test_mafw_refuses_an_unknown_label_and_a_missing_split_file(tmp_path, put_clip):
+    root = mafw_tree(tmp_path, put_clip)
+    path = root / "Train & Test Set" / "single" / "no_caption" / "set_2" / "test.txt"
+    path.write_text("00026.mp4 disgust\n00031.mp4 angry\n")
+    with pytest.raises(ManifestError, match=f"{re.escape(str(path))} line 2: unknown label 'angry' of clip 00031.mp4"):
+        read_corpus("mafw", root, SEED_FOUR)
+    path.unlink()
+    with pytest.raises(ManifestError, match=f"split file {re.escape(str(path))} is missing"):
+        read_corpus("mafw", root, SEED_FOUR)
+
+
+def test_mafw_needs_the_source_folder_it_is_asked_for(tmp_path, put_clip):
+    root = mafw_tree(tmp_path, put_clip)
+    for clip in (root / "data" / "clips").iterdir():
+        clip.unlink()
+    (root / "data" / "clips").rmdir()
+    with pytest.raises(ManifestError, match=r"no data/clips/ folder found \(corpus.source: clips; corpus.source: "
+                                            r"frames reads data/frames/\)"):
+        read_corpus("mafw", root, SEED_FOUR)
+
+
+# --- FERV39k --------------------------------------------------------------------------------------
+
+FERV_TEST = ["Action/Sad/0010 Sad", "Interview/Happy/0003 Happy", "War/Angry/0100 Angry",
+             "School/Neutral/0004 Neutral"]
+FERV_TRAIN = ["Action/Sad/0011 Sad", "Crime/Fear/0121 Fear", "Talkshow/Surprise/0128 Surprise",
+              "Social/Disgust/0057 Disgust", "Argue/Happy/0405 Happy", "War/Angry/0527 Angry",
+              "Speech/Neutral/0422 Neutral"]
+
+
+def ferv_tree(root: Path) -> Path:
+    setups = root / "4_setups" / "All_scenes"
+    setups.mkdir(parents=True)
+    (setups / "test_All.csv").write_text("\n".join(FERV_TEST) + "\n")
+    (setups / "train_All.csv").write_text("\n".join(FERV_TRAIN) + "\n")
+    for i, line in enumerate([*FERV_TEST, *FERV_TRAIN, "Action/Sad/0999 Sad"]):  # the last: in no split file
+        put_frames(root / "2_ClipsforFaceCrop" / line.split()[0], ["1.jpg", "2.jpg"], 10 * i)
+    return root
+
+
+def test_ferv39k_test_set_is_one_session_and_the_training_set_is_never_tested(tmp_path):
+    root = ferv_tree(tmp_path / "FERV39k")
+    manifest, notes = read_corpus("ferv39k", root, list(ferv39k.CLASSES))
+    rows = manifest.set_index("recording")
+    assert rows.loc["Action_Sad_0010", "session"] == "test" and rows.loc["Action_Sad_0010", "split"] == ""
+    assert rows.loc["Action_Sad_0011", "session"] == "train" and rows.loc["Action_Sad_0011", "split"] == "train"
+    assert Counter(zip(rows["session"], rows["split"])) == {("test", ""): 4, ("train", "train"): 7}
+    assert train_only_sessions(manifest) == ["train"]
+    assert rows.loc["Crime_Fear_0121", "label"] == "Fearful"
+    assert rows.loc["War_Angry_0100", "path"] == os.path.normpath(root / "2_ClipsforFaceCrop" / "War/Angry/0100")
+    assert (rows["speaker"] == "").all()
+    assert list(ferv39k.CLASSES) == ["Happy", "Sad", "Neutral", "Angry", "Surprised", "Disgusted", "Fearful"]
+    text = "\n".join(notes)
+    assert "FERV39k: 4 test clips (test_All.csv, session test) and 7 training clips" in text
+    assert "ignored 1 video file without a label, e.g. " + os.path.normpath(
+        root / "2_ClipsforFaceCrop/Action/Sad/0999") in text
+
+
+def test_ferv39k_in_the_workflow_reads_frames_by_default_and_refuses_clips(tmp_path):
+    root = ferv_tree(tmp_path)
+    config = validate_config({"corpus": {"format": "ferv39k", "path": str(root)}, "classes": SEED_FOUR})
+    assert config["corpus"]["source"] == "frames"
+    manifest, notes = build_manifest(config)
+    assert Counter(manifest["session"]) == {"test": 4, "train": 4}
+    assert any("dropped 3 recordings whose category is not in classes: Disgust as Disgusted (1), Fear as "
+               "Fearful (1), Surprise as Surprised (1)" in note for note in notes)
+    with pytest.raises(ConfigError, match="corpus.source: 'clips' is not offered by corpus.format 'ferv39k'"):
+        validate_config({"corpus": {"format": "ferv39k", "path": str(root), "source": "clips"}})
+    with pytest.raises(ManifestError, match="FERV39k is released as frames only"):
+        read_corpus("ferv39k", root, SEED_FOUR, source="clips")
+
+
+def test_the_workflow_says_at_start_which_classes_it_left_out(tmp_path):
+    """The notes reach the console of `snakemake -n`, before any job runs."""
+    root = ferv_tree(tmp_path / "FERV39k")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"corpus: {{format: ferv39k, path: {root}}}\nclasses: [Angry, Happy, Neutral, Sad]\n")
+    result = snakemake(tmp_path / "run", "--dry-run", "--configfile", str(config))
+    console = result.stdout + result.stderr
+    assert ("manifest: dropped 3 recordings whose category is not in classes: Disgust as Disgusted (1), "
+            "Fear as Fearful (1), Surprise as Surprised (1)") in console
+    assert "FERV39k names no speakers, so the split is NOT speaker-independent" in console
+    (root / "4_setups" / "All_scenes" / "train_All.csv").write_text("Action/Sad/0011 Sadness\n")
+    refused = subprocess.run([*SNAKEMAKE, "--dry-run", "--directory", str(tmp_path / "run"), "--configfile",
+                              str(config)], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "train_All.csv line 1: unknown label 'Sadness'" in refused.stdout + refused.stderr
+
+
+def test_ferv39k_refuses_a_clip_in_both_sets_an_absent_folder_and_an_unknown_label(tmp_path):
+    root = ferv_tree(tmp_path)
+    train = root / "4_setups" / "All_scenes" / "train_All.csv"
+    test = root / "4_setups" / "All_scenes" / "test_All.csv"
+    train.write_text("\n".join([*FERV_TRAIN, "War/Angry/0100 Angry"]) + "\n")
+    twice = (rf"{re.escape(str(train))} line 8: clip War/Angry/0100 is listed twice "
+             rf"\(also {re.escape(str(test))} line 3\)")
+    with pytest.raises(ManifestError, match=twice):
+        read_corpus("ferv39k", root, SEED_FOUR)
+    train.write_text("\n".join([*FERV_TRAIN, "War/Angry/0200 Angry", "War/Angry/0300 Angrier"]) + "\n")
+    with pytest.raises(ManifestError, match=rf"{re.escape(str(train))} line 9: unknown label 'Angrier'"):
+        read_corpus("ferv39k", root, SEED_FOUR)
+    train.write_text("\n".join([*FERV_TRAIN, "War/Angry/0200 Angry"]) + "\n")
+    absent = rf"{re.escape(str(train))} line 8: clip War/Angry/0200 is listed but .*0200 does not exist"
+    with pytest.raises(ManifestError, match=absent):
+        read_corpus("ferv39k", root, SEED_FOUR)
+    test.unlink()
+    with pytest.raises(ManifestError, match=f"split file {re.escape(str(test))} is missing"):
+        read_corpus("ferv39k", root, SEED_FOUR)
+
+
+# --- the public folds of the acted corpora ----------------------------------------------------------
+
+def test_ravdess_public_folds_are_four_consecutive_actors(tmp_path, put_clip):
+    for actor in range(1, 10):
+        put_clip(tmp_path / f"Actor_{actor:02d}" / f"01-01-05-01-01-01-{actor:02d}.mp4")
+    manifest, notes = read_corpus("ravdess", tmp_path, SEED_FOUR, actor_folds="public")
+    fold_of = dict(zip(manifest["speaker"], manifest["session"]))
+    assert fold_of == {f"Actor_{a:02d}": ("actors01-04" if a <= 4 else "actors05-08" if a <= 8 else "actors09-12")
+                       for a in range(1, 10)}
+    assert "sessions are the 6 folds of 4 consecutive actors of public code" in "\n".join(notes)
+    balanced, _ = read_corpus("ravdess", tmp_path, SEED_FOUR, folds=3)
+    assert set(balanced["session"]) == {"fold1", "fold2", "fold3"}
+
+
+def test_crema_d_public_folds_are_by_actor_id(tmp_path, put_clip):
+    for actor in (1001, 1018, 1019, 1036, 1054, 1055, 1072, 1073, 1091):
+        put_clip(tmp_path / "VideoFlash" / f"{actor}_IEO_ANG_HI.flv")
+    manifest, _ = read_corpus("crema-d", tmp_path, ["Angry", "Happy"], actor_folds="public")
+    assert dict(zip(manifest["speaker"], manifest["session"])) == {
+        "1001": "actors1001-1018", "1018": "actors1001-1018", "1019": "actors1019-1036", "1036": "actors1019-1036",
+        "1054": "actors1037-1054", "1055": "actors1055-1072", "1072": "actors1055-1072",
+        "1073": "actors1073-1091", "1091": "actors1073-1091"}
+    put_clip(tmp_path / "VideoFlash" / "1092_IEO_ANG_HI.flv")
+    with pytest.raises(ManifestError, match="actor\\(s\\) 1092 are outside CREMA-D's 1001-1091"):
+        read_corpus("crema-d", tmp_path, ["Angry", "Happy"], actor_folds="public")
+
+
+# --- classes: all, the config keys, the check command ------------------------------------------------
+
+def test_classes_all_for_a_tsv_is_its_labels_in_natural_order(tmp_path, put_clip):
+    rows = ["recording\tpath\tspeaker\tsession\tlabel"]
+    for i, label in enumerate(["level10", "level2", "level2", "Angry"]):
+        put_clip(tmp_path / f"r{i}.mp4")
+        rows.append(f"r{i}\tr{i}.mp4\ts{i}\tsession{i}\t{label}")
+    (tmp_path / "manifest.tsv").write_text("\n".join(rows) + "\n")
+    config = validate_config({"corpus": {"format": "tsv", "path": str(tmp_path / "manifest.tsv")}, "classes": "all"})
+    assert config["classes"] == ["Angry", "level2", "level10"]
+    assert validate_config({"classes": "all"})["classes"] == SEED_FOUR  # the demo's four
+    (tmp_path / "one.tsv").write_text("recording\tpath\tspeaker\tsession\tlabel\nr0\tr0.mp4\ts\tx\tAngry\n")
+    with pytest.raises(ConfigError, match="classes: 'all' found 1 label"):
+        validate_config({"corpus": {"format": "tsv", "path": str(tmp_path / "one.tsv")}, "classes": "all"})
+
+
+def test_classes_all_is_every_class_of_the_reader_in_a_fixed_order(tmp_path):
+    assert corpus_classes("iemocap", tmp_path) == ["Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted",
+                                                   "Surprised", "Frustrated", "Other"]
+    assert corpus_classes("crema-d", tmp_path)[:4] == SEED_FOUR
+    with pytest.raises(ConfigError, match="classes: got 'everything'; allowed: a list of a string or 'all'"):
+        validate_config({"classes": "everything"})
+
+
+def test_frames_are_refused_for_formats_that_read_video_files(tmp_path):
+    with pytest.raises(ConfigError, match="corpus.source: 'frames' is not offered by corpus.format 'msp-improv'"):
+        validate_config({"corpus": {"format": "msp-improv", "path": str(tmp_path), "source": "frames"}})
+    assert validate_config({"corpus": {"format": "dfew", "path": str(tmp_path)}})["corpus"]["source"] == "clips"
+    with pytest.raises(ManifestError, match="source 'frames' is read by dfew, mafw, ferv39k only"):
+        read_corpus("ravdess", tmp_path, SEED_FOUR, source="frames")
+
+
+def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
+    root = dfew_tree(tmp_path / "DFEW", put_clip)
+    assert main(["check-corpus", "dfew", str(root), "--source", "frames", "--classes", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "usable recordings: 10 (unknown speakers, 5 sessions)" in out
+    assert "per class: Happy 2, Sad 2, Neutral 2, Angry 1, Surprised 1, Disgusted 1, Fearful 1" in out
+    assert "set_5" in out and "Recordings per speaker" not in out
+    ferv = ferv_tree(tmp_path / "FERV39k")
+    assert main(["check-corpus", "ferv39k", str(ferv)]) == 0
+    assert "sessions used for training only, never tested: train" in capsys.readouterr().out
+    (root / "EmoLabel_DataSplit" / "train(single-labeled)" / "set_4.csv").unlink()
+    assert main(["check-corpus", "dfew", str(root)]) == 1
+    assert "set_4.csv is missing" in capsys.readouterr().err
+
+
+def test_the_schema_and_the_readers_agree_on_formats_and_sources():
+    corpus = load_schema()["properties"]["corpus"]["properties"]
+    assert corpus["format"]["enum"] == ["demo", "tsv", *READERS]
+    assert corpus["source"]["enum"] == ["clips", "frames"]
+    assert tuple(f for f, sources in SOURCES.items() if "frames" in sources) == FRAME_FORMATS
+
+
+def test_check_command_offers_the_public_folds(tmp_path, put_clip, capsys):
+    for actor in (1, 5):
+        put_clip(tmp_path / f"Actor_{actor:02d}" / f"01-01-05-01-01-01-{actor:02d}.mp4")
+    assert main(["check-corpus", "ravdess", str(tmp_path), "--actor-folds", "public"]) == 0
+    out = capsys.readouterr().out
+    assert "actors01-04" in out and "actors05-08" in out
