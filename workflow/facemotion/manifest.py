@@ -302,12 +302,14 @@ def _shared_videos(table: pd.DataFrame, where) -> list[str]:
 
 def _in_several_sessions(table: pd.DataFrame, group: list[tuple[int, str]], whole: bool) -> list[list[int]]:
     """`group` (rows and paths) split by content hash, keeping the parts that span sessions."""
-    if len({table.at[i, "session"] for i, _ in group}) < 2:
+    session = {i: table.at[i, "session"] for i, _ in group}
+    if len(set(session.values())) < 2:
         return []
     by_hash: dict[str, list[int]] = {}
     for i, path in group:
         by_hash.setdefault(content_hash(path, whole), []).append(i)
-    return [rows for rows in by_hash.values() if len(set(table.loc[rows, "session"])) > 1]
+    # A dict, not table.loc per part: frame folders of equal size come in groups of thousands.
+    return [rows for rows in by_hash.values() if len({session[i] for i in rows}) > 1]
 
 
 def content_size(path: str | os.PathLike) -> int:
