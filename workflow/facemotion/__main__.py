@@ -17,7 +17,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="predict emotion, activation and valence of videos")
     predict.add_argument("model_dir", help="folder of the final models, e.g. results/final")
-    predict.add_argument("videos", nargs="+", help="video files")
+    predict.add_argument("videos", nargs="+", help="video files or folders of frames (.jpg, .jpeg, .png)")
     predict.add_argument("--start", type=float, help="segment start in seconds")
     predict.add_argument("--end", type=float, help="segment end in seconds")
     check = commands.add_parser(
@@ -60,12 +60,17 @@ def main(argv=None) -> int:
 
     try:
         check_segment(args.start, args.end)
+        folders = [v for v in args.videos if Path(v).is_dir()]
+        if folders and (args.start is not None or args.end is not None):
+            raise PredictionInputError(f"{folders[0]} is a folder of frames, which has no frame rate: --start and "
+                                       "--end select seconds of a video")
         models = load_final_models(args.model_dir)
     except PredictionInputError as error:  # the user's mistake: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows = pd.DataFrame({"recording": [Path(v).stem for v in args.videos], "path": args.videos,
-                         "start": args.start, "end": args.end})
+    # A folder's name is its id whole ("clip.01"); a video's without its suffix.
+    rows = pd.DataFrame({"recording": [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos],
+                         "path": args.videos, "start": args.start, "end": args.end})
     predictions = predict_recordings(rows, models)
     predictions.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6f")
     return 0

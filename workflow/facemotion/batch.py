@@ -72,7 +72,7 @@ def _extract_row(row: Mapping, settings: ExtractionSettings, cache_dir: Path,
     start, end, region = optional_float(row.get("start")), optional_float(row.get("end")), \
         optional_text(row.get("region"))
     entry = cache_dir / f"{recording}.npz"
-    key = cache_key(path, fingerprint, start, end, region) if os.path.isfile(path) else None
+    key = cache_key(path, fingerprint, start, end, region) if os.path.isfile(path) or os.path.isdir(path) else None
     unreadable = ""
     try:
         result = load_result(entry, key) if key is not None else None

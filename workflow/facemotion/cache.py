@@ -4,23 +4,23 @@
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from facemotion.files import atomic_path
-from facemotion.manifest import content_hash
+from facemotion.manifest import content_hash, content_size
 from facemotion.records import ExtractionResult
 
 
 def cache_key(path: str, fingerprint: str, start, end, region) -> str:
     """What a cached result depends on: the settings' fingerprint, the video's content, the segment.
 
-    The content as the leakage check identifies it (size, SHA-256 of the first and last 64 KiB),
-    not the path and time: a corpus copied or moved elsewhere is not decoded again."""
-    return json.dumps({"settings": fingerprint, "size": os.path.getsize(path),
+    The content as the leakage check identifies it (size, SHA-256 of the first and last 64 KiB;
+    for a folder of frames, of each frame with its name), not the path and time: a corpus copied
+    or moved elsewhere is not decoded again."""
+    return json.dumps({"settings": fingerprint, "size": content_size(path),
                        "content": content_hash(path, whole=False), "start": start, "end": end,
                        "region": region}, sort_keys=True)
 

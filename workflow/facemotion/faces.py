@@ -5,6 +5,9 @@ a frame into a recording's features (the sampler's probe).
 Coordinates: detection runs on the greyscale frame (or the `region` half of it) resized to
 `detect_width` for the WHOLE frame's width, so a face has the same detector scale with or
 without a region. Boxes are mapped back to full-resolution frame coordinates.
+
+With `detector: none` (frames that are aligned face crops already) no detector runs: the whole
+frame (or its `region` half) is the face box, so every decodable frame is a face frame.
 """
 
 from __future__ import annotations
@@ -144,7 +147,7 @@ class FaceProbe:
     def __init__(self, settings: ExtractionSettings, region: str | None = None, remember: bool = True):
         region_bounds(1, region)  # validate early
         self.settings, self.region = settings, region
-        self.detector = face_detector()
+        self.detector = face_detector() if settings.detector == "hog" else None
         self.predictor = shape_predictor(settings.landmark_model) if settings.features == "landmarks" else None
         self.seen: dict[bytes, object] | None = {} if remember else None
 
@@ -159,11 +162,16 @@ class FaceProbe:
 
     def _features(self, grey: np.ndarray):
         s = self.settings
-        box = detect_face(grey, s.detect_width, s.upsample, self.region, self.detector)
+        if self.detector is None:  # detector none: the frame (or its region) is the face
+            x0, x1 = region_bounds(grey.shape[1], self.region)
+            box = (x0, 0, x1, grey.shape[0])
+        else:
+            box = detect_face(grey, s.detect_width, s.upsample, self.region, self.detector)
         if box is None:
             return None
         if self.predictor is None:
-            crop = crop_box(box, s.margin, grey.shape[1], grey.shape[0])
+            # No margin around a whole-frame box: it would reach into the other half of a region.
+            crop = box if self.detector is None else crop_box(box, s.margin, grey.shape[1], grey.shape[0])
             if crop is None:
                 return None
             x0, y0, x1, y1 = crop

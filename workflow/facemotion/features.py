@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import dataclasses
 import json
 import logging
 import os
@@ -57,7 +56,7 @@ def feature_shapes(features: str, n_frames: int, face_size: int) -> dict[str, tu
 
 def _metadata(settings: ExtractionSettings) -> dict:
     return {"format_version": FORMAT_VERSION, "features": settings.features, "n_frames": settings.n_frames,
-            "face_size": settings.face_size, "settings": dataclasses.asdict(settings),
+            "face_size": settings.face_size, "settings": settings.recorded(),
             "libraries": library_versions(), "fingerprint": settings.fingerprint()}
 
 

@@ -5,11 +5,12 @@ session to spare (``validation``)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+from facemotion.records import natural_key
 
 PROTOCOLS = ("loso", "seed")
 VALIDATIONS = ("next_session", "share")
@@ -23,11 +24,6 @@ def validation_method(setting: str, has_train_only_sessions: bool, speakers_know
     if setting != "auto":
         return setting
     return "share" if has_train_only_sessions or not speakers_known else "next_session"
-
-
-def natural_key(s: str):
-    """Sort key in which "2" comes before "10": fold order, validation sessions, tables."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
 
 
 def sorted_sessions(sessions) -> list[str]:

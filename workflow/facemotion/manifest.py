@@ -3,7 +3,7 @@ starts (rules/common.smk) and hands each job its rows; results/manifest.tsv is t
 
 Columns of results/manifest.tsv:
   recording  unique id, safe as a file name
-  path       video file, usable from the working directory
+  path       video file or folder of frames (records.frame_files), usable from the working directory
   speaker    speaker id; empty in every row when the corpus does not know its speakers (DFEW,
              MAFW, FERV39k): each recording then counts as independent of every other
   session    session id: the fold a recording is tested in (leave-one-session-out folds are
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facemotion.records import REGIONS
+from facemotion.records import REGIONS, frame_files, is_frame
 
 MANIFEST_COLUMNS = ["recording", "path", "speaker", "session", "label",
                     "activation", "valence", "start", "end", "region", "split"]
@@ -132,10 +132,17 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
 
     keep = ~unknown if drop_unknown_labels else pd.Series(True, index=table.index)
     if check_files:
-        absent = [(i, p) for i, p in table.loc[keep, "path"].items() if p and not os.path.isfile(p)]
+        # A path is a video file or a folder of frames.
+        absent = [(i, p) for i, p in table.loc[keep, "path"].items()
+                  if p and not (os.path.isfile(p) or os.path.isdir(p))]
         if absent:
             listing = "\n      ".join(f"row {i + 2}: {p}" for i, p in absent)
             problems.append(f"{len(absent)} video file(s) do not exist:\n      {listing}")
+        segment_of_folder = table.index[keep & (numeric["start"].notna() | numeric["end"].notna())
+                                        & table["path"].map(lambda p: bool(p) and os.path.isdir(p))]
+        if len(segment_of_folder):
+            problems.append(f"start and end select seconds of a video, but row(s) {_rows(segment_of_folder)} name a "
+                            "folder of frames, which has no frame rate; leave start and end empty for them")
     sessions = sorted(set(table.loc[keep, "session"]) - {""})
     if len(sessions) < 2:
         problems.append(f"leave-one-session-out needs at least 2 sessions, found {len(sessions)}: {sessions}")
@@ -273,11 +280,14 @@ def _shared_videos(table: pd.DataFrame, where) -> list[str]:
     """Recordings of different sessions whose videos are one file or have identical content.
 
     Identical content: same size, then the same SHA-256 of the first and last 64 KiB, then of
-    the whole file; only files of equal size are read at all, so a corpus costs one stat a file."""
-    existing = [(i, p) for i, p in table["path"].items() if os.path.isfile(p)]
+    the whole file; only files of equal size are read at all, so a corpus costs one stat a file
+    (a folder of frames: a listing and a stat per image; see content_hash)."""
     by_size: dict[int, list[tuple[int, str]]] = {}
-    for i, p in existing:
-        by_size.setdefault(os.path.getsize(p), []).append((i, p))
+    for i, p in table["path"].items():
+        size = content_size(p) if os.path.isfile(p) or os.path.isdir(p) else None
+        # A folder without image bytes is no recording to leak (its extraction reports it unreadable).
+        if size or os.path.isfile(p):
+            by_size.setdefault(size, []).append((i, p))
     problems = []
     for group in by_size.values():
         for candidates in _in_several_sessions(table, group, whole=False):
@@ -292,18 +302,37 @@ def _shared_videos(table: pd.DataFrame, where) -> list[str]:
 
 def _in_several_sessions(table: pd.DataFrame, group: list[tuple[int, str]], whole: bool) -> list[list[int]]:
     """`group` (rows and paths) split by content hash, keeping the parts that span sessions."""
-    if len({table.at[i, "session"] for i, _ in group}) < 2:
+    session = {i: table.at[i, "session"] for i, _ in group}
+    if len(set(session.values())) < 2:
         return []
     by_hash: dict[str, list[int]] = {}
     for i, path in group:
         by_hash.setdefault(content_hash(path, whole), []).append(i)
-    return [rows for rows in by_hash.values() if len(set(table.loc[rows, "session"])) > 1]
+    # A dict, not table.loc per part: frame folders of equal size come in groups of thousands.
+    return [rows for rows in by_hash.values() if len({session[i] for i in rows}) > 1]
+
+
+def content_size(path: str | os.PathLike) -> int:
+    """The bytes of a video file, or of a folder's frames (records.frame_files) together."""
+    if os.path.isdir(path):
+        with os.scandir(path) as entries:
+            return sum(entry.stat().st_size for entry in entries if is_frame(entry))
+    return os.path.getsize(path)
 
 
 def content_hash(path: str | os.PathLike, whole: bool, edge: int = 65536) -> str:
     """SHA-256 of the whole file, or (`whole` False) of its first and last `edge` bytes: with the
-    size, the cheap identity of a video's content (the leakage check, the extraction cache)."""
+    size, the cheap identity of a video's content (the leakage check, the extraction cache).
+
+    A folder of frames: the SHA-256 of its frames' names in natural order, each with its size and
+    content_hash, so that a copy keeps its identity and an edited, added, removed or renamed frame
+    changes it."""
     digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for file in frame_files(path):
+            entry = f"{os.path.basename(file)}\t{os.path.getsize(file)}\t{content_hash(file, whole, edge)}\n"
+            digest.update(entry.encode())
+        return digest.hexdigest()
     with open(path, "rb") as handle:
         if whole:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .files import read_json, reading
 from .folds import natural_key
-from .records import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, optional_float
+from .records import NO_FACE, OK, TOO_FEW_FACES, TOO_SHORT, UNREADABLE, frame_files, optional_float
 from .targets import TARGET_TITLES
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,14 @@ def face_sheet(table, classes: Sequence[str], per_class: int):
 
 def video_frame(path: str, start: float | None = None, end: float | None = None,
                 max_width: int = 320) -> np.ndarray | None:
-    """The middle frame of a video (or of its start..end seconds) as RGB, or None when no
-    frame can be decoded."""
+    """The middle frame of a video (or of its start..end seconds, or of a folder of frames) as
+    RGB, or None when no frame can be decoded."""
     import cv2
 
+    if Path(path).is_dir():
+        files = frame_files(path)
+        frame = cv2.imread(files[len(files) // 2], cv2.IMREAD_COLOR) if files else None
+        return None if frame is None else _shown(frame, max_width)
     if not Path(path).is_file():
         return None
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
@@ -133,6 +137,13 @@ def video_frame(path: str, start: float | None = None, end: float | None = None,
         return None
     finally:
         capture.release()
+    return _shown(frame, max_width)
+
+
+def _shown(frame: np.ndarray, max_width: int) -> np.ndarray:
+    """A BGR frame as RGB, at most `max_width` wide."""
+    import cv2
+
     if frame.shape[1] > max_width:
         frame = cv2.resize(frame, (max_width, round(frame.shape[0] * max_width / frame.shape[1])))
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

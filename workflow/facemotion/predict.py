@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,9 @@ def predict_rating(model, features, meta: dict, target: str) -> dict:
 
 
 def read_recordings(path: Path | str) -> pd.DataFrame:
-    """The predict.recordings tsv: `recording`, `path` (relative to the tsv's folder), optional
-    start/end and region, read as the corpus manifest reads them."""
+    """The predict.recordings tsv: `recording`, `path` (a video or a folder of frames, relative to
+    the tsv's folder), optional start/end (not for a folder) and region, read as the corpus
+    manifest reads them."""
     path = Path(path)
     # The manifest's reader, so the same mistakes get the same messages. Empty cells stay "" (an
     # empty path is then reported unreadable, not a crash).
@@ -137,6 +139,14 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
     table["start"] = [optional_float(v) for v in table["start"]]
     table["end"] = [optional_float(v) for v in table["end"]]
     table["path"] = resolve_paths(table["path"].str.strip(), path.parent)
+    has_segment = [optional_float(start) is not None or optional_float(end) is not None
+                   for start, end in zip(table["start"], table["end"])]
+    folders = [i for i, video, segment in zip(table.index, table["path"], has_segment)
+               if segment and os.path.isdir(video)]
+    if folders:
+        raise PredictionInputError(f"{path}: row(s) {', '.join(str(i + 2) for i in folders)}: start and end select "
+                                   "seconds of a video, but the path is a folder of frames, which has no frame "
+                                   "rate; leave start and end empty for it")
     return table.reset_index(drop=True)
 
 

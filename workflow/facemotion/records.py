@@ -1,11 +1,13 @@
 """What extraction gives per recording, as plain data (no OpenCV or dlib): the result, the
-kept record with its manifest fields, the statuses and the report columns, and the parsing of missing
-values."""
+kept record with its manifest fields, the statuses and the report columns, the parsing of missing
+values, and the frames of a recording that is a folder of images."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +18,8 @@ OK, NO_FACE, TOO_FEW_FACES, TOO_SHORT, UNREADABLE = "ok", "no_face", "too_few_fa
 
 REPORT_COLUMNS = ["recording", "status", "faces_found", "frames_read", "detail"]
 REGIONS = ("left", "right")  # the half of the frame that holds the face; missing: the whole frame
+# A recording's path may be a folder of frames: its images with these suffixes (any case), other files ignored.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass
@@ -63,3 +67,22 @@ def optional_text(value) -> str | None:
 def float_or_nan(value) -> float:
     value = optional_float(value)
     return math.nan if value is None else value
+
+
+def natural_key(s: str):
+    """Sort key in which "2" comes before "10": fold order, validation sessions, tables, frame files."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
+
+
+def frame_files(folder: str | os.PathLike) -> list[str]:
+    """The frames of a folder recording: its image files (IMAGE_SUFFIXES) in natural order, so that
+    DFEW's 1.jpg ... 16.jpg are read 1, 2, ..., 10, not 1, 10, 11. Hidden files (a copy's "._1.jpg"
+    resource forks) and subfolders are not frames."""
+    with os.scandir(folder) as entries:
+        names = [entry.name for entry in entries if is_frame(entry)]
+    return [os.path.join(folder, name) for name in sorted(names, key=natural_key)]
+
+
+def is_frame(entry: os.DirEntry) -> bool:
+    """Whether a folder entry is one of a folder recording's frames (see frame_files)."""
+    return not entry.name.startswith(".") and entry.name.lower().endswith(IMAGE_SUFFIXES) and entry.is_file()

@@ -260,21 +260,23 @@ def seed_spread(count: int, n: int) -> list[int]:
     return np.linspace(0, count - 1, n).astype(int).tolist()
 
 
-def scan_every_frame(source: FrameSource, probe: Probe, n: int, limit: int | None = None) -> Sample:
+def scan_every_frame(source: FrameSource, probe: Probe, n: int, limit: int | None = None,
+                     undecodable_ends: bool = True) -> Sample:
     """The seed's method: probe every frame from the source's position until the stream ends (or
     `limit` frames); keep the recording if at least `n` frames hold a face, with `n` of them
     chosen by `seed_spread`. Like the seed's read() loop, a frame that cannot be decoded ends
-    the stream. The payload of every face frame is held until the choice is made (10 KB a frame
-    for 100x100 crops)."""
+    the stream, unless `undecodable_ends` is False (a folder of images, whose files are
+    independent: a bad one is a frame without a face). The payload of every face frame is held
+    until the choice is made (10 KB a frame for 100x100 crops)."""
     faces: list[tuple[int, Any]] = []
     frames = 0
     while limit is None or frames < limit:
         if not source.grab():
             break
         frame = source.retrieve()
-        if frame is None:
+        if frame is None and undecodable_ends:
             break
-        payload = probe(frame)
+        payload = None if frame is None else probe(frame)
         if payload is not None:
             faces.append((frames, payload))
         frames += 1

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 FEATURE_TYPES = ("pixels", "landmarks")
+# hog: dlib's HOG detector finds the face in each frame (the seed's); none: each frame is the face
+# (releases of aligned face crops, such as DFEW's clip_224x224 or FERV39k).
+DETECTORS = ("hog", "none")
 # Bump when a code change alters extracted values: it invalidates every cache entry.
 EXTRACTOR_VERSION = 2
 
@@ -31,10 +34,13 @@ class ExtractionSettings:
     # Probe every frame of a recording the adaptive sampler could not fill, so the keep/drop
     # decision is the seed's; False is a shortcut that drops such recordings unscanned.
     full_scan: bool = True
+    detector: str = "hog"
 
     def __post_init__(self):
         if self.features not in FEATURE_TYPES:
             raise ValueError(f"features must be one of {FEATURE_TYPES}, got {self.features!r}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
         if not isinstance(self.full_scan, bool):
             raise ValueError(f"full_scan must be true or false, got {self.full_scan!r}")
         for name, low in (("n_frames", 1), ("face_size", 1), ("detect_width", 16), ("upsample", 0)):
@@ -47,11 +53,19 @@ class ExtractionSettings:
         object.__setattr__(self, "margin", float(self.margin))
         object.__setattr__(self, "landmark_model", str(self.landmark_model) if self.landmark_model else None)
 
+    def recorded(self) -> dict:
+        """The settings as feature tables and cache keys record them: the default detector is left
+        out, so the tables and cache entries made before the option existed stay valid."""
+        values = dataclasses.asdict(self)
+        if self.detector == "hog":
+            values.pop("detector")
+        return values
+
     def fingerprint(self) -> str:
         """Stable hash of what affects extracted values (the model path only for landmarks),
         including the decoder's and the detector's versions: results of an upgraded OpenCV or
         dlib are never mixed with cached ones."""
-        values = dataclasses.asdict(self)
+        values = self.recorded()
         if self.features != "landmarks":
             values.pop("landmark_model")
         values["extractor_version"] = EXTRACTOR_VERSION

@@ -1,5 +1,5 @@
-"""Reading video with OpenCV: one way to open a file, a frame source that seeks or grabs, and
-the decoder's messages captured for the report."""
+"""Reading video with OpenCV: one way to open a file, a frame source that seeks or grabs, a frame
+source over a folder of images, and the decoder's messages captured for the report."""
 
 from __future__ import annotations
 
@@ -77,6 +77,43 @@ class VideoSource:
 
     def release(self):
         self.capture.release()
+
+
+class FolderSource:
+    """The image files of a frame-folder recording as a sampling.FrameSource: frame i is the i-th
+    file (records.frame_files gives them in natural order). grab() and skip() only move the
+    position; retrieve() decodes, so skipped frames cost nothing. A file that cannot be decoded is
+    a frame without pixels, as a bad video frame is, and is remembered for the report."""
+
+    def __init__(self, files: list[str]):
+        self.files = files
+        self.pos = 0              # index of the frame the next grab() delivers
+        self.decoded = 0
+        self.undecodable: list[str] = []
+
+    def grab(self) -> bool:
+        if self.pos >= len(self.files):
+            return False
+        self.pos += 1
+        return True
+
+    def retrieve(self):
+        path = self.files[self.pos - 1]
+        # Colour, as a video frame is: the probe converts it to greyscale the same way.
+        frame = cv2.imread(path, cv2.IMREAD_COLOR)
+        if frame is None or not frame.size:
+            self.undecodable.append(os.path.basename(path))
+            return None
+        self.decoded += 1
+        return frame
+
+    def skip(self, count: int) -> int:
+        count = max(0, min(count, len(self.files) - self.pos))
+        self.pos += count
+        return count
+
+    def release(self):
+        pass
 
 
 @contextlib.contextmanager

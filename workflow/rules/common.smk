@@ -220,6 +220,9 @@ def extraction_processes(wildcards):
 
 
 def batch_videos(wildcards):
+    """The batch's videos and frame folders. A folder, not its frames: a corpus of a million frames
+    would cost Snakemake a million files to check at every start. A frame added, removed or renamed
+    changes the folder's time; one overwritten in place does not (touch the folder)."""
     return sorted({row["path"] for row in batch_rows(wildcards)})
 
 
@@ -233,9 +236,11 @@ def predict_recordings_file(wildcards):
 
 
 def predict_videos(wildcards):
-    """The listed videos that exist: a replaced one reruns prediction (its time), one that appears
-    too (the set of inputs changes); a missing one gets an `unreadable` row."""
-    return sorted({path for path in PREDICT_ROWS["path"] if os.path.isfile(path)}) if PREDICT_ROWS is not None else []
+    """The listed videos and frame folders that exist: a replaced one reruns prediction (its time),
+    one that appears too (the set of inputs changes); a missing one gets an `unreadable` row."""
+    if PREDICT_ROWS is None:
+        return []
+    return sorted({path for path in PREDICT_ROWS["path"] if os.path.isfile(path) or os.path.isdir(path)})
 
 
 def predict_rows(wildcards):
