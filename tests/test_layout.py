@@ -117,3 +117,19 @@ def test_the_keys_that_only_schedule_are_listed_once_and_documented_as_such():
 @pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])
 def test_table_and_evaluation_code_does_not_load_opencv_or_dlib(module):
     assert not {"cv2", "dlib"} & _imported_by(module)
+
+
+def test_every_figure_is_drawn_in_plots():
+    """Only facemotion.plots imports pyplot or saves a figure; the other modules and the scripts
+    hand it their tables (config.py may import matplotlib to check a colour map's name)."""
+    drawing = []
+    for path in sorted((ROOT / "workflow").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        saves = any(isinstance(node, ast.Attribute) and node.attr == "savefig" for node in ast.walk(tree))
+        if saves or any(name.startswith("matplotlib.pyplot") or name == "seaborn" and path.name != "config.py"
+                        for name in imported):
+            drawing.append(path.relative_to(ROOT).as_posix())
+    assert drawing == ["workflow/facemotion/plots.py"]
+
