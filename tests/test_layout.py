@@ -133,3 +133,16 @@ def test_every_figure_is_drawn_in_plots():
             drawing.append(path.relative_to(ROOT).as_posix())
     assert drawing == ["workflow/facemotion/plots.py"]
 
+
+
+def test_readme_says_where_every_module_and_script_lives():
+    """README's "Where the code lives" table names every module of the package and every script."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("**Where the code lives.**")[1].split("\n\n", 2)[1]
+    named = set(re.findall(r"`([\w/.]+)`", table))
+    package = ROOT / "workflow" / "facemotion"
+    modules = {path.stem for path in package.glob("*.py") if path.stem not in {"__init__", "__main__"}}
+    modules |= {f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").is_file()}
+    scripts = {path.name for path in (ROOT / "workflow" / "scripts").glob("*.py")}
+    rules = {path.name for path in (ROOT / "workflow" / "rules").glob("*.smk")}
+    assert (modules | scripts | rules) - named == set()
