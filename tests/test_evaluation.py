@@ -11,7 +11,6 @@ from facemotion.evaluation import (
     fold_files,
     fold_metrics,
     majority_baseline,
-    plot_confusion,
     row_percent,
     write_metrics,
 )
@@ -87,16 +86,6 @@ def test_aggregate_has_fold_mean_and_std_rows_per_target():
     assert np.isnan(label.loc["2", "majority_accuracy"])
     assert label.loc["1", "chance_uar"] == pytest.approx(1 / 3)
     assert table[table.target == "valence"].fold.tolist() == ["1", "mean", "std"]
-
-
-def test_plot_writes_png_and_pdf(tmp_path):
-    matrix = confusion_summary({"1": _frame(Y_TRUE, Y_PRED)}).mean_percent
-    paths = plot_confusion(
-        matrix, [tmp_path / "cm.png", tmp_path / "cm.pdf"], "Emotion: UAR 72.2%", dpi=50
-    )
-    assert [p.suffix for p in paths] == [".png", ".pdf"]
-    assert paths[0].read_bytes()[:4] == b"\x89PNG"
-    assert paths[1].read_bytes()[:4] == b"%PDF"
 
 
 def test_a_skipped_fold_is_listed_with_its_reason_and_left_out_of_the_mean():

@@ -117,3 +117,32 @@ def test_the_keys_that_only_schedule_are_listed_once_and_documented_as_such():
 @pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])
 def test_table_and_evaluation_code_does_not_load_opencv_or_dlib(module):
     assert not {"cv2", "dlib"} & _imported_by(module)
+
+
+def test_every_figure_is_drawn_in_plots():
+    """Only facemotion.plots imports pyplot or saves a figure; the other modules and the scripts
+    hand it their tables (config.py may import matplotlib to check a colour map's name)."""
+    drawing = []
+    for path in sorted((ROOT / "workflow").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        saves = any(isinstance(node, ast.Attribute) and node.attr == "savefig" for node in ast.walk(tree))
+        if saves or any(name.startswith("matplotlib.pyplot") or name == "seaborn" and path.name != "config.py"
+                        for name in imported):
+            drawing.append(path.relative_to(ROOT).as_posix())
+    assert drawing == ["workflow/facemotion/plots.py"]
+
+
+
+def test_readme_says_where_every_module_and_script_lives():
+    """README's "Where the code lives" table names every module of the package and every script."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("**Where the code lives.**")[1].split("\n\n", 2)[1]
+    named = set(re.findall(r"`([\w/.]+)`", table))
+    package = ROOT / "workflow" / "facemotion"
+    modules = {path.stem for path in package.glob("*.py") if path.stem not in {"__init__", "__main__"}}
+    modules |= {f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").is_file()}
+    scripts = {path.name for path in (ROOT / "workflow" / "scripts").glob("*.py")}
+    rules = {path.name for path in (ROOT / "workflow" / "rules").glob("*.smk")}
+    assert (modules | scripts | rules) - named == set()

@@ -2,11 +2,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from facemotion.evaluation import confusion_summary
 from facemotion.features import FeatureTable
 from facemotion.plots import (
     dropped_sheet,
     extraction_overview,
     face_sheet,
+    plot_confusion,
     read_panels,
     sample_per_class,
     save_figure,
@@ -167,3 +169,15 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     repeated = front_page({**config, "training": {**config["training"], "repeats": 5}}, manifest, report, metrics)
     assert "trained 5 times (seeds 0 to 4)" in repeated and "(uar_repeat_sd)" in repeated
     assert "Emotion" in html and "<td>2</td>" in html  # folds: the skipped one not counted
+
+
+def test_the_confusion_heatmap_is_written_as_png_and_pdf(tmp_path):
+    frame = pd.DataFrame({"y_true": ["A", "A", "A", "B", "B", "C"], "y_pred": ["A", "A", "B", "B", "C", "C"],
+                          "p_A": 1 / 3, "p_B": 1 / 3, "p_C": 1 / 3})
+    matrix = confusion_summary({"1": frame}).mean_percent
+    paths = plot_confusion(
+        matrix, [tmp_path / "cm.png", tmp_path / "cm.pdf"], "Emotion: UAR 72.2%", dpi=50
+    )
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG"
+    assert paths[1].read_bytes()[:4] == b"%PDF"

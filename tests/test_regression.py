@@ -14,7 +14,7 @@ from facemotion.plots import read_panels, write_rating_scatter
 from facemotion.regression import ccc, ccc_summary, fold_ccc, pooled_ccc_interval, regression_metrics
 from facemotion.summary import results_from_files, write_summary
 from scipy import stats
-from tiny_run import planned_jobs, snakemake
+from tiny_run import copy_run, planned_jobs, snakemake
 
 # ------------------------------------------------------------------ the CCC by its formula
 
@@ -306,7 +306,10 @@ def _snakemake(workdir: Path, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_a_workflow_with_a_rating_and_a_binned_experiment(tmp_path):
+def test_a_workflow_with_a_rating_and_a_binned_experiment(extracted, tmp_path):
+    """From a copy of the shared tiny run's extraction (same corpus and extraction settings): only
+    the two experiments' trainings, evaluation and plots run."""
+    tmp_path = copy_run(extracted, tmp_path / "ratings")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(TINY, sort_keys=False))
     _snakemake(tmp_path, "--configfile", str(config))

@@ -109,10 +109,22 @@ def test_the_plots_show_the_training_of_the_run_and_the_front_page_its_corpus(ru
     assert f"{len(manifest)} recordings" in front_page and "UAR (95 % CI)" in front_page
 
 
-@pytest.mark.slow
-def test_the_report_opens_on_the_front_page(run):
+# The tests below run Snakemake in the shared run's own folder (each writes its config there): on
+# one xdist process, one after another.
+IN_THE_SHARED_RUN = pytest.mark.xdist_group("in the shared run")
+
+
+@pytest.fixture(scope="module")
+def report(run):
+    """The HTML report of the shared run (snakemake --report), made once for the tests below."""
     snakemake(run, "--configfile", str(write_config(run)), "--report", "report.html")
-    html = (run / "report.html").read_text()
+    return run / "report.html"
+
+
+@pytest.mark.slow
+@IN_THE_SHARED_RUN
+def test_the_report_opens_on_the_front_page(report):
+    html = report.read_text()
     assert "facemotion: what this run did" in html
     for picture in ("faces_kept.png", "faces_dropped.png", "extraction_status.png", "training_label.png",
                     "confusion_label.png"):
@@ -139,11 +151,13 @@ def test_every_test_recording_is_predicted_once_per_target(run):
 
 
 @pytest.mark.slow
+@IN_THE_SHARED_RUN
 def test_nothing_reruns_after_a_complete_run(run):
     assert planned_jobs(run, "--configfile", str(write_config(run))) == {}
 
 
 @pytest.mark.slow
+@IN_THE_SHARED_RUN
 def test_a_training_setting_reruns_training_and_evaluation_only(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, training={"learning_rate": 0.001})))
     assert set(jobs) == {"train_fold", "evaluate", "confusion", "summarise", "plot_training", "front_page", "all"}
@@ -151,6 +165,7 @@ def test_a_training_setting_reruns_training_and_evaluation_only(run):
 
 
 @pytest.mark.slow
+@IN_THE_SHARED_RUN
 def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, extraction={"face_size": 32})))
     assert {"extract_batch", "gather_features", "train_fold", "evaluate"} <= set(jobs)
@@ -158,6 +173,7 @@ def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
 
 
 @pytest.mark.slow
+@IN_THE_SHARED_RUN
 def test_a_plot_setting_reruns_only_the_plots(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"dpi": 72})))
     assert set(jobs) == {"confusion", "summarise", "plot_extraction", "plot_training", "all"}
@@ -167,6 +183,7 @@ def test_a_plot_setting_reruns_only_the_plots(run):
 
 
 @pytest.mark.slow
+@IN_THE_SHARED_RUN
 def test_key_order_and_number_spelling_rerun_nothing(run):
     """The same values with every section's keys reversed (or sorted, as tools write them), and
     whole numbers written as 6 instead of 6.0: Snakemake compares params as text, so they must be
@@ -440,9 +457,9 @@ def test_final_models_predict_new_recordings_and_the_command_agrees(run, tmp_pat
 
 
 @pytest.mark.slow
-def test_the_html_report_holds_the_plots_and_metrics(run):
-    snakemake(run, "--report", "report.html", "--configfile", str(write_config(run)))
-    html = (run / "report.html").read_text(errors="replace")
+@IN_THE_SHARED_RUN
+def test_the_html_report_holds_the_plots_and_metrics(report):
+    html = report.read_text(errors="replace")
     assert "confusion_label.png" in html and "metrics.tsv" in html and "comparison.png" in html
     assert "averaged" in html  # the caption of the confusion matrices
 

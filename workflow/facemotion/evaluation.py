@@ -1,4 +1,5 @@
-"""Fold metrics, averaged confusion matrices, baselines and the seed-style heatmaps.
+"""Fold metrics, averaged confusion matrices and baselines (the seed-style heatmaps are drawn by
+:func:`facemotion.plots.plot_confusion`).
 
 Conventions (the seed reported confusion matrices this way):
 - A fold's confusion matrix is row-normalised to percent (rows = true class). A class that is
@@ -25,6 +26,7 @@ from sklearn.metrics import f1_score
 from .files import read_json, reading
 from .folds import natural_key
 from .logs import JobError
+from .plots import plot_confusion
 from .regression import METRICS as REGRESSION_METRICS
 from .regression import TASK as REGRESSION
 from .regression import binned
@@ -189,46 +191,6 @@ def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] 
 
 def confusion_title(target: str, uar_percent: float) -> str:
     return f"{TARGET_TITLES.get(target, target)}: UAR {uar_percent:.1f}%"
-
-
-def plot_confusion(
-    matrix: pd.DataFrame,
-    paths: Iterable[str | Path],
-    title: str,
-    cmap: str = "Blues",
-    dpi: int = 150,
-    figsize: tuple[float, float] = (9.0, 6.0),
-    font_scale: float = 1.4,
-) -> list[Path]:
-    """Seed-style heatmap of a percent matrix, saved once per path (format from the suffix,
-    e.g. ``.png`` and ``.pdf``). Predicted classes across the top, true classes down the side,
-    cells annotated with two decimals; empty (NaN) rows are left blank."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless cluster nodes
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    with sns.plotting_context("notebook", font_scale=font_scale), sns.axes_style("white"):
-        fig, ax = plt.subplots(figsize=figsize)
-        sns.heatmap(
-            matrix, annot=True, fmt=".2f", cmap=cmap, vmin=0.0, vmax=100.0, ax=ax,
-            cbar_kws={"label": "Percent of true class"},
-        )
-        ax.xaxis.tick_top()  # the seed's figures read predicted classes along the top
-        ax.xaxis.set_label_position("top")
-        ax.set_xlabel("Predicted label")
-        ax.set_ylabel("True label")
-        fig.suptitle(title)
-        fig.tight_layout()
-        written = []
-        for path in paths:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=dpi)
-            written.append(path)
-        plt.close(fig)
-    return written
 
 
 FOLD_SUFFIXES = (".tsv", ".info.json")  # a fold's predictions and its training info

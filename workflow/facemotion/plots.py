@@ -1,4 +1,5 @@
-"""Pictures of what a run did: face contact sheets, the extraction overview, training curves.
+"""Pictures of what a run did: face contact sheets, the extraction overview, training curves,
+the confusion heatmaps and the summary's forest plot. Every figure of the workflow is drawn here.
 
 Each picture is built as a matplotlib figure plus a list of its panels (what each row, tile or
 subplot shows). The panels are saved in the PNG's text metadata under ``PANELS_KEY``, so a test
@@ -11,7 +12,7 @@ import json
 import logging
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -347,6 +348,49 @@ def write_rating_scatter(prediction_paths: Sequence[str | Path], target: str, pa
         thresholds = thresholds or info["thresholds"]
     figure, panels = rating_scatter(folds, target, thresholds)
     save_figure(figure, path, panels, dpi)
+
+
+# --------------------------------------------------------------------------- confusion heatmaps
+
+
+def plot_confusion(
+    matrix: pd.DataFrame,
+    paths: Iterable[str | Path],
+    title: str,
+    cmap: str = "Blues",
+    dpi: int = 150,
+    figsize: tuple[float, float] = (9.0, 6.0),
+    font_scale: float = 1.4,
+) -> list[Path]:
+    """Seed-style heatmap of a percent matrix, saved once per path (format from the suffix,
+    e.g. ``.png`` and ``.pdf``). Predicted classes across the top, true classes down the side,
+    cells annotated with two decimals; empty (NaN) rows are left blank."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless cluster nodes
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    with sns.plotting_context("notebook", font_scale=font_scale), sns.axes_style("white"):
+        fig, ax = plt.subplots(figsize=figsize)
+        sns.heatmap(
+            matrix, annot=True, fmt=".2f", cmap=cmap, vmin=0.0, vmax=100.0, ax=ax,
+            cbar_kws={"label": "Percent of true class"},
+        )
+        ax.xaxis.tick_top()  # the seed's figures read predicted classes along the top
+        ax.xaxis.set_label_position("top")
+        ax.set_xlabel("Predicted label")
+        ax.set_ylabel("True label")
+        fig.suptitle(title)
+        fig.tight_layout()
+        written = []
+        for path in paths:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=dpi)
+            written.append(path)
+        plt.close(fig)
+    return written
 
 
 # --------------------------------------------------------------------------- the summary
