@@ -7,10 +7,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facemotion.records import is_frame
+
 ROW_COLUMNS = ["recording", "path", "speaker", "session", "category", "label",
                "activation", "valence", "start", "end", "region", "split"]
 # A recording may be a folder of frames (DFEW's clip_224x224, MAFW's data/frames, FERV39k).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SOURCES = ("clips", "frames")
 ACTOR_FOLDS = ("balanced", "public")
 
@@ -61,7 +62,7 @@ def holds_images(folder: str | os.PathLike) -> bool:
     """Whether `folder` is a folder holding at least one image file (stops at the first)."""
     try:
         with os.scandir(folder) as entries:
-            return any(e.name.lower().endswith(IMAGE_SUFFIXES) and not e.name.startswith(".") for e in entries)
+            return any(is_frame(e) for e in entries)
     except OSError:  # absent, not a folder, unreadable
         return False
 
