@@ -209,3 +209,17 @@ def test_a_benchmark_without_speakers_runs_through_with_intervals_over_clips(ext
     row = summary.iloc[0]
     assert row["ci_note"] == CLIP_NOTE and row["uar_ci_low"] <= row["uar"] <= row["uar_ci_high"]
     assert "bootstrap of the test clips" in (tmp_path / "results" / "report" / "front_page.rst").read_text()
+
+
+def test_a_rating_target_without_speakers_says_which_intervals_are_over_clips():
+    from facemotion.summary import summarise_ratings
+
+    rng = np.random.default_rng(4)
+    frames = {}
+    for fold in ("1", "2", "3"):
+        rated = rng.uniform(1, 5, 300)
+        frames[fold] = pd.DataFrame({"recording": [f"{fold}_{i}" for i in range(300)], "speaker": "",
+                                     "y_true": rated, "y_pred": rated + rng.normal(0, 0.8, 300), "repeat": 0})
+    results = TargetResults(frames, ["low", "medium", "high"], None, (2.5, 3.5))
+    row = summarise_ratings("default", "activation", results, 2000, 0)
+    assert row["ci_note"].startswith(CLIP_NOTE) and "CCC intervals are t-intervals over folds" in row["ci_note"]

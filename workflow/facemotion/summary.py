@@ -298,8 +298,11 @@ def summarise_ratings(experiment: str, target: str, results: TargetResults, resa
     classes_row = summarise_target(experiment, target, results.binned(target), resamples, seed, speaker_independent)
     kept = ("experiment", "target", "n_test", "repeats", "ci_folds", "ci_note", "majority_accuracy", "majority_uar",
             "chance_uar")
-    return {**{key: classes_row[key] for key in kept}, **ccc_summary(table, list(results.folds)),
-            **{f"uar_binned{suffix}": classes_row[f"uar{suffix}"] for suffix in ("", "_ci_low", "_ci_high")}}
+    row = {**{key: classes_row[key] for key in kept}, **ccc_summary(table, list(results.folds)),
+           **{f"uar_binned{suffix}": classes_row[f"uar{suffix}"] for suffix in ("", "_ci_low", "_ci_high")}}
+    if classes_row["ci_note"] == CLIP_NOTE:  # the clip bootstrap is the binned UAR's; the CCC's stay over folds
+        row["ci_note"] = f"{CLIP_NOTE}: for uar_binned; the CCC intervals are t-intervals over folds"
+    return row
 
 
 def compare_ccc(reference_results: TargetResults, results: TargetResults) -> dict:
