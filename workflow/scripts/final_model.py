@@ -6,7 +6,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.features import model_input, read_feature_table
 from facemotion.files import read_json
-from facemotion.logs import log_to
+from facemotion.logs import log_to, skip_last_collection
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
@@ -22,3 +22,4 @@ with log_to(snakemake.log[0]) as log:
     save_model(model, snakemake.output.model, info["model_metadata"])
     log.info("final %s model: %d recordings, %d epochs (folds chose %s)", snakemake.wildcards.target,
              info["n_train"], info["epochs_run"], info["model_metadata"]["fold_best_epochs"])
+skip_last_collection()

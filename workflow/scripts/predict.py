@@ -7,7 +7,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.device import select_device
-from facemotion.logs import log_to
+from facemotion.logs import log_to, skip_last_collection
 
 with log_to(snakemake.log[0]) as log:
     select_device(0)  # a few recordings: the CPU, with any GPU of the node hidden
@@ -21,3 +21,4 @@ with log_to(snakemake.log[0]) as log:
     predictions = predict_recordings(rows, models)
     predictions.to_csv(snakemake.output[0], sep="\t", index=False, float_format="%.6f")
     log.info("predicted %d recordings: %s", len(predictions), predictions["status"].value_counts().to_dict())
+skip_last_collection()

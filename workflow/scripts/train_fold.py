@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.features import model_input, read_feature_table
-from facemotion.logs import log_to
+from facemotion.logs import log_to, skip_last_collection
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
@@ -32,3 +32,4 @@ with log_to(snakemake.log[0]) as log:
                  info["n_test"], info["best_epoch"])
     predictions.to_csv(snakemake.output.predictions, sep="\t", index=False, float_format="%.6f")
     Path(snakemake.output.info).write_text(json.dumps(info, indent=1, sort_keys=True))
+skip_last_collection()
