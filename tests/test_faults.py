@@ -26,7 +26,6 @@ TINY = {
     "extraction": {"n_frames": 4, "face_size": 24, "recordings_per_job": 8},
     "training": {"epochs": 2, "batch_size": 8, "threads": 1},
     "targets": ["label"],
-    "cv": {"test_sessions": ["1", "2"]},  # two folds; the other sessions still train
 }
 HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence"
 
@@ -53,6 +52,11 @@ def write_config(workdir: Path, manifest: Path, **changes) -> Path:
     path = workdir / "my.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def write_run_config(workdir: Path, manifest: Path, **changes) -> Path:
+    """The config of this module's runs: two folds, sessions 1 and 2 held out (the others train)."""
+    return write_config(workdir, manifest, cv={"test_sessions": ["1", "2"]}, **changes)
 
 
 def refusal(result: subprocess.CompletedProcess) -> str:
@@ -145,7 +149,7 @@ def run(tmp_path_factory):
     lines = ["\t".join(manifest.columns), *("\t".join(row) for row in manifest.itertuples(index=False))]
     (corpus / "manifest.tsv").write_text("\n".join(lines) + "\n")
     workdir = tmp_path_factory.mktemp("run")
-    config = write_config(workdir, corpus / "manifest.tsv")
+    config = write_run_config(workdir, corpus / "manifest.tsv")
     result = snakemake(workdir, "--configfile", str(config))
     (workdir / "console.txt").write_text(result.stdout + result.stderr)
     return {"workdir": workdir, "corpus": corpus, "config": config, "rows": len(manifest)}
@@ -191,7 +195,7 @@ def test_a_moved_corpus_is_neither_decoded_nor_trained_again(run, tmp_path_facto
     features = (workdir / "results/features.parquet").read_bytes()
     trained = times(workdir, "results/models/label/*") | times(workdir, "logs/train/label/*")
     assert trained
-    run["config"] = write_config(workdir, moved / "manifest.tsv")
+    run["config"] = write_run_config(workdir, moved / "manifest.tsv")
     snakemake(workdir, "--configfile", str(run["config"]))
     logs = "".join(p.read_text() for p in (workdir / "logs/extract").glob("*.log"))
     assert re.findall(r"(\d+) extracted, (\d+) reused", logs) and not re.search(r"[1-9]\d* extracted", logs)
@@ -224,7 +228,7 @@ def test_prediction_follows_the_listed_videos_and_the_configured_targets(run):
     shutil.copy(videos[0], workdir / "new/a.mp4")
     (workdir / "new/list.tsv").write_text("recording\tpath\na\ta.mp4\nb\tb.mp4\n")  # b.mp4 is not there yet
     corpus = Path(yaml.safe_load(run["config"].read_text())["corpus"]["path"])  # where the run's corpus is now
-    config = write_config(workdir, corpus, predict={"recordings": "new/list.tsv"})
+    config = write_run_config(workdir, corpus, predict={"recordings": "new/list.tsv"})
     snakemake(workdir, "predict", "--configfile", str(config))
     # An old model of a target no longer configured (activation), left under results/final/.
     old = workdir / "results/final/activation"
@@ -256,7 +260,7 @@ def test_prediction_follows_the_listed_videos_and_the_configured_targets(run):
 def test_a_run_that_keeps_no_recording_fails_after_showing_why(tmp_path):
     corpus = tmp_path / "corpus"
     render(corpus, frames=10)  # every clip 10 frames long
-    config = write_config(tmp_path, corpus / "manifest.tsv", extraction={**TINY["extraction"], "n_frames": 12})
+    config = write_run_config(tmp_path, corpus / "manifest.tsv", extraction={**TINY["extraction"], "n_frames": 12})
     result = snakemake(tmp_path, "--configfile", str(config), ok=False)
     console = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in console
