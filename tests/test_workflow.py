@@ -491,7 +491,8 @@ def test_experiments_with_the_same_extraction_settings_plan_one_extraction(tmp_p
     jobs = planned_jobs(tmp_path, "--configfile", str(config))
     # Same extraction settings: one set of batches and one feature table for both.
     assert jobs["extract_batch"] == one["extract_batch"] and jobs["gather_features"] == 1
-    assert jobs["train_fold"] == 2 * len(dot_test_config("experiments")["cv"]["test_sessions"]) and jobs["evaluate"] == 2
+    folds = len(dot_test_config("experiments")["cv"]["test_sessions"])
+    assert jobs["train_fold"] == 2 * folds and jobs["evaluate"] == 2
 
 
 @pytest.mark.slow
