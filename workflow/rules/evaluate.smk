@@ -5,9 +5,6 @@ rule evaluate:
     input:
         predictions=experiment_predictions("tsv"),
         infos=experiment_predictions("info.json"),
-        # Drawn before, so that a run failing here for want of faces leaves the pictures that show it;
-        # ancient: redrawing them (another plots.* value) does not rerun the evaluation.
-        extraction_plots=[ancient(f"results/plots/{name}.png") for name in ("faces_dropped", "extraction_status")],
     output:
         metrics=report("results/{experiment_dir}metrics.tsv", caption="../report/metrics.rst", category="Metrics"),
     log:
