@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from facemotion.records import natural_key
 
@@ -95,6 +94,10 @@ def split_fold(
 
 
 def _half_split(idx: np.ndarray, y: np.ndarray, seed: int):
+    # Imported here, as in _share: Snakemake imports this module to plan every run, and
+    # scikit-learn (with SciPy under it) would be most of its start-up (docs/performance.md).
+    from sklearn.model_selection import train_test_split
+
     if len(idx) < 2:
         return np.array([], dtype=np.int64), idx
     try:
@@ -107,6 +110,8 @@ def _half_split(idx: np.ndarray, y: np.ndarray, seed: int):
 def _share(idx: np.ndarray, y: np.ndarray, speakers, share: float, seed: int) -> np.ndarray:
     """A ``share`` of ``idx`` for validation: whole speakers where they are known, else a sample
     stratified by ``y`` (plain random where a class is too small to stratify)."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
     if len(idx) < 2:
         return np.array([], dtype=np.int64)
     if speakers is not None and (speakers != "").any():
