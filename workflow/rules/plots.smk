@@ -16,13 +16,13 @@ rule plot_extraction:
         ),
     log:
         "logs/plot_extraction.log",
-    localrule: True
     # Drawn as soon as the table is gathered, before the trainings (priority 0), so that a run that
     # fails in the evaluation for want of faces leaves the pictures that show why. Not an input
     # of the evaluation: Snakemake, deciding again at the gathering checkpoint, then skipped every
     # job after the evaluation without checking it, the front page included, which was left out of
     # date after a corpus moved (docs/performance.md).
     priority: 1
+    localrule: True
     conda:
         CONDA_ENV
     params:
