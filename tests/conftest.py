@@ -76,4 +76,3 @@ def pytest_collection_modifyitems(items):
         if any(definition.scope == "module" for name in item.fixturenames
                for definition in fixtures.name2fixturedefs.get(name, ())):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-

@@ -16,11 +16,9 @@ rule plot_extraction:
         ),
     log:
         "logs/plot_extraction.log",
-    # Drawn as soon as the table is gathered, before the trainings (priority 0), so that a run that
-    # fails in the evaluation for want of faces leaves the pictures that show why. Not an input
-    # of the evaluation: Snakemake, deciding again at the gathering checkpoint, then skipped every
-    # job after the evaluation without checking it, the front page included, which was left out of
-    # date after a corpus moved (docs/performance.md).
+    # Ahead of the trainings (priority 0), so that a run failing in the evaluation for want of faces
+    # leaves the pictures that show why. Not an input of the evaluation: at the gathering checkpoint
+    # Snakemake would then skip the jobs after it unchecked (docs/performance.md).
     priority: 1
     localrule: True
     conda:
