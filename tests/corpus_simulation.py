@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from facemotion.statistics import Units
+from facemotion.evaluation.statistics import Units
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from facemotion.faces import FaceProbe
-from facemotion.settings import ExtractionSettings
-from facemotion.video import open_video
+from facemotion.extraction.faces import FaceProbe
+from facemotion.extraction.settings import ExtractionSettings
+from facemotion.extraction.video import open_video
 from test_extract import write_video
 
 

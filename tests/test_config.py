@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from facemotion.config import ConfigError, experiment_configs, load_schema, validate_config
-from facemotion.folds import PROTOCOLS
-from facemotion.models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
-from facemotion.targets import EMOTIONS, TARGETS
+from facemotion.common.targets import EMOTIONS, TARGETS
+from facemotion.config import ConfigError, experiment_configs, load_schema
+from facemotion.learning.folds import PROTOCOLS
+from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
+from tiny_run import validated
 
 
 @pytest.fixture
@@ -19,13 +20,13 @@ def shipped_config():
 
 
 def test_shipped_config_is_valid_and_defaults_fill_in(shipped_config):
-    config = validate_config(shipped_config)
+    config = validated(shipped_config)
     assert config["extraction"]["n_frames"] == 8
     assert config["training"]["model"] == "seed_cnn"
 
 
 def test_empty_config_gets_the_seed_defaults():
-    config = validate_config({})
+    config = validated({})
     assert config["corpus"] == {"format": "demo", "path": "resources/demo", "source": "clips",
                                 "actor_folds": "balanced"}
     assert config["extraction"]["face_size"] == 100
@@ -36,7 +37,7 @@ def test_empty_config_gets_the_seed_defaults():
 
 
 def test_landmark_features_default_to_the_dense_network():
-    config = validate_config({"features": "landmarks"})
+    config = validated({"features": "landmarks"})
     assert config["training"]["model"] == "seed_dense"
     assert config["training"]["epochs"] == 30
     assert config["training"]["normalisation"] == "per_feature"  # the seed's landmark z-scoring
@@ -54,9 +55,9 @@ def test_normalisation_defaults_to_the_seeds_per_feature_type_in_every_experimen
 def test_a_normalisation_the_features_do_not_allow_is_refused():
     with pytest.raises(ConfigError, match="training.normalisation: 'per_pixel' is not available for features "
                                           "'landmarks'; allowed: per_feature, global"):
-        validate_config({"features": "landmarks", "training": {"normalisation": "per_pixel"}})
+        validated({"features": "landmarks", "training": {"normalisation": "per_pixel"}})
     with pytest.raises(ConfigError, match="'per_feature' is not available for features 'pixels'"):
-        validate_config({"training": {"normalisation": "per_feature"}})
+        validated({"training": {"normalisation": "per_feature"}})
 
 
 def test_the_schema_lists_what_the_package_knows():
@@ -101,24 +102,24 @@ def test_checking_the_config_does_not_start_tensorflow():
 ])
 def test_invalid_values_name_the_key_and_what_is_allowed(patch, expected):
     with pytest.raises(ConfigError) as error:
-        validate_config(copy.deepcopy(patch))
+        validated(copy.deepcopy(patch))
     assert expected in str(error.value)
 
 
 def test_all_problems_are_reported_at_once():
     with pytest.raises(ConfigError) as error:
-        validate_config({"extraction": {"n_frames": 0, "face_size": "big"}, "features": "hog"})
+        validated({"extraction": {"n_frames": 0, "face_size": "big"}, "features": "hog"})
     message = str(error.value)
     assert "extraction.n_frames" in message and "extraction.face_size" in message and "features" in message
 
 
 def test_nested_command_line_overrides_arrive_as_strings_and_still_validate():
     # `snakemake --config extraction='{n_frames: 4}'` delivers '4' (YAML BaseLoader).
-    config = validate_config({"extraction": {"n_frames": "4", "margin": "0.1"}, "training": {"learning_rate": "1e-3"}})
+    config = validated({"extraction": {"n_frames": "4", "margin": "0.1"}, "training": {"learning_rate": "1e-3"}})
     assert config["extraction"]["n_frames"] == 4 and config["extraction"]["margin"] == 0.1
     assert config["training"]["learning_rate"] == 0.001
     with pytest.raises(ConfigError, match="extraction.n_frames: got '4.5'"):
-        validate_config({"extraction": {"n_frames": "4.5"}})
+        validated({"extraction": {"n_frames": "4.5"}})
 
 
 def test_experiments_override_the_top_level_and_follow_their_features():
@@ -173,13 +174,13 @@ def test_the_seed_settings_train_five_repeats_and_the_demo_one():
     with open("config/seed.yaml") as handle:
         seed = yaml.safe_load(handle)
     seed["corpus"] = {"format": "demo"}
-    assert validate_config(seed)["training"]["repeats"] == 5
+    assert validated(seed)["training"]["repeats"] == 5
     with open("config/config.yaml") as handle:
-        assert validate_config(yaml.safe_load(handle))["training"]["repeats"] == 1
+        assert validated(yaml.safe_load(handle))["training"]["repeats"] == 1
 
 
 def test_seaborn_colour_maps_are_allowed():
-    assert validate_config({"plots": {"cmap": "rocket"}})["plots"]["cmap"] == "rocket"
+    assert validated({"plots": {"cmap": "rocket"}})["plots"]["cmap"] == "rocket"
 
 
 def test_the_demo_corpus_is_never_generated_into_a_users_folder(tmp_path):
@@ -187,15 +188,15 @@ def test_the_demo_corpus_is_never_generated_into_a_users_folder(tmp_path):
     (tmp_path / "mycorpus" / "manifest.tsv").write_text("recording\tpath\n")
     with pytest.raises(ConfigError, match="corpus.path: '.*mycorpus' is a folder with files that the demo generator "
                                           "did not create.*set corpus.format"):
-        validate_config({"corpus": {"path": "mycorpus"}}, workdir=tmp_path)
+        validated({"corpus": {"path": "mycorpus"}}, workdir=tmp_path)
 
 
 def test_params_are_canonical_whatever_the_order_and_number_spelling():
     from facemotion.config import canonical
 
-    one = validate_config({"plots": {"width": 6, "cmap": "Blues"}, "binning": {"high": 4, "low": 2},
+    one = validated({"plots": {"width": 6, "cmap": "Blues"}, "binning": {"high": 4, "low": 2},
                            "training": {"learning_rate": 1, "epochs": 3}})
-    other = validate_config({"binning": {"low": 2.0, "high": 4.0}, "training": {"epochs": 3, "learning_rate": 1.0},
+    other = validated({"binning": {"low": 2.0, "high": 4.0}, "training": {"epochs": 3, "learning_rate": 1.0},
                              "plots": {"cmap": "Blues", "width": 6.0}})
     for section in ("plots", "binning", "training", "extraction"):
         assert repr(canonical(one[section])) == repr(canonical(other[section]))  # what Snakemake compares

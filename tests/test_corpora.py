@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 from facemotion.__main__ import main
-from facemotion.config import validate_config
-from facemotion.corpora import build_manifest, describe_corpus, read_corpus
-from facemotion.corpora.common import sex_balanced_folds
-from facemotion.manifest import MANIFEST_COLUMNS, ManifestError
+from facemotion.corpora.manifest import MANIFEST_COLUMNS, ManifestError
+from facemotion.corpora.reading import build_manifest, describe_corpus, read_corpus
+from facemotion.corpora.scan import sex_balanced_folds
+from tiny_run import validated
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def test_msp_improv_with_foreign_evaluation_txt_says_what_was_expected(tmp_path)
 
 def test_build_manifest_reads_a_named_corpus(tmp_path, put):
     root = msp_tree(tmp_path, put)
-    config = validate_config({"corpus": {"format": "msp-improv", "path": str(root)}, "classes": CLASSES})
+    config = validated({"corpus": {"format": "msp-improv", "path": str(root)}, "classes": CLASSES})
     with pytest.raises(ManifestError, match="in sessions session1, session2, session6 use files of identical content"):
         build_manifest(config)  # one clip copied under every name: the same video in several sessions
     for video in root.rglob("*.avi"):

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo corpus (facemotion.demo)."""
+"""Tests for the synthetic demo corpus (facemotion.corpora.demo)."""
 
 import hashlib
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion import demo
+from facemotion.corpora import demo
 
 N_FRAMES = 8  # the workflow's frame target used for rendering in these tests
 

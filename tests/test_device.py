@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from facemotion.device import GPUUnavailableError, gpu_problem, select_device
+from facemotion.learning.device import GPUUnavailableError, gpu_problem, select_device
 from test_training import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +38,9 @@ def test_a_gpu_job_stops_in_this_cpu_environment_naming_tensorflow_cpu(monkeypat
 
 
 def test_a_gpu_fold_stops_before_training(monkeypatch):
-    from facemotion import training
+    from facemotion.learning import fitting as training
 
-    monkeypatch.setattr(training, "_fit", lambda *args, **kwargs: pytest.fail("trained without the GPU"))
+    monkeypatch.setattr(training, "fit", lambda *args, **kwargs: pytest.fail("trained without the GPU"))
     monkeypatch.setattr(training, "fit_normalisation", lambda *args, **kwargs: pytest.fail("read the data"))
     meta, pixels, _ = make_data()
     with pytest.raises(GPUUnavailableError):
@@ -53,7 +53,7 @@ def test_a_cpu_fold_hides_the_gpus_before_tensorflow_initialises():
     script = """
 import json, os, sys
 sys.path.insert(0, "workflow"); sys.path.insert(0, "tests")
-import facemotion.training as training
+import facemotion.learning.fitting as training
 from tensorflow.python.eager import context
 import tensorflow as tf
 from test_training import FAST, make_data

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.evaluation import (
+from facemotion.evaluation.class_metrics import (
     aggregate,
     average_confusion,
     confusion_counts,

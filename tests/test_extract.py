@@ -12,15 +12,22 @@ import dlib
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion import batch, faces
-from facemotion import cache as cache_module
-from facemotion import settings as settings_module
-from facemotion.batch import run_batch
-from facemotion.extract import extract_recording
-from facemotion.faces import LandmarkModelError, crop_box, detect_face, find_landmark_model, geometry_features, map_box
-from facemotion.sampling import even_targets, sample_faces
-from facemotion.settings import ExtractionSettings
-from facemotion.video import VideoSource
+from facemotion.extraction import batch, faces
+from facemotion.extraction import cache as cache_module
+from facemotion.extraction import settings as settings_module
+from facemotion.extraction.batch import run_batch
+from facemotion.extraction.extract import extract_recording
+from facemotion.extraction.faces import (
+    LandmarkModelError,
+    crop_box,
+    detect_face,
+    find_landmark_model,
+    geometry_features,
+    map_box,
+)
+from facemotion.extraction.sampling import even_targets, sample_faces
+from facemotion.extraction.settings import ExtractionSettings
+from facemotion.extraction.video import VideoSource
 
 # ----------------------------------------------------------------------------- synthetic streams
 
@@ -497,9 +504,9 @@ def test_landmarks_on_a_drawn_face(videos):
 
 
 def test_demo_corpus_videos(tmp_path):
-    if importlib.util.find_spec("facemotion.demo") is None:
-        pytest.skip("facemotion.demo not available")
-    from facemotion.demo import plan_demo_corpus, render_demo_corpus
+    if importlib.util.find_spec("facemotion.corpora.demo") is None:
+        pytest.skip("facemotion.corpora.demo not available")
+    from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus
 
     plan = plan_demo_corpus(60, seed=0)
     picked = pd.concat([plan[plan.demo_kind == "ordinary"].head(3), plan[plan.demo_kind == "no_face"].head(1)])
@@ -589,7 +596,7 @@ def counted(monkeypatch):
 
 def logged(caplog) -> list[str]:
     """The messages of run_batch's logger so far."""
-    return [record.getMessage() for record in caplog.records if record.name == "facemotion.batch"]
+    return [record.getMessage() for record in caplog.records if record.name == "facemotion.extraction.batch"]
 
 
 def test_run_batch_reports_every_row_and_goes_on_after_bad_files(videos, tmp_path, counted, caplog):

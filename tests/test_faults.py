@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from facemotion.demo import plan_demo_corpus, render_demo_corpus
-from facemotion.features import read_feature_table
+from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus
+from facemotion.extraction.feature_table import read_feature_table
 from tiny_run import jobs_of
 
 ROOT = Path(__file__).resolve().parents[1]

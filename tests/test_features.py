@@ -10,20 +10,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from facemotion import features
-from facemotion.features import (
+from facemotion.common.files import atomic_path
+from facemotion.common.logs import JobError
+from facemotion.extraction import feature_table as features
+from facemotion.extraction.feature_table import (
     META_KEY,
     gather_batches,
     read_feature_table,
-    read_metadata,
     read_report,
     write_feature_table,
     write_report,
 )
-from facemotion.files import atomic_path
-from facemotion.logs import JobError
-from facemotion.records import ExtractionResult, Record
-from facemotion.settings import ExtractionSettings
+from facemotion.extraction.records import ExtractionResult, Record
+from facemotion.extraction.settings import ExtractionSettings
 
 
 def pixel_records(ids, n=8, size=16, seed=0):
@@ -204,7 +203,7 @@ def test_batches_gather_into_the_same_table_as_one_write(tmp_path, row_group_row
     assert report[0] == {"recording": "z1", "status": "no_face", "faces_found": 0, "frames_read": 60,
                          "detail": "no face in 30 probed frames"}
     assert "7 of 9 recordings kept" in caplog.records[-1].getMessage()
-    assert caplog.records[-1].name == "facemotion.features"
+    assert caplog.records[-1].name == "facemotion.extraction.feature_table"
 
 
 def test_a_report_survives_the_batch_file_unchanged(tmp_path):
@@ -255,7 +254,7 @@ def test_gather_refuses_batches_from_other_library_versions(tmp_path, monkeypatc
     batch_a = write_batch(tmp_path, "a", a)
     monkeypatch.setattr(dlib, "__version__", "99.0")  # a batch extracted after an upgrade
     batch_b = write_batch(tmp_path, "b", b)
-    assert read_metadata(tmp_path / "b.parquet")["libraries"]["dlib"] == "99.0"
+    assert json.loads(pq.read_schema(tmp_path / "b.parquet").metadata[b"facemotion"])["libraries"]["dlib"] == "99.0"
     with pytest.raises(ValueError, match=r"libraries\.dlib: .* vs 99\.0.*--forcerun extract_batch") as error:
         gather(None, [batch_a, batch_b], tmp_path)
     assert "a.parquet" in str(error.value) and "b.parquet" in str(error.value)

@@ -7,10 +7,10 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.extract import extract_recording
-from facemotion.records import OK
-from facemotion.sampling import sample_faces, scan_every_frame, seed_spread
-from facemotion.settings import ExtractionSettings
+from facemotion.extraction.extract import extract_recording
+from facemotion.extraction.records import OK
+from facemotion.extraction.sampling import sample_faces, scan_every_frame, seed_spread
+from facemotion.extraction.settings import ExtractionSettings
 from seed_reference import hard_set, seed_decision
 from test_extract import FaceProbe, FakeSource, write_video
 
@@ -59,9 +59,9 @@ def test_full_scan_is_paid_only_by_recordings_the_fast_path_cannot_fill(hard_vid
 
 @pytest.mark.slow
 def test_demo_recordings_whose_face_leaves_are_decided_as_the_seed_does(tmp_path):
-    if importlib.util.find_spec("facemotion.demo") is None:
-        pytest.skip("facemotion.demo not available")
-    from facemotion.demo import plan_demo_corpus, render_demo_corpus
+    if importlib.util.find_spec("facemotion.corpora.demo") is None:
+        pytest.skip("facemotion.corpora.demo not available")
+    from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus
 
     plan = plan_demo_corpus(100, seed=0)
     picked = pd.concat([plan[plan.demo_kind == "face_leaves"], plan[plan.demo_kind == "ordinary"].head(2)])

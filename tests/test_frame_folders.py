@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from facemotion import batch
-from facemotion.batch import run_batch
-from facemotion.extract import extract_recording
-from facemotion.folds import natural_key as fold_order
-from facemotion.manifest import ManifestError, check_corpus, content_hash, normalise_manifest
-from facemotion.plots import video_frame
-from facemotion.predict import PredictionInputError, read_recordings
-from facemotion.records import frame_files
-from facemotion.settings import ExtractionSettings
-from facemotion.video import open_video
+from facemotion.common.values import natural_key as fold_order
+from facemotion.corpora.manifest import ManifestError, check_corpus, content_hash, normalise_manifest
+from facemotion.corpora.recordings import frame_files
+from facemotion.extraction import batch
+from facemotion.extraction.batch import run_batch
+from facemotion.extraction.extract import extract_recording
+from facemotion.extraction.settings import ExtractionSettings
+from facemotion.extraction.video import open_video
+from facemotion.prediction.predict import PredictionInputError, read_recordings
+from facemotion.report.plots import video_frame
 from seed_reference import seed_decision
 from test_extract import _counter, draw_face, logged, manifest_rows, write_video
 from tiny_run import jobs_of, snakemake, write_config

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from corpus_simulation import CLIP_SHAPES, simulate_clips
-from facemotion.folds import split_fold, validation_method
-from facemotion.manifest import ManifestError, check_corpus, normalise_manifest, train_only_sessions
-from facemotion.statistics import clip_intervals, paired_clip_comparison
-from facemotion.summary import CLIP_NOTE, TargetResults, compare_target, speaker_rows, summarise_target
+from facemotion.corpora.manifest import ManifestError, check_corpus, normalise_manifest, train_only_sessions
+from facemotion.evaluation.statistics import clip_intervals, paired_clip_comparison
+from facemotion.evaluation.summary import CLIP_NOTE, TargetResults, compare_target, speaker_rows, summarise_target
+from facemotion.learning.folds import split_fold, validation_method
 from test_faults import planned_jobs, refusal, snakemake, write_config
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
@@ -212,7 +212,7 @@ def test_a_benchmark_without_speakers_runs_through_with_intervals_over_clips(ext
 
 
 def test_a_rating_target_without_speakers_says_which_intervals_are_over_clips():
-    from facemotion.summary import summarise_ratings
+    from facemotion.evaluation.summary import summarise_ratings
 
     rng = np.random.default_rng(4)
     frames = {}

@@ -82,26 +82,131 @@ def _imported_by(module: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def _package_imports(module: str) -> list[str]:
-    """The package modules `module` (a file of facemotion) imports, lazy imports inside functions
-    included; relative imports as written (".records")."""
-    tree = ast.parse((ROOT / "workflow" / "facemotion" / f"{module}.py").read_text())
-    imported = ["." * node.level + (node.module or "") for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    return [name for name in imported if name.startswith(("facemotion", "."))]
+STAGES = ("common", "corpora", "extraction", "learning", "evaluation", "report", "prediction")
+PACKAGE = ROOT / "workflow" / "facemotion"
+FITTING = {"facemotion.learning.fitting", "facemotion.learning.tasks"}  # the code that trains (TensorFlow)
 
 
-def test_manifest_imports_nothing_from_the_package_above_it():
-    # Lazy imports inside functions count too: they made manifest and corpora import each other.
-    # Only the leaf module of plain record types may be used.
-    assert [name for name in _package_imports("manifest") if name != "facemotion.records"] == []
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@pytest.mark.parametrize("module", ["predict", "trained"])
-def test_prediction_does_not_import_training(module):
-    """Saving, loading and applying a trained model live in facemotion.trained, which training
-    and prediction both use."""
-    assert [name for name in _package_imports(module) if name.rsplit(".", 1)[-1] == "training"] == []
+def _imports_of(path: Path, package_root: Path) -> set[str]:
+    """The package modules a file imports, lazy imports inside functions included, each resolved to
+    a module (``from facemotion.corpora import dfew`` is the module ``facemotion.corpora.dfew``)."""
+    modules = {_module_name(p, package_root) for p in package_root.rglob("*.py")}
+    package = _module_name(path, package_root)
+    package = package if path.name == "__init__.py" else package.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found |= {f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names}
+    return {name for name in found if name in modules}
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """{module: the package modules it imports} for every module of the package. Importing a module
+    also runs the ``__init__`` of each package above it, so those count as imported too."""
+    graph = {}
+    for path in sorted(package.rglob("*.py")):
+        imported = _imports_of(path, package)
+        for name in list(imported):
+            parts = name.split(".")
+            imported |= {".".join(parts[:k]) for k in range(1, len(parts))}
+        graph[_module_name(path, package)] = imported - {_module_name(path, package)}
+    return graph
+
+
+def _reach(graph, start) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for name in graph.get(todo.pop(), ()):
+            if name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+def _stage(module: str) -> int | None:
+    parts = module.split(".")
+    return STAGES.index(parts[1]) if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def layering_problems(graph) -> list[str]:
+    """Circles, imports from a later stage into an earlier one, prediction reaching the fitting
+    code, and a stage folder's ``__init__`` that imports anything."""
+    problems = [f"{module} is in a circle" for module in graph if module in _reach(graph, module)]
+    for module, imported in graph.items():
+        for name in imported:
+            if _stage(module) is not None and _stage(name) is None and name != "facemotion":
+                problems.append(f"{module} (a stage) imports {name} (above the stages)")
+            elif None not in (_stage(module), _stage(name)) and _stage(name) > _stage(module):
+                problems.append(f"{module} imports {name} from a later stage")
+        if module.count(".") == 1 and module.split(".")[1] in STAGES and imported - {"facemotion"}:
+            problems.append(f"{module}/__init__ imports {sorted(imported)}")
+    for module in graph:
+        if _stage(module) in (STAGES.index("prediction"), STAGES.index("evaluation"), STAGES.index("report")):
+            if _reach(graph, module) & FITTING:
+                problems.append(f"{module} reaches the fitting code {sorted(_reach(graph, module) & FITTING)}")
+    return sorted(problems)
+
+
+def test_imports_only_go_down_the_stages():
+    assert layering_problems(import_graph()) == []
+
+
+def test_the_layering_check_finds_a_circle_a_climb_and_prediction_reaching_training(tmp_path):
+    """The check fails on the layout it replaced: a flat package could not pass it, and the old
+    circle between the two training modules is a circle here too."""
+    package = tmp_path / "facemotion"
+    for name, text in {
+        "__init__.py": "",
+        "learning/__init__.py": "",
+        "learning/fitting.py": "from facemotion.learning import ratings\n",
+        "learning/ratings.py": "from facemotion.learning.fitting import x\nfrom facemotion.evaluation import summary\n",
+        "learning/model.py": "",
+        "evaluation/__init__.py": "",
+        "evaluation/summary.py": "",
+        "prediction/__init__.py": "from facemotion.prediction import predict\n",
+        "prediction/predict.py": "from facemotion.learning.model import x\nfrom facemotion.learning import ratings\n",
+    }.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    problems = layering_problems(import_graph(package))
+    assert "facemotion.learning.fitting is in a circle" in problems
+    assert "facemotion.learning.ratings imports facemotion.evaluation.summary from a later stage" in problems
+    assert any(p.startswith("facemotion.prediction.predict reaches the fitting code") for p in problems)
+    assert any(p.startswith("facemotion.prediction/__init__ imports") for p in problems)
+
+
+def test_every_stage_folder_says_what_it_owns_and_may_import():
+    for stage in STAGES:
+        doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text())) or ""
+        modules = {path.stem for path in (PACKAGE / stage).glob("*.py")} - {"__init__"}
+        assert "import" in doc.lower(), stage
+        assert {m for m in modules if f"``{m}``" not in doc} == set(), stage
+
+
+def test_rules_and_scripts_use_public_names_only():
+    """No private name (``_x``) crosses a module boundary: not between the package's modules, and
+    not from the rules and scripts into the package."""
+    crossing = []
+    paths = [*PACKAGE.rglob("*.py"), *(ROOT / "workflow" / "scripts").glob("*.py"),
+             *(ROOT / "workflow" / "rules").glob("*.smk"), ROOT / "Snakefile"]
+    for path in paths:
+        for line in path.read_text().splitlines():
+            match = re.match(r"\s*from (facemotion[\w.]*) import (.+)", line)
+            if match:
+                names = [n.strip().split(" as ")[0] for n in match.group(2).strip("()").split(",")]
+                crossing += [f"{path.name}: {match.group(1)}.{n}" for n in names if n.startswith("_")]
+    assert crossing == []
 
 
 def test_the_keys_that_only_schedule_are_listed_once_and_documented_as_such():
@@ -114,13 +219,14 @@ def test_the_keys_that_only_schedule_are_listed_once_and_documented_as_such():
     assert '"mem_mb", "runtime"' not in rules and "'mem_mb', 'runtime'" not in rules  # no second list
 
 
-@pytest.mark.parametrize("module", ["facemotion.features", "facemotion.evaluation", "facemotion.records"])
+@pytest.mark.parametrize("module", ["facemotion.extraction.feature_table", "facemotion.evaluation.class_metrics",
+                                    "facemotion.extraction.records"])
 def test_table_and_evaluation_code_does_not_load_opencv_or_dlib(module):
     assert not {"cv2", "dlib"} & _imported_by(module)
 
 
 def test_every_figure_is_drawn_in_plots():
-    """Only facemotion.plots imports pyplot or saves a figure; the other modules and the scripts
+    """Only facemotion.report.plots imports pyplot or saves a figure; the other modules and the scripts
     hand it their tables (config.py may import matplotlib to check a colour map's name)."""
     drawing = []
     for path in sorted((ROOT / "workflow").rglob("*.py")):
@@ -131,18 +237,27 @@ def test_every_figure_is_drawn_in_plots():
         if saves or any(name.startswith("matplotlib.pyplot") or name == "seaborn" and path.name != "config.py"
                         for name in imported):
             drawing.append(path.relative_to(ROOT).as_posix())
-    assert drawing == ["workflow/facemotion/plots.py"]
+    assert drawing == ["workflow/facemotion/report/plots.py"]
 
 
-
-def test_readme_says_where_every_module_and_script_lives():
-    """README's "Where the code lives" table names every module of the package and every script."""
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("**Where the code lives.**")[1].split("\n\n", 2)[1]
-    named = set(re.findall(r"`([\w/.]+)`", table))
-    package = ROOT / "workflow" / "facemotion"
-    modules = {path.stem for path in package.glob("*.py") if path.stem not in {"__init__", "__main__"}}
-    modules |= {f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").is_file()}
-    scripts = {path.name for path in (ROOT / "workflow" / "scripts").glob("*.py")}
-    rules = {path.name for path in (ROOT / "workflow" / "rules").glob("*.smk")}
-    assert (modules | scripts | rules) - named == set()
+def test_the_options_listed_in_config_yaml_are_the_schemas():
+    """A comment ``key: value  # a | b | c`` in config/config.yaml lists the schema's whole enum for
+    that key, in its order (a word of description may follow each option)."""
+    schema, listed = load_schema(), {}
+    path: list[str] = []
+    for line in (ROOT / "config" / "config.yaml").read_text().splitlines():
+        match = re.match(r"(\s*)([\w]+):[^#]*(?:#\s*(.*))?$", line)
+        if not match:
+            continue
+        depth = len(match.group(1)) // 2
+        path = path[:depth] + [match.group(2)]
+        if match.group(3) and "|" in match.group(3):
+            first, *others = match.group(3).split("|")  # "what: a (why)", "b: why", ...
+            options = [first.split("(")[0].split()[-1]] + [other.split()[0].rstrip(":") for other in others]
+            listed[".".join(path)] = options
+    assert {"corpus.format", "dimensions", "features", "extraction.detector", "cv.protocol"} <= set(listed)
+    for key, options in listed.items():
+        node = schema
+        for part in key.split("."):
+            node = node["properties"][part]
+        assert options == node["enum"], key

@@ -11,7 +11,7 @@ def _job(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, str]:
     script = textwrap.dedent("""
         import os, sys
         sys.path.insert(0, {workflow!r})
-        from facemotion.logs import log_to
+        from facemotion.common.logs import log_to
         with log_to({log!r}) as log:
         {body}
         print("after the job")
@@ -52,10 +52,10 @@ def test_the_package_modules_loggers_reach_the_job_log_and_their_warnings_the_co
     the job's log file, and its warnings also the console, without the script passing a logger."""
     result, log = _job(tmp_path, """
         import logging
-        from facemotion import batch, features
+        from facemotion.extraction import batch, feature_table as features
         batch.log.info("extracted r1: ok")
         features.log.warning("a batch is odd")
-        logging.getLogger("facemotion.batch").debug("not at INFO")
+        logging.getLogger("facemotion.extraction.batch").debug("not at INFO")
         logging.getLogger("elsewhere").warning("another library's warning")
     """)
     assert result.returncode == 0, result.stderr

@@ -2,16 +2,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from facemotion.corpora import build_manifest, read_tsv_manifest
-from facemotion.manifest import (
+from facemotion.corpora.manifest import (
     MANIFEST_COLUMNS,
     ManifestError,
     assign_batches,
     normalise_manifest,
-    read_manifest,
     resolve_paths,
     write_manifest,
 )
+from facemotion.corpora.reading import build_manifest, read_tsv_manifest
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 HEADER = "recording\tpath\tspeaker\tsession\tlabel\tactivation\tvalence\n"
@@ -41,6 +40,13 @@ def test_a_valid_manifest_is_normalised(tmp_path):
     assert manifest["path"].tolist() == [str(tmp_path / "videos" / n) for n in ("r1.mp4", "r2.mp4", "r3.avi")]
     assert manifest["valence"].isna().tolist() == [False, True, False]
     assert manifest["activation"].tolist()[:2] == [4.0, 3.0]
+
+
+def read_manifest(path) -> pd.DataFrame:
+    """results/manifest.tsv read back with the types it was written with."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False,
+                       dtype={c: str for c in ("recording", "path", "speaker", "session", "label", "region", "split")},
+                       na_values={c: [""] for c in ("activation", "valence", "start", "end")})
 
 
 def test_written_manifest_reads_back_with_its_types(tmp_path):
@@ -122,7 +128,7 @@ def test_batches_hold_at_most_per_job_recordings_on_average(n, per_job, expected
 
 
 def test_relative_video_paths_resolve_against_the_tsv_folder_in_both_readers(tmp_path):
-    from facemotion.predict import read_recordings
+    from facemotion.prediction.predict import read_recordings
 
     (tmp_path / "lists").mkdir()
     rows = "recording\tpath\nr1\t../videos/a.mp4\nr2\t/data/b.mp4\nNA\t\n"
@@ -135,7 +141,7 @@ def test_relative_video_paths_resolve_against_the_tsv_folder_in_both_readers(tmp
 
 # --- checks against the configuration and between folds (build_manifest) ---------------------
 
-from facemotion.config import validate_config  # noqa: E402
+from tiny_run import validated  # noqa: E402
 
 
 def corpus(folder: Path, rows: list[str], header: str = HEADER, **config) -> dict:
@@ -146,7 +152,7 @@ def corpus(folder: Path, rows: list[str], header: str = HEADER, **config) -> dic
         if not video.exists():
             video.write_bytes(video.name.encode())
     (folder / "manifest.tsv").write_text(header + "".join(row + "\n" for row in rows))
-    return validate_config({"corpus": {"format": "tsv", "path": str(folder / "manifest.tsv")}, "classes": CLASSES[:3],
+    return validated({"corpus": {"format": "tsv", "path": str(folder / "manifest.tsv")}, "classes": CLASSES[:3],
                             **config})
 
 

@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.evaluation import confusion_summary
-from facemotion.features import FeatureTable
-from facemotion.plots import (
+from facemotion.evaluation.class_metrics import confusion_summary
+from facemotion.extraction.feature_table import FeatureTable
+from facemotion.report.plots import (
     dropped_sheet,
     extraction_overview,
     face_sheet,
@@ -142,12 +142,12 @@ def test_a_skipped_fold_gets_a_panel_saying_why():
 
 def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report_does(tmp_path):
     from docutils.core import publish_parts
-    from facemotion.config import validate_config
-    from facemotion.front_page import front_page
+    from facemotion.report.front_page import front_page
     from jinja2 import Environment
+    from tiny_run import validated
 
     (tmp_path / "corpus.tsv").write_text("")
-    config = validate_config({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
+    config = validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
     manifest = pd.DataFrame({"recording": ["a", "b", "c"], "speaker": ["{{ x }}", "F1", "M1"],
                              "session": ["1", "1", "2"], "label": ["Sad", "Happy", "Sad"]})
     report = pd.DataFrame({"recording": ["a", "b", "c"], "status": ["ok", "ok", "no_face"]})

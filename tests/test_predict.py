@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from facemotion.models import build_model
-from facemotion.predict import PredictionInputError, check_segment, load_final_models, read_recordings
-from facemotion.trained import save_model
+from facemotion.learning.model import METADATA_FORMAT, save_model
+from facemotion.learning.networks import build_model
+from facemotion.prediction.predict import PredictionInputError, check_segment, load_final_models, read_recordings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,8 @@ def test_the_recordings_file_takes_the_region_as_the_manifest_does(tmp_path):
 
 def _final_model(folder: Path, target: str) -> None:
     model = build_model("seed_dense", (2, 6), 3)
-    save_model(model, folder / "model.keras", {"target": target, "classes": ["low", "medium", "high"]})
+    save_model(model, folder / "model.keras", {"format": METADATA_FORMAT, "target": target,
+                                               "classes": ["low", "medium", "high"]})
 
 
 def test_a_model_in_the_wrong_target_folder_is_refused(tmp_path):

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from facemotion.config import ConfigError, validate_config
-from facemotion.evaluation import write_confusion, write_metrics
-from facemotion.plots import read_panels, write_rating_scatter
-from facemotion.regression import ccc, ccc_summary, fold_ccc, pooled_ccc_interval, regression_metrics
-from facemotion.summary import results_from_files, write_summary
+from facemotion.common.scores import ccc
+from facemotion.config import ConfigError
+from facemotion.evaluation.class_metrics import write_confusion, write_metrics
+from facemotion.evaluation.rating_metrics import ccc_summary, fold_ccc, fold_metrics, pooled_ccc_interval
+from facemotion.evaluation.summary import results_from_files, write_summary
+from facemotion.report.plots import read_panels, write_rating_scatter
 from scipy import stats
-from tiny_run import copy_run, planned_jobs, snakemake
+from tiny_run import copy_run, planned_jobs, snakemake, validated
 
 # ------------------------------------------------------------------ the CCC by its formula
 
@@ -25,14 +26,14 @@ def test_ccc_by_the_formula():
     # A constant offset c: cov = var(y), the denominator 2 var(y) + c^2; Pearson's r stays 1.
     assert ccc(y, y + 1.0) == pytest.approx(2 * 2.0 / (2 * 2.0 + 1.0))
     assert ccc(y, y + 1.0) < ccc(y, y + 0.5) < 1
-    assert regression_metrics(y, y + 1.0)["pearson"] == pytest.approx(1.0)
+    assert fold_metrics(y, y + 1.0)["pearson"] == pytest.approx(1.0)
     assert ccc(y, 6.0 - y) == pytest.approx(-1.0)  # mirrored around the same mean
     assert ccc(y, 3.0 + 0.5 * (3.0 - y)) < 0
     # By hand: y = (1, 2, 3), p = (1, 3, 2): means 2 and 2, var 2/3 each, cov 1/3 -> 2 (1/3) / (4/3).
     assert ccc([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
     assert ccc(y, np.full(5, 3.0)) == 0.0  # a constant prediction at the mean agrees with nothing
     assert np.isnan(ccc([2.0], [2.0])) and np.isnan(ccc([3.0, 3.0], [3.0, 3.0]))
-    metrics = regression_metrics([1, 2, 3], [2, 2, 5])
+    metrics = fold_metrics([1, 2, 3], [2, 2, 5])
     assert metrics["rmse"] == pytest.approx(np.sqrt((1 + 0 + 4) / 3)) and metrics["mae"] == pytest.approx(1.0)
 
 
@@ -148,7 +149,7 @@ def test_metrics_of_a_rating_target_beside_a_class_target(tmp_path):
     assert list(written.columns[-5:]) == ["uar_binned", "ccc", "pearson", "rmse", "mae"]
     for session, (y, p) in RATINGS.items():
         row = metrics.loc[("activation", session)]
-        assert row["ccc"] == pytest.approx(ccc(y, p)) and row["rmse"] == pytest.approx(regression_metrics(y, p)["rmse"])
+        assert row["ccc"] == pytest.approx(ccc(y, p)) and row["rmse"] == pytest.approx(fold_metrics(y, p)["rmse"])
         hits = [[t == q for t, q in zip(_bins(y), _bins(p))][i] for i in range(len(y))]
         recalls = [np.mean([h for h, t in zip(hits, _bins(y)) if t == c]) for c in ("low", "medium", "high")
                    if c in _bins(y)]
@@ -163,8 +164,7 @@ def test_metrics_of_a_rating_target_beside_a_class_target(tmp_path):
     assert only["ccc"].tolist() == pytest.approx(metrics.loc["activation", "ccc"].tolist())
     assert "0.3333\t" in (tmp_path / "only.tsv").read_text() and "0.33333" not in (tmp_path / "only.tsv").read_text()
     # The confusion matrix of a rating target is that of its binned predictions.
-    summary = write_confusion("activation", [paths[("activation", s)] for s in RATINGS], tmp_path / "c.tsv",
-                              [tmp_path / "c.png"], {"cmap": "Blues", "dpi": 50, "width": 3.0, "height": 3.0})
+    summary = write_confusion("activation", [paths[("activation", s)] for s in RATINGS], tmp_path / "c.tsv")
     assert list(summary.mean_percent.index) == ["low", "medium", "high"]
     assert summary.pooled_counts.to_numpy().sum() == 18
 
@@ -182,7 +182,7 @@ def test_summary_speakers_and_comparison_of_rating_and_binned_experiments(tmp_pa
     experiments = {"ratings": _experiment(tmp_path, "ratings", True),
                    "shifted": _experiment(tmp_path, "shifted", True, shift=0.4),
                    "binned": _experiment(tmp_path, "binned", False)}
-    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv", "forest.png")]
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")]
     write_summary(experiments, *paths, resamples=2000, seed=0)
     summary = pd.read_csv(paths[0], sep="\t").set_index("experiment")
     everything = pd.concat([pd.DataFrame({"fold": s, "y_true": y, "y_pred": p}) for s, (y, p) in RATINGS.items()])
@@ -210,7 +210,7 @@ def test_summary_speakers_and_comparison_of_rating_and_binned_experiments(tmp_pa
 
 
 def test_a_folder_of_rating_predictions_is_summarised_as_the_workflow_summarises_it(tmp_path):
-    from facemotion.summary import read_prediction_dir, summarise_target
+    from facemotion.evaluation.summary import read_prediction_dir, summarise_target
 
     workflow = _experiment(tmp_path, "ratings", True)["activation"]
     folder = read_prediction_dir(tmp_path / "ratings" / "activation", "activation")
@@ -235,13 +235,13 @@ def test_the_scatter_shows_each_folds_ccc(tmp_path):
 def test_dimensions_is_validated_at_the_top_level_and_in_experiments(tmp_path):
     config = {"corpus": {"path": str(tmp_path / "demo")}, "dimensions": "regression",
               "experiments": {"binned": {"dimensions": "binned"}, "ratings": {}}}
-    validate_config(config, tmp_path)
+    validated(config, tmp_path)
     assert config["dimensions"] == "regression"
     default = {"corpus": {"path": str(tmp_path / "demo")}}
-    assert validate_config(default, tmp_path)["dimensions"] == "binned"
+    assert validated(default, tmp_path)["dimensions"] == "binned"
     with pytest.raises(ConfigError, match=r"experiments\.bad\.dimensions: got 'continuous'; allowed: one of "
                                           r"'binned', 'regression'"):
-        validate_config({"corpus": {"path": str(tmp_path / "demo")},
+        validated({"corpus": {"path": str(tmp_path / "demo")},
                          "experiments": {"bad": {"dimensions": "continuous"}}}, tmp_path)
     shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
     assert shipped["dimensions"] == "binned"
@@ -251,9 +251,9 @@ def test_dimensions_is_validated_at_the_top_level_and_in_experiments(tmp_path):
 
 
 def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rating_and_its_bin(tmp_path):
-    from facemotion.predict import load_final_models, predict_rating
-    from facemotion.trained import save_model
-    from facemotion.training import train_final, train_fold
+    from facemotion.learning.fitting import train_final, train_fold
+    from facemotion.learning.model import save_model
+    from facemotion.prediction.predict import load_final_models, predict_rating
     from test_training import FAST, make_data
 
     meta, _, geometry = make_data()

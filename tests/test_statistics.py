@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from corpus_simulation import SHAPES, simulate, true_uar
-from facemotion.evaluation import fold_metrics
-from facemotion.statistics import (
+from facemotion.evaluation.class_metrics import fold_metrics
+from facemotion.evaluation.statistics import (
     holm,
     interval_summary,
     metrics_from_counts,

@@ -6,13 +6,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.summary import (
+from facemotion.evaluation.summary import (
     COMPARISON_COLUMNS,
     SUMMARY_COLUMNS,
+    forest_table,
     results_from_files,
     summary_inputs,
     write_summary,
 )
+from facemotion.report.plots import plot_forest
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
@@ -52,7 +54,8 @@ def written(tmp_path):
     experiments = {"base": results_from_files(_experiment(tmp_path / "base", 0.3, rng)),
                    "better": results_from_files(_experiment(tmp_path / "better", 0.9, rng, empty_fold="3"))}
     paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv", "comparison.png")]
-    write_summary(experiments, *paths, resamples=2000, seed=0)
+    summary = write_summary(experiments, *paths[:3], resamples=2000, seed=0)
+    plot_forest(forest_table(summary), paths[3])
     return paths
 
 
@@ -68,7 +71,7 @@ def test_summary_has_a_row_per_experiment_and_target_with_intervals(written):
     assert summary["chance_uar"].tolist() == [0.25, 0.25]
     assert summary["repeats"].tolist() == [1, 1] and summary["uar_repeat_sd"].isna().all()
     assert summary["ci_folds"].tolist() == [3, 2]
-    # Fewer folds than the coverage simulation checked: said in the table, not only in README.
+    # Fewer folds than the coverage simulation checked: said in the table, not only in docs/statistics.md.
     assert summary["ci_note"].str.contains("only 3 folds").tolist() == [True, False]
     # The majority baseline always predicts Neutral: recall 1 for one class of four.
     assert summary["majority_uar"].tolist() == [0.25, 0.25]
@@ -101,7 +104,7 @@ def test_the_outputs_are_the_same_on_every_run(written, tmp_path):
     experiments = {name: {("label", f): (str(tmp_path / name / f"label_fold_{f}.tsv"),
                                          str(tmp_path / name / f"label_fold_{f}.info.json")) for f in "123"}
                    for name in ("base", "better")}
-    again = [tmp_path / f"again_{path.name}" for path in written]
+    again = [tmp_path / f"again_{path.name}" for path in written[:3]]
     write_summary({name: results_from_files(files) for name, files in experiments.items()}, *again,
                   resamples=2000, seed=0)
     assert [path.read_bytes() for path in again[:3]] == first

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.folds import sorted_sessions, split_fold, validation_session
-from facemotion.targets import bin_ratings, encode_target, target_classes
+from facemotion.common.targets import bin_ratings, encode_target, target_classes
+from facemotion.learning.folds import sorted_sessions, split_fold, validation_session
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 

@@ -3,11 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from facemotion.config import load_schema
-from facemotion.models import build_model, seed_cnn, seed_dense
-from facemotion.trained import load_model, metadata_path, predict_proba, save_model, standardised_model
-from facemotion.training import (
+from facemotion.learning.fitting import (
     TrainParams,
-    balanced_class_weights,
     batch_dataset,
     batches_per_epoch,
     final_epochs,
@@ -15,6 +12,9 @@ from facemotion.training import (
     train_final,
     train_fold,
 )
+from facemotion.learning.model import apply_model, load_model, metadata_path, save_model, standardised_model
+from facemotion.learning.networks import build_model, seed_cnn, seed_dense
+from facemotion.learning.tasks import balanced_class_weights
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 FAST = {"classes": CLASSES, "epochs": 2, "batch_size": 8, "verbose": 0, "seed": 5, "threads": 2}
@@ -263,7 +263,7 @@ def test_repeat_r_is_the_model_of_seed_plus_r_on_the_same_test_recordings():
     # The saved model is the first repeat's.
     first = both[both["repeat"] == 0]
     rows = meta.reset_index(drop=True).index[meta.recording.isin(first.recording)].to_numpy()
-    np.testing.assert_allclose(predict_proba(model, pixels, rows), first.filter(like="p_").to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(apply_model(model, pixels, rows), first.filter(like="p_").to_numpy(), atol=1e-6)
     # The seed protocol's test half depends on cv.split_seed only, not on the model seed.
     assert set(first.recording) == set(second.recording)
     _, other_split, _ = train_fold(meta, pixels, "label", "2", {**params, "split_seed": 1})
@@ -285,21 +285,15 @@ def test_save_load_round_trip_and_final_model(tmp_path):
     assert metadata["features"] == "landmarks" and metadata["extraction"] == extraction
     assert metadata["epochs"] == 1 and metadata["fold_best_epochs"] == [1]
     rows = np.arange(len(meta))
-    np.testing.assert_allclose(predict_proba(loaded, geometry, rows), predict_proba(model, geometry, rows), rtol=1e-5)
+    np.testing.assert_allclose(apply_model(loaded, geometry, rows), apply_model(model, geometry, rows), rtol=1e-5)
 
 
-@pytest.mark.slow
-def test_a_model_saved_before_normalisation_moved_into_it_still_predicts(tmp_path):
-    meta, pixels, _ = make_data()
-    model, info = train_final(meta, pixels, "label", FAST, [{"best_epoch": 1}])
+def test_a_sidecar_of_another_format_is_refused_naming_the_file(tmp_path):
     path = tmp_path / "model.keras"
-    # Format 1 stored the bare network (float input, z-scored outside) beside the statistics.
-    network = model.get_layer("seed_cnn")
-    save_model(network, path, {**info["model_metadata"], "format": 1})
-    loaded, _ = load_model(path)
-    rows = np.arange(len(meta))
-    np.testing.assert_allclose(predict_proba(loaded, pixels, rows), predict_proba(model, pixels, rows), rtol=1e-5)
-    assert metadata_path(path).exists()
+    path.write_bytes(b"")
+    metadata_path(path).write_text('{"format": 1}')
+    with pytest.raises(ValueError, match=r"model\.keras\.json: sidecar format 1, this version reads format 2"):
+        load_model(path)
 
 
 @pytest.mark.slow

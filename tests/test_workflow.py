@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from facemotion.evaluation import fold_metrics
-from facemotion.features import read_feature_table
-from facemotion.plots import read_panels
+from facemotion.evaluation.class_metrics import fold_metrics
+from facemotion.extraction.feature_table import read_feature_table
+from facemotion.report.plots import read_panels
 from tiny_run import (
     ROOT,
     SNAKEMAKE,

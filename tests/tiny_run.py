@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from facemotion.config import experiment_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -65,3 +66,10 @@ def copy_run(run: Path, to: Path) -> Path:
     Snakemake takes up where the run stopped."""
     shutil.copytree(run, to, symlinks=True)
     return to
+
+
+def validated(config: dict, workdir: Path | str = ".") -> dict:
+    """``config`` checked in place as the workflow checks it at start (defaults filled); raises
+    ConfigError listing every problem."""
+    experiment_configs(config, workdir)
+    return config

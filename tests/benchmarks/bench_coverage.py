@@ -2,7 +2,7 @@
 readers serve, beside the alternatives the method was chosen over.
 
 Methods:
-- ``t over folds`` (the project's, facemotion.statistics.interval_summary): t-interval over the
+- ``t over folds`` (the project's, facemotion.evaluation.statistics.interval_summary): t-interval over the
   fold values (each the mean over its repeats);
 - ``bootstrap within folds`` (the project's method until December 2026): 2.5th-97.5th
   percentile of fold means when each fold's speakers are resampled with replacement;
@@ -13,7 +13,7 @@ Scenarios: between-speaker spread ``sd_speaker`` 0.10 / 0.15 / 0.20; with fold a
 
 ``--clips``: the benchmarks whose clips carry no speaker ids (DFEW, MAFW, FERV39k shapes,
 corpus_simulation.CLIP_SHAPES), where the summary's interval is the bootstrap of test clips within
-folds (facemotion.statistics.clip_intervals); 1 or 3 repeats.
+folds (facemotion.evaluation.statistics.clip_intervals); 1 or 3 repeats.
 Run: PYTHONPATH=workflow:tests python tests/benchmarks/bench_coverage.py [--trials 1000] [--clips]
 """
 
@@ -28,7 +28,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus_simulation import CLIP_SHAPES, SHAPES, simulate, simulate_clips, true_uar  # noqa: E402
-from facemotion.statistics import clip_intervals, interval_summary, metrics_from_counts  # noqa: E402
+from facemotion.evaluation.statistics import clip_intervals, interval_summary, metrics_from_counts  # noqa: E402
 
 BOOTSTRAP_RESAMPLES = 500
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]

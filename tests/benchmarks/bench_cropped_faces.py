@@ -4,14 +4,14 @@
 
 Why `extraction.detector: none` exists. Releases such as DFEW (clip_224x224) and FERV39k ship each
 clip as a folder of face crops, 224x224, cut tight around the face. We have no such corpus here, so
-this builds DFEW-like crops from the synthetic demo faces (facemotion.demo): each demo clip is
+this builds DFEW-like crops from the synthetic demo faces (facemotion.corpora.demo): each demo clip is
 rendered as the workflow renders it, 16 frames evenly spaced over it are taken (as DFEW's 16-frame
 clips), and each is cropped to a square centred on the drawn face, its side `tightness` x the face's
 height (forehead to chin; the renderer's own placement of the face, so no detector decides the
 crop), resized to 224x224 and written as JPEG into one folder per clip. Then, per tightness:
 
   frames  the seed's HOG path on each crop (greyscale, resized to width 400, dlib's frontal face
-          detector, upsample 0: facemotion.faces.detect_face with the default settings), and the
+          detector, upsample 0: facemotion.extraction.faces.detect_face with the default settings), and the
           median side of the box it finds over the crop's side (HOG's crop of the crop)
   clips   the folder extracted with the default settings (hog, n_frames 8): kept or not
   none    the same folder with extraction.detector: none: kept or not
@@ -35,10 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 
-from facemotion import demo  # noqa: E402
-from facemotion.extract import extract_recording  # noqa: E402
-from facemotion.faces import detect_face  # noqa: E402
-from facemotion.settings import ExtractionSettings  # noqa: E402
+from facemotion.corpora import demo  # noqa: E402
+from facemotion.extraction.extract import extract_recording  # noqa: E402
+from facemotion.extraction.faces import detect_face  # noqa: E402
+from facemotion.extraction.settings import ExtractionSettings  # noqa: E402
 
 CROP_SIZE = 224
 FRAMES_PER_CLIP = 16

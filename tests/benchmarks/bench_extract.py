@@ -4,7 +4,7 @@
 
 Per video, in the same process and interleaved (best of --repeats):
   decode    grab() every frame (same capture options as the extractor: FFmpeg, 1 thread)
-  extract   facemotion.extract.extract_recording (adaptive sampling, 8 frames)
+  extract   facemotion.extraction.extract.extract_recording (adaptive sampling, 8 frames)
   seed      the seed's method: read every frame, greyscale, resize to width 400, HOG on every
             frame, then keep 8 evenly spaced detections
 Targets: extract <= 1.25 x decode, seed >= 6 x extract. Also prints seek-vs-grab timings.
@@ -26,11 +26,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for its test-video face
 
-from facemotion import video  # noqa: E402
-from facemotion.extract import extract_recording  # noqa: E402
-from facemotion.faces import detect_face, face_detector  # noqa: E402
-from facemotion.settings import ExtractionSettings  # noqa: E402
-from facemotion.video import open_video  # noqa: E402
+from facemotion.extraction import video  # noqa: E402
+from facemotion.extraction.extract import extract_recording  # noqa: E402
+from facemotion.extraction.faces import detect_face, face_detector  # noqa: E402
+from facemotion.extraction.settings import ExtractionSettings  # noqa: E402
+from facemotion.extraction.video import open_video  # noqa: E402
 from test_extract import draw_face  # noqa: E402
 
 
@@ -61,10 +61,10 @@ def write_clip(path: Path, n_frames: int, size: tuple[int, int], fourcc: str, fp
 
 
 def demo_clip(out_dir: Path, n_frames: int) -> Path | None:
-    """A longer clip from the demo corpus renderer, if facemotion.demo is there."""
-    if importlib.util.find_spec("facemotion.demo") is None:
+    """A longer clip from the demo corpus renderer, if facemotion.corpora.demo is there."""
+    if importlib.util.find_spec("facemotion.corpora.demo") is None:
         return None
-    from facemotion.demo import plan_demo_corpus, render_demo_corpus
+    from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus
 
     plan = plan_demo_corpus(40, seed=1)
     row = plan[(plan.demo_kind == "ordinary") & (plan.demo_fourcc == "mp4v")].head(1).copy()

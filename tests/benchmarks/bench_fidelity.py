@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_fidelity.py [--recordings 300] [--keep DIR]
 
 In one process, per video and interleaved:
-  project    facemotion.extract.extract_recording with the default settings (adaptive sampling,
+  project    facemotion.extraction.extract.extract_recording with the default settings (adaptive sampling,
              then the every-frame scan for recordings it could not fill)
   fast only  the same with extraction.full_scan: false (the project before the scan existed)
   seed       tests/seed_reference.py: every frame decoded and probed, kept iff n_frames faces
@@ -27,10 +27,10 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the reference and the hard set
 
-from facemotion.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
-from facemotion.extract import extract_recording  # noqa: E402
-from facemotion.faces import face_detector  # noqa: E402
-from facemotion.settings import ExtractionSettings  # noqa: E402
+from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
+from facemotion.extraction.extract import extract_recording  # noqa: E402
+from facemotion.extraction.faces import face_detector  # noqa: E402
+from facemotion.extraction.settings import ExtractionSettings  # noqa: E402
 from seed_reference import hard_set, seed_decision  # noqa: E402
 
 

@@ -3,8 +3,8 @@ throughput gives for the seed's trainings and the benchmark corpora (run by hand
 pytest).
 
 What it measures: ``model.fit`` of the project's own network, built as training does it
-(``facemotion.models.seed_cnn`` behind ``facemotion.trained.standardised_model``, compiled by
-``facemotion.models.compile_model``: adam, learning rate 1e-4, sparse categorical cross-entropy,
+(``facemotion.learning.networks.seed_cnn`` behind ``facemotion.learning.model.standardised_model``, compiled by
+``facemotion.learning.networks.compile_model``: adam, learning rate 1e-4, sparse categorical cross-entropy,
 accuracy weighted by per-sample class weights, "balanced" as the project computes them), on
 random uint8 pixels of the seed's shape (n_frames x face_size x face_size, z-scored inside the
 model), batch size 128, float32. Batches come from in-memory NumPy arrays through Keras' own
@@ -87,9 +87,9 @@ def make_data(n: int, n_frames: int, size: int, n_classes: int, seed: int = 0):
 
 
 def build(args):
-    """The project's model and compilation, as facemotion.training._fit makes them."""
+    """The project's model and compilation, as facemotion.learning.fitting._fit makes them."""
     import keras
-    from facemotion.models import compile_model, seed_cnn
+    from facemotion.learning.networks import compile_model, seed_cnn
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(args.precision)
@@ -98,7 +98,7 @@ def build(args):
         if args.float32:
             model = core
         else:
-            from facemotion.trained import standardised_model
+            from facemotion.learning.model import standardised_model
 
             stats = {"mode": "global", "mean": np.float32(PIXEL_MEAN), "std": np.float32(PIXEL_STD)}
             model = standardised_model(core, stats, "pixels", (args.n_frames, args.face_size, args.face_size))

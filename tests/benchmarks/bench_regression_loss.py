@@ -12,15 +12,27 @@ import argparse
 import json
 import time
 
+import keras
 import numpy as np
-from facemotion.features import model_input, read_feature_table
-from facemotion.folds import split_fold
-from facemotion.regression import ccc
-from facemotion.regression_training import LOSS, ccc_loss, fit_regression, predict_ratings
-from facemotion.targets import bin_ratings
-from facemotion.training import TrainParams, configure_tensorflow
+from facemotion.common.scores import ccc
+from facemotion.common.targets import bin_ratings
+from facemotion.extraction.feature_table import model_input, read_feature_table
+from facemotion.learning.fitting import TrainParams, configure_tensorflow, fit
+from facemotion.learning.folds import split_fold
+from facemotion.learning.tasks import RatingTask
 
-DEMO = TrainParams(learning_rate=0.0005, batch_size=8, epochs=26, seed=0, threads=1, verbose=0)
+DEMO = TrainParams(learning_rate=0.0005, batch_size=8, epochs=26, seed=0, threads=1, verbose=0,
+                   dimensions="regression")
+
+
+def ccc_loss(y_true, y_pred):
+    """1 - the CCC of the batch: the loss that optimises the reported metric directly."""
+    y_true = keras.ops.reshape(keras.ops.cast(y_true, "float32"), (-1,))
+    y_pred = keras.ops.reshape(keras.ops.cast(y_pred, "float32"), (-1,))
+    mean_true, mean_pred = keras.ops.mean(y_true), keras.ops.mean(y_pred)
+    covariance = keras.ops.mean((y_true - mean_true) * (y_pred - mean_pred))
+    denominator = keras.ops.var(y_true) + keras.ops.var(y_pred) + (mean_true - mean_pred) ** 2
+    return 1.0 - 2.0 * covariance / (denominator + keras.backend.epsilon())
 
 
 def main() -> None:
@@ -40,12 +52,14 @@ def main() -> None:
         sessions = meta["session"].astype(str).to_numpy()[rows]
         for session in args.sessions.split(","):
             split = split_fold(sessions, bin_ratings(y), session, "loso")
-            for name, loss in (("mse", LOSS), ("ccc", ccc_loss)):
+            for name, loss in (("mse", "mean_squared_error"), ("ccc", ccc_loss)):
                 configure_tensorflow(DEMO.threads, DEMO.seed)
                 started = time.perf_counter()
-                model, _, scaling, info = fit_regression(features, rows[split.train], y[split.train],
-                                                         rows[split.val], y[split.val], DEMO, True, loss=loss)
-                predicted = predict_ratings(model, features, rows[split.test], scaling)
+                task = RatingTask(target, DEMO, loss=loss)
+                fitted = fit(task, features, rows[split.train], y[split.train], rows[split.val], y[split.val], DEMO,
+                             select=True)
+                predicted = task.predict(fitted.model, features, rows[split.test], fitted.state, DEMO.batch_size)
+                info = fitted.info
                 results.append({"target": target, "session": session, "loss": name,
                                 "ccc": ccc(y[split.test], predicted), "best_epoch": info["best_epoch"],
                                 "y": y[split.test].tolist(), "p": predicted.tolist()})

@@ -4,7 +4,7 @@ read by the ferv39k reader with its split files.
 
     PYTHONPATH=workflow .venv/bin/python tests/benchmarks/bench_scale.py [--runs 3] [--workdir DIR]
 
-Measures, each the median of --runs: reading the corpus (facemotion.corpora.read_corpus: split files,
+Measures, each the median of --runs: reading the corpus (facemotion.corpora.reading.read_corpus: split files,
 their checks, one existence check per clip folder), the whole manifest (build_manifest: that and the
 checks against the configuration), and `snakemake -n` (config check, manifest, DAG), as wall time and
 as CPU time of the Snakemake process (the steadier figure on a shared machine). Target: under 30 s.
@@ -31,8 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from facemotion.config import validate_config  # noqa: E402
-from facemotion.corpora import build_manifest, read_corpus  # noqa: E402
+from facemotion.corpora.reading import build_manifest, read_corpus  # noqa: E402
+from tiny_run import validated  # noqa: E402
 
 TRAIN, TEST = 31_088, 7_847  # FERV39k's train_All and test_All
 SCENES = ["Action", "Argue", "Business", "Conflict", "Contest", "Crime", "Crisis", "DailyLife", "ElegantArt",
@@ -91,7 +91,7 @@ def main() -> None:
     read, (manifest, _) = timed(lambda: read_corpus("ferv39k", root, ["Happy", "Sad", "Neutral", "Angry",
                                                                       "Surprised", "Disgusted", "Fearful"]), args.runs)
     print(f"read_corpus: {read:.2f} s for {len(manifest)} recordings (median of {args.runs})")
-    built, _ = timed(lambda: build_manifest(validate_config(yaml.safe_load(config_file.read_text()))), args.runs)
+    built, _ = timed(lambda: build_manifest(validated(yaml.safe_load(config_file.read_text()))), args.runs)
     print(f"build_manifest (config check, reading, checks against the config): {built:.2f} s")
 
     times, cpu = [], []

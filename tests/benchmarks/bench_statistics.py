@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from facemotion.summary import results_from_files, write_summary
+from facemotion.evaluation.summary import results_from_files, write_summary
 
 CLASSES = {"label": ["Angry", "Happy", "Neutral", "Sad"], "activation": ["low", "medium", "high"],
            "valence": ["negative", "neutral", "positive"]}
@@ -66,7 +66,7 @@ def main():
         start = time.perf_counter()
         results = {name: results_from_files(files) for name, files in experiments.items()}
         summary = write_summary(results, tmp / "summary.tsv", tmp / "speakers.tsv", tmp / "comparison.tsv",
-                                tmp / "comparison.png", args.resamples, seed=0)
+                                args.resamples, seed=0)
         elapsed = time.perf_counter() - start
     print(f"{args.experiments} experiment(s) x {len(CLASSES)} targets x {args.recordings} recordings x "
           f"{args.repeats} repeat(s), {args.resamples} permutations: {elapsed:.1f} s "

@@ -46,8 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from facemotion.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
-from facemotion.manifest import assign_batches  # noqa: E402
+from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
+from facemotion.corpora.manifest import assign_batches  # noqa: E402
 
 # Runs in a fresh interpreter with one version's package first on sys.path; argv[1] is JSON.
 CHILD = r'''
@@ -56,7 +56,7 @@ args = json.loads(sys.argv[1])
 
 def records_for(ids, face_size, n_frames=8, kinds=None):
     import numpy as np
-    from facemotion.records import ExtractionResult, Record
+    from facemotion.extraction.records import ExtractionResult, Record
     records, report = [], []
     for i, recording in enumerate(ids):
         rng = np.random.default_rng(i)
@@ -91,12 +91,12 @@ def timed_result(began, cpu0, extra=None):
 mode = args["mode"]
 if mode == "job":
     import cv2, dlib, numpy  # the extraction part of the job imports these before it writes
-    import facemotion.batch
-    from facemotion.settings import ExtractionSettings
+    import facemotion.extraction.batch
+    from facemotion.extraction.settings import ExtractionSettings
     settings = ExtractionSettings(n_frames=8, face_size=args["face_size"])
     records, report = records_for(args["ids"], args["face_size"], kinds=args["kinds"])
     began, cpu0 = time.perf_counter(), time.process_time()
-    from facemotion import features
+    from facemotion.extraction import feature_table as features
     write_batch(features, records, report, settings, args["table"], args["report"])
     timed_result(began, cpu0)
 elif mode == "gather":
@@ -104,23 +104,23 @@ elif mode == "gather":
     pool = pa.proxy_memory_pool(pa.default_memory_pool())
     pa.set_memory_pool(pool)
     began, cpu0 = time.perf_counter(), time.process_time()
-    from facemotion import features
+    from facemotion.extraction import feature_table as features
     gather(features, args["recordings"], args["tables"], args["reports"], args["out"] + ".parquet",
            args["out"] + ".tsv")
     timed_result(began, cpu0, {"pyarrow_peak_mb": pool.max_memory() / 2**20})
 elif mode == "extract":
     import cv2
     cv2.setNumThreads(1)  # as extraction jobs run: one process per core
-    from facemotion.extract import extract_recording
-    from facemotion.faces import face_detector
-    from facemotion.settings import ExtractionSettings
+    from facemotion.extraction.extract import extract_recording
+    from facemotion.extraction.faces import face_detector
+    from facemotion.extraction.settings import ExtractionSettings
     face_detector()
     settings = ExtractionSettings(n_frames=8, face_size=64)  # config/config.yaml's extraction
     began, cpu0 = time.perf_counter(), time.process_time()
     statuses = [extract_recording(path, settings).status for path in args["videos"]]
     timed_result(began, cpu0, {"statuses": statuses})
 elif mode in ("gather_memory", "read_memory"):
-    from facemotion import features
+    from facemotion.extraction import feature_table as features
     imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if mode == "gather_memory":
         gather(features, None, args["tables"], args["reports"], args["out"] + ".parquet", args["out"] + ".tsv")
@@ -136,9 +136,9 @@ elif mode == "bytes":
     import pickle
     from pathlib import Path
     import numpy as np
-    from facemotion import features
-    from facemotion.records import ExtractionResult, Record
-    from facemotion.settings import ExtractionSettings
+    from facemotion.extraction import feature_table as features
+    from facemotion.extraction.records import ExtractionResult, Record
+    from facemotion.extraction.settings import ExtractionSettings
     out = Path(args["out"])
     pixels = ExtractionSettings(n_frames=8, face_size=args["face_size"])
     ids = ["S%d_%s0%d_%04d" % (i % 6 + 1, "FM"[i % 2], i % 6 + 1, i) for i in range(40)][::-1] + ["\u00e9", "Z", "a0"]

@@ -98,8 +98,8 @@ def gpus(args) -> int:
 
 
 def start_tensorflow(args, seed=0) -> str:
-    from facemotion.device import select_device
-    from facemotion.training import configure_tensorflow
+    from facemotion.learning.device import select_device
+    from facemotion.learning.fitting import configure_tensorflow
 
     device = select_device(gpus(args))  # before TensorFlow initialises: a CPU run hides the GPUs
     configure_tensorflow(args.threads, seed=seed)
@@ -108,9 +108,9 @@ def start_tensorflow(args, seed=0) -> str:
 
 def worker_throughput(args, mode: str) -> dict:
     import keras
-    from facemotion.models import build_model, compile_model
-    from facemotion.trained import standardised_model
-    from facemotion.training import balanced_class_weights, batch_dataset, batches_per_epoch, fit_normalisation
+    from facemotion.learning.fitting import balanced_class_weights, batch_dataset, batches_per_epoch, fit_normalisation
+    from facemotion.learning.model import standardised_model
+    from facemotion.learning.networks import build_model, compile_model
 
     device = start_tensorflow(args)
     n = args.n_throughput
@@ -147,7 +147,7 @@ def worker_throughput(args, mode: str) -> dict:
 
 def worker_repeat(args) -> dict:
     """Train the same small fold twice with the same seed; compare the weights bit for bit."""
-    from facemotion.training import train_fold
+    from facemotion.learning.fitting import train_fold
 
     n = args.n_repeat
     pixels, meta = make_pixels(n, args.frames, args.size), make_meta(n)
@@ -164,7 +164,7 @@ def worker_repeat(args) -> dict:
 
 def worker_memory(args) -> dict:
     import psutil
-    from facemotion.training import train_fold
+    from facemotion.learning.fitting import train_fold
 
     t0 = time.perf_counter()
     n = args.n_memory

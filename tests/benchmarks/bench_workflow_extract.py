@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from facemotion.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
-from facemotion.extract import extract_recording  # noqa: E402
-from facemotion.settings import ExtractionSettings  # noqa: E402
+from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus  # noqa: E402
+from facemotion.extraction.extract import extract_recording  # noqa: E402
+from facemotion.extraction.settings import ExtractionSettings  # noqa: E402
 
 
 def _extract_all(paths: list[str]) -> float:

@@ -8,11 +8,16 @@ import sys
 
 import pandas as pd
 
-from facemotion.corpora import READERS
-from facemotion.targets import EMOTIONS
+from facemotion.config import load_schema, schema_of
+from facemotion.corpora.reading import READERS
 
 
 def main(argv=None) -> int:
+    schema = load_schema()  # the options' defaults and choices are the config's
+
+    def default(key):
+        return schema_of(key, schema)["default"]
+
     parser = argparse.ArgumentParser(prog="python -m facemotion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="predict emotion, activation and valence of videos")
@@ -26,13 +31,15 @@ def main(argv=None) -> int:
                     "without labels.")
     check.add_argument("format", choices=list(READERS), help="corpus format (config corpus.format)")
     check.add_argument("root", help="the corpus root folder as unpacked (config corpus.path)")
-    check.add_argument("--classes", nargs="+", default=list(EMOTIONS),
+    check.add_argument("--classes", nargs="+", default=default("classes"),
                        help="emotion classes kept (config classes), or `all`: every class the reader defines")
-    check.add_argument("--folds", type=int, default=5, help="folds for corpora without sessions (config cv.folds)")
-    check.add_argument("--source", choices=["clips", "frames"], default="",
+    check.add_argument("--folds", type=int, default=default("cv.folds"),
+                       help="folds for corpora without sessions (config cv.folds)")
+    check.add_argument("--source", choices=schema_of("corpus.source", schema)["enum"], default="",
                        help="dfew, mafw: the clips or the folders of frames (config corpus.source; default: clips, "
                             "ferv39k: frames)")
-    check.add_argument("--actor-folds", choices=["balanced", "public"], default="balanced",
+    check.add_argument("--actor-folds", choices=schema_of("corpus.actor_folds", schema)["enum"],
+                       default=default("corpus.actor_folds"),
                        help="crema-d, ravdess: folds balanced by sex, or those of public code "
                             "(config corpus.actor_folds)")
     summarise = commands.add_parser(
@@ -46,17 +53,19 @@ def main(argv=None) -> int:
     summarise.add_argument("--comparison", help="the comparison table to write (tsv), each DIR against the first")
     summarise.add_argument("--classes", nargs="+", help="class names in order (default: from the data)")
     summarise.add_argument("--target", default="label", help="the target's name in the tables (default: label)")
-    summarise.add_argument("--permutations", type=int, default=2000, help="permutations of p_chance")
-    summarise.add_argument("--seed", type=int, default=0, help="random seed of those permutations")
+    summarise.add_argument("--permutations", type=int, default=default("statistics.resamples"),
+                           help="permutations of p_chance (config statistics.resamples)")
+    summarise.add_argument("--seed", type=int, default=default("statistics.seed"),
+                           help="random seed of those permutations (config statistics.seed)")
     args = parser.parse_args(argv)
 
     if args.command == "check-corpus":
-        return check_corpus(args.format, args.root, args.classes, args.folds, args.source, args.actor_folds)
+        return check_corpus_command(args.format, args.root, args.classes, args.folds, args.source, args.actor_folds)
     if args.command == "summarise":
         return summarise_dirs(args)
     from pathlib import Path
 
-    from facemotion.predict import PredictionInputError, check_segment, load_final_models, predict_recordings
+    from facemotion.prediction.predict import PredictionInputError, check_segment, load_final_models, predict_recordings
 
     try:
         check_segment(args.start, args.end)
@@ -80,8 +89,8 @@ def summarise_dirs(args) -> int:
     import tempfile
     from pathlib import Path
 
-    from facemotion.logs import JobError
-    from facemotion.summary import PredictionsError, read_prediction_dir, write_summary
+    from facemotion.common.logs import JobError
+    from facemotion.evaluation.summary import PredictionsError, read_prediction_dir, write_summary
 
     names = [Path(d).resolve().name for d in args.dirs]
     if len(set(names)) < len(names):
@@ -93,8 +102,7 @@ def summarise_dirs(args) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             scratch = Path(scratch)
             comparison = args.comparison or scratch / "comparison.tsv"
-            write_summary(experiments, args.out, scratch / "speakers.tsv", comparison, scratch / "comparison.png",
-                          args.permutations, args.seed)
+            write_summary(experiments, args.out, scratch / "speakers.tsv", comparison, args.permutations, args.seed)
     except (PredictionsError, ValueError, JobError) as error:  # the user's input: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -102,10 +110,10 @@ def summarise_dirs(args) -> int:
     return 0
 
 
-def check_corpus(corpus_format: str, root: str, classes: list[str], folds: int, source: str = "",
+def check_corpus_command(corpus_format: str, root: str, classes: list[str], folds: int, source: str = "",
                  actor_folds: str = "balanced") -> int:
-    from facemotion.corpora import corpus_classes, describe_corpus
-    from facemotion.manifest import ManifestError
+    from facemotion.corpora.manifest import ManifestError
+    from facemotion.corpora.reading import corpus_classes, describe_corpus
 
     try:
         if classes == ["all"]:

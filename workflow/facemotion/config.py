@@ -13,14 +13,13 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .models import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
+from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 # The `training` keys that only schedule jobs (cores, memory, run time, a GPU): no result depends
 # on them, so a change reruns nothing (config/README.md: "nothing (scheduling only)").
 SCHEDULING_KEYS = ("threads", "mem_mb", "runtime", "gpu")
 # corpus.source: what each format's release offers (any other format reads video files).
-SOURCES = {"dfew": ("clips", "frames"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
 
 
 def without_scheduling(training: dict) -> dict:
@@ -35,6 +34,14 @@ class ConfigError(ValueError):
 def load_schema() -> dict:
     with open(SCHEMA_PATH) as handle:
         return yaml.safe_load(handle)
+
+
+def schema_of(key: str, schema: dict | None = None) -> dict:
+    """The schema of one dotted config key (``cv.folds``): its ``default``, ``enum``, ``description``."""
+    node = schema or load_schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node
 
 
 def _with_defaults(validator_class):
@@ -143,15 +150,6 @@ def canonical(value):
     return value
 
 
-def validate_config(config: dict, workdir: Path | str = ".") -> dict:
-    """Check `config` in place against the schema, fill defaults, and check what a schema cannot.
-
-    Returns the same dict for convenience; raises ConfigError listing every problem.
-    """
-    experiment_configs(config, workdir)
-    return config
-
-
 def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dict]:
     """Validate `config` in place and return each experiment's full, validated configuration.
 
@@ -203,8 +201,8 @@ def _resolve_classes(config: dict, workdir: Path) -> list[str]:
     path = workdir / corpus["path"]
     if corpus["format"] == "tsv" and not path.is_file():
         return []  # the missing manifest is reported as such
-    from facemotion.corpora import corpus_classes
-    from facemotion.manifest import ManifestError
+    from facemotion.corpora.manifest import ManifestError
+    from facemotion.corpora.reading import corpus_classes
 
     try:
         classes = corpus_classes(corpus["format"], path)
@@ -234,9 +232,10 @@ def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
 def _semantic_problems(config: dict, workdir: Path) -> list[str]:
     problems = []
     corpus = config["corpus"]
-    # Which recordings a release offers: FERV39k is released as frames only.
-    corpus.setdefault("source", "frames" if corpus["format"] == "ferv39k" else "clips")
-    offered = SOURCES.get(corpus["format"], ("clips",))
+    from facemotion.corpora.reading import SOURCES, sources_of
+
+    offered = sources_of(corpus["format"])  # FERV39k is released as frames only
+    corpus.setdefault("source", offered[0])
     if corpus["source"] not in offered:
         where = ", ".join(f for f, sources in SOURCES.items() if corpus["source"] in sources)
         problems.append(f"corpus.source: {corpus['source']!r} is not offered by corpus.format {corpus['format']!r} "
@@ -244,7 +243,7 @@ def _semantic_problems(config: dict, workdir: Path) -> list[str]:
                         + ("; a tsv manifest's path may name frame folders directly)" if corpus["format"] == "tsv"
                            else ")"))
     if corpus["format"] == "demo":
-        from facemotion.demo import demo_folder_problem
+        from facemotion.corpora.demo import demo_folder_problem
 
         problems.append(demo_folder_problem(workdir / corpus["path"]))
     elif not (workdir / corpus["path"]).exists():

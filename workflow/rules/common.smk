@@ -10,11 +10,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from facemotion.config import ConfigError, canonical, experiment_configs, without_scheduling
-from facemotion.corpora import build_manifest
-from facemotion.folds import validation_method
-from facemotion.manifest import ManifestError, assign_batches, speaker_independent, speakers_known, train_only_sessions
-from facemotion.predict import PredictionInputError, read_recordings
-from facemotion.targets import TARGETS as ALL_TARGETS
+from facemotion.corpora.reading import build_manifest
+from facemotion.learning.folds import validation_method
+from facemotion.corpora.manifest import (
+    ManifestError,
+    assign_batches,
+    speaker_independent,
+    speakers_known,
+    train_only_sessions,
+)
+from facemotion.prediction.predict import PredictionInputError, read_recordings
+from facemotion.common.targets import TARGETS as ALL_TARGETS, learnt_as_rating
 
 
 def refuse(error):
@@ -179,7 +185,7 @@ def features_digest(wildcards):
 
 def experiment_predictions(suffix):
     """Input function: one experiment's fold files (`suffix`: tsv or info.json); each path names its
-    target and held-out session, which is how the scripts key them (facemotion.evaluation.fold_files)."""
+    target and held-out session, which is how the scripts key them (facemotion.evaluation.predictions.fold_files)."""
 
     def files(wildcards):
         return expand(
@@ -198,14 +204,14 @@ def target_training(wildcards):
     it (the label stays a class, and binned targets keep the settings they had, so nothing of
     theirs reruns)."""
     e = experiment(wildcards)
-    if e.settings["dimensions"] == "regression" and wildcards.target != "label":
-        return canonical({**e.training, "dimensions": "regression"})
+    if learnt_as_rating(wildcards.target, e.settings["dimensions"]):
+        return canonical({**e.training, "dimensions": e.settings["dimensions"]})
     return e.training
 
 
 def rating_targets(e):
     """The targets an experiment learns as ratings (`dimensions: regression`)."""
-    return [t for t in e.targets if t != "label"] if e.settings["dimensions"] == "regression" else []
+    return [t for t in e.targets if learnt_as_rating(t, e.settings["dimensions"])]
 
 
 def batch_rows(wildcards):

@@ -4,10 +4,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.evaluation import write_confusion
-from facemotion.logs import log_to
+from facemotion.common.logs import log_to
+from facemotion.evaluation.class_metrics import confusion_title, write_confusion
+from facemotion.report.plots import plot_confusion
 
 with log_to(snakemake.log[0]) as log:
-    write_confusion(snakemake.wildcards.target, list(snakemake.input), snakemake.output.confusion,
-                    snakemake.output.plots, snakemake.params.plots)
+    target, plots = snakemake.wildcards.target, snakemake.params.plots
+    summary = write_confusion(target, list(snakemake.input), snakemake.output.confusion)
+    plot_confusion(summary.mean_percent, snakemake.output.plots, confusion_title(target, summary.uar),
+                   cmap=plots["cmap"], dpi=plots["dpi"], figsize=(plots["width"], plots["height"]))
     log.info("confusion matrix of %s written", snakemake.wildcards.target)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.demo import plan_demo_corpus, render_demo_corpus
-from facemotion.logs import log_to
+from facemotion.common.logs import log_to
+from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus
 
 with log_to(snakemake.log[0]) as log:
     plan = plan_demo_corpus(snakemake.params.recordings, snakemake.params.seed)

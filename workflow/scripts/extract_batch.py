@@ -4,10 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.batch import run_batch
-from facemotion.features import write_feature_table, write_report
-from facemotion.logs import log_to
-from facemotion.settings import ExtractionSettings
+from facemotion.common.logs import log_to
+from facemotion.extraction.batch import run_batch
+from facemotion.extraction.feature_table import write_feature_table, write_report
+from facemotion.extraction.settings import ExtractionSettings
 
 with log_to(snakemake.log[0]):
     settings = ExtractionSettings(**snakemake.params.settings)

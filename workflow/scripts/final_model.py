@@ -4,14 +4,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.features import model_input, read_feature_table
-from facemotion.files import read_json
-from facemotion.logs import log_to, skip_last_collection
+from facemotion.common.files import read_json
+from facemotion.common.logs import log_to, skip_last_collection
+from facemotion.extraction.feature_table import model_input, read_feature_table
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.trained import save_model
-    from facemotion.training import train_final, training_params
+    from facemotion.learning.fitting import train_final, training_params
+    from facemotion.learning.model import save_model
 
     extraction = snakemake.params.extraction
     fold_infos = [read_json(path) for path in snakemake.input.infos]

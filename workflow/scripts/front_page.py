@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.front_page import write_front_page
-from facemotion.logs import log_to
+from facemotion.common.logs import log_to
+from facemotion.report.front_page import write_front_page
 
 with log_to(snakemake.log[0]):
     write_front_page(snakemake.params.config, snakemake.input.manifest, snakemake.input.report,

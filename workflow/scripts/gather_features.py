@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.features import gather_batches
-from facemotion.logs import log_to
+from facemotion.common.logs import log_to
+from facemotion.extraction.feature_table import gather_batches
 
 with log_to(snakemake.log[0]):
     gather_batches(snakemake.params.recordings, snakemake.input.tables, snakemake.input.reports,

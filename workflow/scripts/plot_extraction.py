@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.logs import log_to
-from facemotion.plots import write_extraction_plots
+from facemotion.common.logs import log_to
+from facemotion.report.plots import write_extraction_plots
 
 with log_to(snakemake.log[0]):
     write_extraction_plots(snakemake.input.features, snakemake.input.report, snakemake.input.manifest,

@@ -4,9 +4,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.evaluation import fold_files
-from facemotion.logs import log_to
-from facemotion.plots import write_training_curves
+from facemotion.common.logs import log_to
+from facemotion.evaluation.class_metrics import fold_files
+from facemotion.report.plots import write_training_curves
 
 with log_to(snakemake.log[0]):
     infos = fold_files(snakemake.input)  # each path names its target and held-out session

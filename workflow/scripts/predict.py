@@ -6,13 +6,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.device import select_device
-from facemotion.logs import log_to, skip_last_collection
+from facemotion.common.logs import log_to, skip_last_collection
+from facemotion.learning.device import select_device
 
 with log_to(snakemake.log[0]) as log:
     select_device(0)  # a few recordings: the CPU, with any GPU of the node hidden
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.predict import load_final_models, predict_recordings
+    from facemotion.prediction.predict import load_final_models, predict_recordings
 
     # The rows as read when the workflow started (their videos are this job's inputs); the
     # configured targets' models only.

@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.logs import log_to
-from facemotion.plots import write_rating_scatter
+from facemotion.common.logs import log_to
+from facemotion.report.plots import write_rating_scatter
 
 with log_to(snakemake.log[0]) as log:
     write_rating_scatter(list(snakemake.input), snakemake.wildcards.target, snakemake.output[0], snakemake.params.dpi)

@@ -4,13 +4,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.logs import log_to
-from facemotion.summary import results_from_files, summary_inputs, write_summary
+from facemotion.common.logs import log_to
+from facemotion.evaluation.summary import forest_table, results_from_files, summary_inputs, write_summary
+from facemotion.report.plots import plot_forest
 
 with log_to(snakemake.log[0]):
     grouped = summary_inputs(snakemake.params.prediction_dirs, snakemake.input.predictions, snakemake.input.infos)
     experiments = {name: results_from_files(files) for name, files in grouped.items()}
     statistics = snakemake.params.statistics
-    write_summary(experiments, snakemake.output.summary, snakemake.output.speakers, snakemake.output.comparison,
-                  snakemake.output.plot, statistics["resamples"], statistics["seed"], dpi=snakemake.params.dpi,
-                  speaker_independent=snakemake.params.speaker_independent)
+    summary = write_summary(experiments, snakemake.output.summary, snakemake.output.speakers,
+                            snakemake.output.comparison, statistics["resamples"], statistics["seed"],
+                            speaker_independent=snakemake.params.speaker_independent)
+    plot_forest(forest_table(summary), snakemake.output.plot, dpi=snakemake.params.dpi)

@@ -5,13 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.features import model_input, read_feature_table
-from facemotion.logs import log_to, skip_last_collection
+from facemotion.common.logs import log_to, skip_last_collection
+from facemotion.extraction.feature_table import model_input, read_feature_table
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.trained import save_model
-    from facemotion.training import train_fold, training_params
+    from facemotion.learning.fitting import train_fold, training_params
+    from facemotion.learning.model import save_model
 
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.features)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from facemotion.corpora import build_manifest
-from facemotion.logs import log_to
-from facemotion.manifest import describe_manifest, write_manifest
+from facemotion.common.logs import log_to
+from facemotion.corpora.manifest import describe_manifest, write_manifest
+from facemotion.corpora.reading import build_manifest
 
 with log_to(snakemake.log[0]) as log:
     # Read again rather than passed in, so the job is self-contained; the rule's digest param

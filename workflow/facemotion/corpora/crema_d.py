@@ -19,9 +19,8 @@ import csv
 import re
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from .common import CorpusScan, ReadOptions, as_path, entry, files_under, sex_balanced_folds
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions, as_path, entry, files_under, sex_balanced_folds
 
 CATEGORIES = {"ANG": "Angry", "DIS": "Disgusted", "FEA": "Fearful", "HAP": "Happy", "NEU": "Neutral", "SAD": "Sad"}
 CLIP = re.compile(r"^(?P<actor>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})_(?P<level>[A-Z]{2})$")

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from .common import CorpusScan, ReadOptions
-from .splits import SplitEntry, read_lines, scan_folds
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions
+from facemotion.corpora.splits import SplitEntry, read_lines, scan_folds
 
 # The release's label numbers in order, mapped onto the project's class names (docs/corpora.md).
 CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprised", "Disgusted", "Fearful")

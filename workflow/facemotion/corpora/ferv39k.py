@@ -17,10 +17,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from facemotion.manifest import TRAIN_ONLY, ManifestError
-
-from .common import CorpusScan, ReadOptions, as_path
-from .splits import SplitEntry, duplicates, listed_rows, missing_files, read_lines, refuse
+from facemotion.corpora.manifest import TRAIN_ONLY, ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions, as_path
+from facemotion.corpora.splits import SplitEntry, duplicates, listed_rows, missing_files, read_lines, refuse
 
 # The release's labels in the order public code numbers them (MAE-DFER), mapped onto the
 # project's class names.

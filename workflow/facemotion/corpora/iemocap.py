@@ -21,9 +21,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from .common import CorpusScan, ReadOptions, as_path, entry, files_under, rating
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions, as_path, entry, files_under, rating
 
 # "exc" (excited) is merged into Happy, the usual 4-class IEMOCAP convention; xxx = no majority.
 CATEGORIES = {"ang": "Angry", "hap": "Happy", "exc": "Happy", "neu": "Neutral", "sad": "Sad",

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from .common import CorpusScan, ReadOptions
-from .splits import SplitEntry, read_lines, scan_folds
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions
+from facemotion.corpora.splits import SplitEntry, read_lines, scan_folds
 
 # The release's labels in the order public code numbers them (MAE-DFER, HiCMAE), mapped onto the
 # project's class names: its own name where the project has one, else the release's capitalised.

@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from .common import CorpusScan, ReadOptions, as_path, entry, files_under, rating
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions, as_path, entry, files_under, rating
 
 # Consensus codes: the four target emotions, O = other, X = no majority among the raters.
 CATEGORIES = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral", "O": "Other", "X": None}

@@ -21,9 +21,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from .common import CorpusScan, ReadOptions, as_path, entry, files_under, sex_balanced_folds
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.scan import CorpusScan, ReadOptions, as_path, entry, files_under, sex_balanced_folds
 
 EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
             "06": "fearful", "07": "disgust", "08": "surprised"}

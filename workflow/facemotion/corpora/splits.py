@@ -14,9 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from facemotion.manifest import ManifestError
-
-from . import common
+from facemotion.corpora import scan
+from facemotion.corpora.manifest import ManifestError
 
 MAX_PROBLEMS = 20
 
@@ -104,10 +103,10 @@ def listed_rows(source: str, fold_of: dict[str, tuple[str, SplitEntry]], path_of
                 class_of: dict[str, str], split_of=lambda fold: "") -> list[dict]:
     """One manifest row per listed clip (its fold is its session; speakers unknown), after
     refusing the clips whose file or frame folder is absent."""
-    paths = {clip: common.as_path(path_of(clip)) for clip in fold_of}
+    paths = {clip: scan.as_path(path_of(clip)) for clip in fold_of}
     refuse(source, [f"{listing.where}: clip {clip} is listed but {paths[clip]} does not exist (or holds no image)"
-                    for clip, (_, listing) in sorted(fold_of.items()) if not common.recording_exists(paths[clip])])
-    return [common.entry(recording_of(clip), paths[clip], "", fold, listing.label, class_of.get(listing.label),
+                    for clip, (_, listing) in sorted(fold_of.items()) if not scan.recording_exists(paths[clip])])
+    return [scan.entry(recording_of(clip), paths[clip], "", fold, listing.label, class_of.get(listing.label),
                          split=split_of(fold))
             for clip, (fold, listing) in sorted(fold_of.items())]
 
@@ -128,7 +127,7 @@ def unlisted(media: Path, suffix: str, listed: set[str]) -> list[str]:
 
 
 def scan_folds(root: Path, options, corpus: str, test_files: dict[str, Path], train_files: dict[str, Path],
-               read_split_file, media: dict[str, Path], class_of: dict[str, str]) -> common.CorpusScan:
+               read_split_file, media: dict[str, Path], class_of: dict[str, str]) -> scan.CorpusScan:
     """A release with K official folds (DFEW, MAFW): the split files read and checked, one row per
     test-listed clip with its fold as session, the clips no split file lists as unlabelled."""
     source = f"{corpus.lower()} corpus at {root}"
@@ -150,10 +149,10 @@ def scan_folds(root: Path, options, corpus: str, test_files: dict[str, Path], tr
         raise ManifestError(f"{source}: no {media[chosen]}/ folder found (corpus.source: {chosen}; "
                             f"corpus.source: {other} reads {media[other]}/)")
     suffix = ".mp4" if chosen == "clips" else ""
-    result = common.CorpusScan(rows=listed_rows(source, fold_of, lambda clip: os.path.join(folder, clip + suffix),
+    result = scan.CorpusScan(rows=listed_rows(source, fold_of, lambda clip: os.path.join(folder, clip + suffix),
                                                 lambda clip: clip, class_of))
     # The clips outside the single-labelled folds (multi-labelled or compound-emotion clips).
-    result.unlabelled = sorted(common.as_path(folder / name) for name in unlisted(folder, suffix, set(fold_of)))
+    result.unlabelled = sorted(scan.as_path(folder / name) for name in unlisted(folder, suffix, set(fold_of)))
     sizes = ", ".join(f"{fold} {len(entries)}" for fold, entries in test_sets.items())
     result.notes.append(f"{corpus}: {len(fold_of)} single-labelled clips in the {len(test_sets)} official folds "
                         f"({sizes}); {corpus} names no speakers, so the folds are NOT speaker-independent")

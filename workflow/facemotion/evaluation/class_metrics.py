@@ -1,0 +1,277 @@
+"""Class targets: fold metrics, averaged confusion matrices and baselines, and metrics.tsv with
+the rating targets' rows beside them (:mod:`facemotion.evaluation.rating_metrics`). The seed-style
+heatmaps are drawn by :func:`facemotion.report.plots.plot_confusion`.
+
+Conventions (the seed reported confusion matrices this way):
+- A fold's confusion matrix is row-normalised to percent (rows = true class). A class that is
+  absent from a fold's test set has no recall there: its row is NaN and the fold-average of
+  that row uses only the folds where the class occurs (other rows still average all folds).
+- UAR (unweighted average recall = balanced accuracy) averages the recall of the classes present
+  in the test set; with every class present in every fold, the mean of the fold UARs equals the
+  mean of the diagonal of the averaged matrix. F1 (macro / weighted) follows sklearn: over the
+  classes present in y_true or y_pred, zero where undefined.
+- ``std`` rows are the sample standard deviation over folds (ddof=1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+from facemotion.common.files import read_json
+from facemotion.common.logs import JobError
+from facemotion.common.targets import TARGET_TITLES, is_rating, target_classes
+from facemotion.common.values import natural_key
+from facemotion.evaluation import rating_metrics
+from facemotion.evaluation.predictions import (
+    classes_from_predictions,
+    fold_files,
+    one_repeat,
+    read_predictions,
+    repeats_of,
+)
+
+log = logging.getLogger(__name__)
+
+METRICS = ("n_test", "accuracy", "uar", "f1_macro", "f1_weighted")
+BASELINES = ("chance_uar", "majority_accuracy", "majority_uar")
+
+
+def confusion_counts(y_true, y_pred, classes: Sequence[str]) -> np.ndarray:
+    """Counts (k, k): rows = true class, columns = predicted class, in ``classes`` order."""
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        counts[index[t], index[p]] += 1
+    return counts
+
+
+def row_percent(counts: np.ndarray) -> np.ndarray:
+    """Each row as percent of its total; NaN for a class without test samples."""
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, 100.0 * counts / totals, np.nan)
+
+
+def average_confusion(percent_matrices: Iterable[np.ndarray]) -> np.ndarray:
+    """Mean over folds ignoring NaN rows (a row NaN in every fold stays NaN)."""
+    stack = np.stack([np.asarray(m, dtype=np.float64) for m in percent_matrices])
+    valid = ~np.isnan(stack)
+    n = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(valid, stack, 0.0).sum(axis=0) / n, np.nan)
+
+
+def fold_metrics(y_true, y_pred, classes: Sequence[str]) -> dict:
+    """n_test, accuracy, uar (mean recall over classes present), f1_macro, f1_weighted."""
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    if len(y_true) == 0:
+        return {"n_test": 0, **{m: np.nan for m in METRICS[1:]}}
+    recall = np.diag(row_percent(confusion_counts(y_true, y_pred, classes))) / 100.0
+    return {
+        "n_test": len(y_true),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "uar": float(np.nanmean(recall)),
+        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "f1_weighted": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
+    }
+
+
+def repeat_mean_metrics(frame: pd.DataFrame, classes: Sequence[str]) -> dict:
+    """:func:`fold_metrics` of a fold's predictions, averaged over its training repeats (column
+    ``repeat``; every repeat tests the same recordings, so ``n_test`` counts one repeat's)."""
+    per_repeat = [fold_metrics(rows["y_true"], rows["y_pred"], classes) for rows in repeats_of(frame)]
+    return {name: per_repeat[0][name] if name == "n_test" else float(np.mean([m[name] for m in per_repeat]))
+            for name in METRICS}
+
+
+def majority_baseline(train_counts, y_true, classes: Sequence[str]) -> dict:
+    """Always predicting the most frequent TRAINING class (ties: first in ``classes``).
+
+    ``train_counts``: per-class counts in ``classes`` order, or a {class: count} mapping.
+    """
+    if isinstance(train_counts, Mapping):
+        train_counts = [train_counts.get(c, 0) for c in classes]
+    majority = classes[int(np.argmax(train_counts))]
+    m = fold_metrics(y_true, [majority] * len(y_true), classes)
+    return {"majority_class": majority, "majority_accuracy": m["accuracy"], "majority_uar": m["uar"]}
+
+
+def _by_target(predictions) -> dict[str, dict[str, pd.DataFrame]]:
+    """{(target, fold): frame} or a long frame with target/fold columns -> {target: {fold: frame}}."""
+    if isinstance(predictions, pd.DataFrame):
+        predictions = {k: g for k, g in predictions.groupby(["target", "fold"], sort=False)}
+    grouped: dict[str, dict[str, pd.DataFrame]] = {}
+    for (target, fold), frame in predictions.items():
+        grouped.setdefault(str(target), {})[str(fold)] = frame
+    return {t: dict(sorted(f.items(), key=lambda kv: natural_key(kv[0]))) for t, f in grouped.items()}
+
+
+def aggregate(predictions, train_counts: Mapping | None = None, skipped: Mapping | None = None,
+              classes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per-fold metrics plus a ``mean`` and a ``std`` row per target.
+
+    ``predictions``: {(target, fold): predictions frame} (or one frame with ``target`` and
+    ``fold`` columns). ``train_counts``: optional {(target, fold): per-class training counts}
+    (``info["train_class_counts"]`` from training) for the majority-class baseline; without it
+    those columns are NaN. ``skipped``: optional {(target, fold): reason} of folds without test
+    data; they are listed with that reason and left out of ``mean`` and ``std``. Columns: target,
+    fold, n_test, accuracy, uar, f1_macro, f1_weighted, chance_uar, majority_accuracy, majority_uar,
+    skipped. With training repeats (a ``repeat`` column) a fold's metrics are the repeats' mean.
+    ``classes``: the class order, when the tables have no ``p_<class>`` columns to read it from.
+    """
+    rows = []
+    for target, folds in _by_target(predictions).items():
+        per_fold = []
+        for fold, frame in folds.items():
+            fold_classes = classes or classes_from_predictions(frame)
+            row = {"target": target, "fold": fold}
+            row.update(repeat_mean_metrics(frame, fold_classes))
+            row["chance_uar"] = 1.0 / len(fold_classes)
+            counts = (train_counts or {}).get((target, fold))
+            if counts is not None:
+                base = majority_baseline(counts, one_repeat(frame)["y_true"], fold_classes)
+                row.update(majority_accuracy=base["majority_accuracy"], majority_uar=base["majority_uar"])
+            else:
+                row.update(majority_accuracy=np.nan, majority_uar=np.nan)
+            row["skipped"] = (skipped or {}).get((target, fold), "")
+            per_fold.append(row)
+        table = pd.DataFrame(per_fold)
+        numeric = table[table["skipped"] == ""].drop(columns=["target", "fold", "skipped"]).astype(float)
+        summary = [
+            {"target": target, "fold": "mean", **numeric.mean().to_dict()},
+            {"target": target, "fold": "std", **numeric.std(ddof=1).to_dict()},
+        ]
+        rows.extend(per_fold + summary)
+    columns = ["target", "fold", *METRICS, *BASELINES, "skipped"]
+    return pd.DataFrame(rows, columns=columns).fillna({"skipped": ""})
+
+
+@dataclass
+class ConfusionSummary:
+    """One target's confusion matrices as DataFrames (index = true, columns = predicted)."""
+
+    mean_percent: pd.DataFrame  # fold-averaged row percentages (the seed's figure)
+    pooled_counts: pd.DataFrame  # counts summed over all folds
+
+    @property
+    def uar(self) -> float:
+        """Mean of the averaged matrix's diagonal, in percent (the seed's reported UAR)."""
+        return float(np.nanmean(np.diag(self.mean_percent.to_numpy())))
+
+
+def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] | None = None):
+    """The fold-averaged percent matrix and the pooled counts for one target."""
+    frames = list(folds.values())
+    classes = list(classes or classes_from_predictions(frames[0]))
+    counts = {f: confusion_counts(d["y_true"], d["y_pred"], classes) for f, d in folds.items()}
+
+    def frame(values):
+        df = pd.DataFrame(values, index=pd.Index(classes, name="true"), columns=classes)
+        df.columns.name = "predicted"
+        return df
+
+    return ConfusionSummary(
+        mean_percent=frame(average_confusion(row_percent(c) for c in counts.values())),
+        pooled_counts=frame(sum(counts.values())),
+    )
+
+
+def confusion_title(target: str, uar_percent: float) -> str:
+    return f"{TARGET_TITLES.get(target, target)}: UAR {uar_percent:.1f}%"
+
+
+def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
+                  metrics_path: Path) -> pd.DataFrame:
+    """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table.
+
+    ``prediction_files`` and ``info_files``: {(target, fold): path} (see :func:`fold_files`),
+    with the same keys. Targets are listed in the mapping's order, folds in natural order.
+    """
+    if set(prediction_files) != set(info_files):
+        unpaired = sorted(set(prediction_files) ^ set(info_files))
+        raise ValueError(f"predictions and training infos are not of the same folds: (target, fold) {unpaired} "
+                         "has only one of them")
+    predictions = read_predictions(prediction_files)
+    infos = {key: read_json(path) for key, path in info_files.items()}
+    train_counts = {key: info["train_class_counts"] for key, info in infos.items()}
+    skipped = {key: info["skipped"] for key, info in infos.items() if info.get("skipped")}
+    for (target, fold), reason in skipped.items():
+        log.warning("%s fold %s skipped: %s", target, fold, reason)
+    for target in dict.fromkeys(target for target, _ in infos):
+        reasons = [reason for (t, _), reason in skipped.items() if t == target]
+        if len(reasons) == sum(t == target for t, _ in infos):
+            # An empty UAR and "Done" would pass for a result: the run fails, after the extraction
+            # report and plots that show why were written (the rule waits for them).
+            raise JobError(f"nothing learnt for {target}: every one of its {len(reasons)} folds was skipped "
+                           f"({reasons[0]}{f'; and {len(reasons) - 1} more' if len(reasons) > 1 else ''}); "
+                           "see results/plots/extraction_status.png")
+    ratings = {key: info for key, info in infos.items() if is_rating(info)}
+    metrics = aggregate({key: frame for key, frame in predictions.items() if key not in ratings}, train_counts,
+                        skipped)
+    if ratings:
+        order = list(dict.fromkeys(target for target, _ in prediction_files))
+        rated = aggregate_regression({key: predictions[key] for key in ratings}, ratings, train_counts, skipped)
+        # infer_objects: without a class target the first table is empty, of object columns.
+        metrics = pd.concat([metrics, rated], ignore_index=True).infer_objects()
+        metrics = metrics.iloc[np.argsort(metrics["target"].map(order.index).to_numpy(), kind="stable")]
+        predictions = {key: frame for key, frame in predictions.items() if key not in ratings}
+    written = metrics.round(4)
+    # Fold rows count recordings; mean and std rows may be fractional.
+    written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
+                         for fold, n in zip(written["fold"], metrics["n_test"])]
+    written.to_csv(metrics_path, sep="\t", index=False)
+    for target, folds in _by_target(predictions).items():
+        mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
+        evaluated = sum((target, fold) not in skipped for fold in folds)
+        log.info("%s: UAR %.3f (majority baseline %.3f, chance %.3f), accuracy %.3f over %d folds",
+                 target, mean["uar"], mean["majority_uar"], mean["chance_uar"], mean["accuracy"], evaluated)
+    for target in dict.fromkeys(target for target, _ in ratings):
+        mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
+        log.info("%s (ratings): CCC %.3f (fold mean), RMSE %.3f, binned UAR %.3f (chance %.3f)", target,
+                 mean["ccc"], mean["rmse"], mean["uar_binned"], mean["chance_uar"])
+    return metrics
+
+
+def aggregate_regression(predictions: Mapping[tuple[str, str], pd.DataFrame], infos: Mapping[tuple[str, str], Mapping],
+                         train_counts: Mapping | None = None, skipped: Mapping | None = None) -> pd.DataFrame:
+    """metrics.tsv's rows of rating targets: per fold ``ccc``, ``pearson``, ``rmse``, ``mae`` (averaged
+    over repeats) and ``uar_binned``, the UAR of the predictions binned at the fold's thresholds
+    (``infos``: {(target, fold): info.json}), with its baselines; ``mean`` and ``std`` rows as
+    :func:`aggregate`'s. ``predictions`` as read by :func:`read_predictions`."""
+    tables = []
+    for target, folds in _by_target(predictions).items():
+        frames = {fold: frame.astype({"y_true": float, "y_pred": float}) for fold, frame in folds.items()}
+        binned_frames = {(target, fold): rating_metrics.binned(frame, target, **infos[(target, fold)]["thresholds"])
+                         for fold, frame in frames.items()}
+        table = aggregate(binned_frames, train_counts, skipped, classes=target_classes(target))
+        table = table[["target", "fold", "n_test", "uar", "chance_uar", "majority_accuracy", "majority_uar",
+                       "skipped"]].rename(columns={"uar": "uar_binned"})
+        per_fold = pd.DataFrame([rating_metrics.repeat_mean_metrics(frame) for frame in frames.values()],
+                                index=list(frames), columns=list(rating_metrics.METRICS))
+        trained = per_fold[[(target, fold) not in (skipped or {}) for fold in per_fold.index]]
+        per_fold.loc["mean"], per_fold.loc["std"] = trained.mean(), trained.std(ddof=1)
+        tables.append(table.join(per_fold, on="fold"))
+    return pd.concat(tables, ignore_index=True)
+
+
+def write_confusion(target: str, prediction_files: Sequence[Path], confusion_path: Path) -> ConfusionSummary:
+    """One target's averaged confusion matrix (tsv) from its folds' predictions files (named as
+    :func:`facemotion.evaluation.predictions.fold_files` reads them); returns it for the heatmaps."""
+    folds = read_predictions(fold_files(prediction_files))
+    info = read_json(str(next(iter(prediction_files)))[: -len(".tsv")] + ".info.json")
+    if is_rating(info):  # a rating target: the matrix of its predictions binned
+        folds = {key: rating_metrics.binned(frame, target, **info["thresholds"]) for key, frame in folds.items()}
+    summary = confusion_summary({fold: frame for (_, fold), frame in folds.items()},
+                                target_classes(target) if is_rating(info) else None)
+    confusion = pd.concat({"mean_percent": summary.mean_percent, "pooled_count": summary.pooled_counts},
+                          names=["matrix"])
+    confusion.to_csv(confusion_path, sep="\t", float_format="%.2f")
+    return summary

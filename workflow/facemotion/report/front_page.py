@@ -1,0 +1,149 @@
+"""The front page of `snakemake --report`: the corpus, the settings and the headline results of
+this run, as reStructuredText (the report's workflow description)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from facemotion.common.files import reading
+from facemotion.common.targets import TARGET_TITLES, learnt_as_rating
+from facemotion.evaluation.statistics import PROPORTION, t_interval
+from facemotion.extraction.records import OK
+
+
+def _counts(values: pd.Series, order: Sequence[str] | None = None) -> str:
+    counts = values.value_counts()
+    keys = [k for k in (order or []) if k in counts] + sorted(set(counts.index) - set(order or []))
+    return ", ".join(f"{key} {counts[key]}" for key in keys)
+
+
+def _list_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    return lines + [""]
+
+
+def _repeats_sentence(training: Mapping) -> str:
+    if training["repeats"] == 1:
+        return ("Each fold was trained once: the variance between training runs (seeds) was not estimated "
+                "separately (set training.repeats to estimate it).")
+    return (f"Each fold was trained {training['repeats']} times (seeds {training['seed']} to "
+            f"{training['seed'] + training['repeats'] - 1}); the UARs average them, and results/summary.tsv "
+            "gives the standard deviation of the UAR across these repeats (uar_repeat_sd).")
+
+
+def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame) -> str:
+    """The page's text. ``config``: the validated workflow config; the tables as read from
+    results/manifest.tsv, results/extraction/report.tsv and results/metrics.tsv. The intervals are
+    the summary's, from the fold rows of metrics.tsv (so the page need not wait for the summary)."""
+    corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
+    kept = report["status"] == OK
+    dropped = report.loc[~kept, "status"]
+    # Without speaker ids the intervals are over test clips (a bootstrap): they are in summary.tsv only.
+    speakers = bool((manifest["speaker"] != "").any())
+    corpus_name = "synthetic demo corpus" if corpus["format"] == "demo" else f"{corpus['format']} corpus"
+    validation = ("a random share of the training recordings" if config.get("validation") == "share"
+                  else "a validation session")
+    protocol = {"loso": f"leave one session out; each fold's epoch chosen by the UAR on {validation}",
+                "seed": "the seed's: the held-out session split into dev and test halves, fixed epochs"}
+    lines = [
+        "facemotion: what this run did",
+        "=============================",
+        "",
+        f"**Corpus**: {corpus_name} at ``{corpus['path']}``: {len(manifest)} recordings, "
+        + (f"{manifest['speaker'].nunique()} speakers, " if speakers else "speakers not named, ")
+        + f"{manifest['session'].nunique()} sessions; "
+        f"{_counts(manifest['label'], config['classes'])}.",
+        "",
+        f"**Face extraction**: {extraction['n_frames']} face frames per recording "
+        + (f"as {extraction['face_size']} x {extraction['face_size']} greyscale crops"
+           if config["features"] == "pixels" else "as dlib's 68 landmarks and 6 geometric features")
+        + f" (HOG detector at width {extraction['detect_width']}, upsample {extraction['upsample']}, "
+        f"margin {extraction['margin']}): **{int(kept.sum())} of {len(report)} recordings kept**"
+        + (f"; dropped: {_counts(dropped)}." if len(dropped) else "."),
+        "",
+        f"**Training**: {training['model']}, {training['optimizer']} with learning rate "
+        f"{training['learning_rate']}, batch size {training['batch_size']}, {training['epochs']} epochs at most, "
+        f"{training['normalisation']} normalisation, seed {training['seed']}; protocol: "
+        f"{protocol.get(config['cv']['protocol'], config['cv']['protocol'])}. Activation and valence ratings "
+        f"binned at <= {config['binning']['low']} and >= {config['binning']['high']}.",
+        "",
+        "Results",
+        "-------",
+        "",
+        _repeats_sentence(training),
+        "",
+    ]
+    rows = []
+    rated = {target for target in set(metrics["target"]) if learnt_as_rating(target, config["dimensions"])}
+    for target in sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index):
+        by_fold = metrics[metrics["target"] == target].set_index("fold")
+        trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
+        folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
+        mean = by_fold.loc["mean"]
+        _, low, high, _ = t_interval(by_fold.loc[folds, "uar"].to_numpy(dtype=float), PROPORTION)
+        interval = f"({low:.3f}-{high:.3f})" if speakers else "(summary.tsv)"
+        rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** {interval}",
+                     f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
+                     str(len(folds))])
+    if rows:  # none when every target is learnt as ratings
+        about = ("The 95 % intervals are t-intervals over the folds, which hold disjoint speakers: they are about "
+                 "new speakers (see results/summary.tsv and docs/statistics.md)." if speakers else
+                 "The corpus does not name its speakers, so the folds may share them: the 95 % intervals, from a "
+                 "bootstrap of the test clips, are in results/summary.tsv (see docs/statistics.md).")
+        lines += ["Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
+                  "always predicting the training folds' most frequent class (majority) and chance. " + about, ""]
+        lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
+    if rated:
+        lines += _rating_lines(metrics, rated)
+    lines += [
+        "What to look at",
+        "---------------",
+        "",
+        "1. `Faces`_: are the crops faces, centred, of the right person? Then the dropped recordings "
+        "and why.",
+        "2. `Extraction`_: how many recordings each session and speaker lost, and for what reason.",
+        "3. `Training`_: did the loss fall and the validation UAR rise; was the chosen epoch at the end "
+        "(more epochs may help) or early (overfitting)?",
+        "4. `Confusion matrices`_ and `Metrics`_: which classes are confused, and how far each fold is "
+        "above the baselines.",
+        "",
+    ]
+    # The report renders this page with Jinja before reStructuredText: keep names from the data
+    # (speakers, paths) from being read as Jinja syntax.
+    return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
+
+
+def _rating_lines(metrics: pd.DataFrame, rated: set[str]) -> list[str]:
+    """The rating targets' results (dimensions: regression): CCC and the binned predictions' UAR."""
+    lines = ["Activation and valence are learnt as ratings: the concordance correlation coefficient (CCC, 1 "
+             "is perfect agreement, 0 none) of the predicted and the rated values, the folds' mean, and the "
+             "UAR of the predictions binned as the classes are (see `Ratings`_).", ""]
+    rows = []
+    for target in sorted(rated, key=list(TARGET_TITLES).index):
+        by_fold = metrics[metrics["target"] == target].set_index("fold")
+        mean = by_fold.loc["mean"]
+        folds = [f for f in by_fold.index if f not in ("mean", "std")]
+        _, low, high, _ = t_interval(by_fold.loc[folds, "ccc"].to_numpy(dtype=float), (-1.0, 1.0))
+        rows.append([TARGET_TITLES.get(target, target), f"**{mean['ccc']:.3f}** ({low:.3f} to {high:.3f})",
+                     f"{mean['pearson']:.3f}", f"{mean['rmse']:.3f}", f"{mean['uar_binned']:.3f}",
+                     f"{mean['chance_uar']:.3f}"])
+    return lines + _list_table(["target", "CCC, folds' mean (95 % CI)", "Pearson r", "RMSE", "binned UAR",
+                                "chance UAR"], rows)
+
+
+def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
+    def read(p, **options):
+        with reading(p):
+            return pd.read_csv(p, sep="\t", **options)
+
+    # Metrics keep NaN for a skipped fold's empty cells; the others read as text.
+    metrics = read(metrics_path, dtype={"fold": str, "target": str})
+    manifest, report = (read(p, dtype=str, keep_default_na=False) for p in (manifest_path, report_path))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(front_page(config, manifest, report, metrics))
