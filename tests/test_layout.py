@@ -261,3 +261,15 @@ def test_the_options_listed_in_config_yaml_are_the_schemas():
         for part in key.split("."):
             node = node["properties"][part]
         assert options == node["enum"], key
+
+
+def test_whether_a_target_is_a_class_or_a_rating_is_decided_in_one_place():
+    """Only common/targets.py reads `dimensions` against "regression" or a fold's "task"; the rest
+    of the workflow asks it (learnt_as_rating, is_rating)."""
+    deciding = []
+    for path in [*PACKAGE.rglob("*.py"), *(ROOT / "workflow" / "scripts").glob("*.py"),
+                 *(ROOT / "workflow" / "rules").glob("*.smk")]:
+        code = path.read_text()
+        if re.search(r"""["']regression["']|\.get\(["']task["']\)|\[["']task["']\]""", code):
+            deciding.append(path.relative_to(ROOT).as_posix())
+    assert deciding == ["workflow/facemotion/common/targets.py"]

@@ -69,7 +69,7 @@ class TrainParams:
     gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
     precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
     verbose: int = 2  # keras fit verbosity: 2 = one line per epoch
-    dimensions: str = "binned"  # activation, valence: "binned" classes or "regression" (tasks.RatingTask)
+    dimensions: str = "binned"  # config dimensions: activation, valence binned into classes or as ratings
 
     @classmethod
     def from_mapping(cls, params: Mapping | None) -> TrainParams:
@@ -170,8 +170,6 @@ def batch_dataset(
     rows = np.asarray(rows, dtype=np.int64)
     batch_size, epochs = int(batch_size), int(epochs)
     rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
-    if rng is not None:
-        rng.permutation(len(rows))  # THROWAWAY: removed in the next commit
     # positions[e]: the positions in ``rows`` that epoch e visits, sorted within each batch so
     # that the reads from the big array go forward (cache friendly).
     positions = np.empty((epochs, len(rows)), np.int64)
