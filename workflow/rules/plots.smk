@@ -102,7 +102,10 @@ rule front_page:
         # settings that only schedule or group jobs.
         config=canonical(
             {
-                **{key: REFERENCE.settings[key] for key in ("corpus", "classes", "features", "binning", "cv")},
+                **{
+                    key: REFERENCE.settings[key]
+                    for key in ("corpus", "classes", "dimensions", "features", "binning", "cv")
+                },
                 "extraction": {k: v for k, v in REFERENCE.settings["extraction"].items() if k != "recordings_per_job"},
                 "training": without_scheduling(REFERENCE.settings["training"]),
                 # cv.validation as resolved for this corpus (auto -> share or next_session)
