@@ -87,7 +87,7 @@ def make_data(n: int, n_frames: int, size: int, n_classes: int, seed: int = 0):
 
 
 def build(args):
-    """The project's model and compilation, as facemotion.learning.fitting._fit makes them."""
+    """The project's model and compilation, as facemotion.learning.fitting.fit makes them."""
     import keras
     from facemotion.learning.networks import compile_model, seed_cnn
 

@@ -108,9 +108,10 @@ def start_tensorflow(args, seed=0) -> str:
 
 def worker_throughput(args, mode: str) -> dict:
     import keras
-    from facemotion.learning.fitting import balanced_class_weights, batch_dataset, batches_per_epoch, fit_normalisation
+    from facemotion.learning.fitting import batch_dataset, batches_per_epoch, fit_normalisation
     from facemotion.learning.model import standardised_model
     from facemotion.learning.networks import build_model, compile_model
+    from facemotion.learning.tasks import balanced_class_weights
 
     device = start_tensorflow(args)
     n = args.n_throughput
