@@ -191,3 +191,44 @@ def test_bad_prediction_folders_are_refused_in_one_line_naming_the_file(tmp_path
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert str(folder if breakage == "empty" else broken) in result.stderr
     assert not (tmp_path / "summary.tsv").exists()
+
+
+# ------------------------------------------------------------------ issue 35: the command's faults
+
+
+@pytest.mark.parametrize("option", ["--out", "--comparison"])
+def test_the_command_never_writes_over_a_prediction_file_it_reads(tmp_path, option):
+    rng = np.random.default_rng(3)
+    ours, published = _prediction_dir(tmp_path / "ours", 0.5, rng), _prediction_dir(tmp_path / "published", 0.9, rng)
+    fold = ours / "fold_1.tsv"
+    before = fold.read_bytes()
+    outputs = {"--out": str(tmp_path / "summary.tsv"), "--comparison": str(tmp_path / "c.tsv"), option: str(fold)}
+    result = _summarise(ours, published, *[part for pair in outputs.items() for part in pair])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and str(fold) in result.stderr and option in result.stderr
+    assert fold.read_bytes() == before
+
+
+def test_the_command_refuses_a_new_fold_file_in_a_folder_it_reads(tmp_path):
+    """fold_9.tsv would be read as a fold by the next call."""
+    ours = _prediction_dir(tmp_path / "ours", 0.5, np.random.default_rng(3))
+    result = _summarise(ours, "--out", ours / "fold_9.tsv")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert not (ours / "fold_9.tsv").exists()
+
+
+def test_the_command_refuses_one_file_for_summary_and_comparison(tmp_path):
+    rng = np.random.default_rng(3)
+    ours, published = _prediction_dir(tmp_path / "ours", 0.5, rng), _prediction_dir(tmp_path / "published", 0.9, rng)
+    same = tmp_path / "tables.tsv"
+    result = _summarise(ours, published, "--out", same, "--comparison", same)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--out and --comparison" in result.stderr and not same.exists()
+
+
+def test_the_command_refuses_an_output_in_a_missing_folder_in_one_line(tmp_path):
+    ours = _prediction_dir(tmp_path / "ours", 0.5, np.random.default_rng(3))
+    result = _summarise(ours, "--out", tmp_path / "missing" / "dir" / "x.tsv")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert str(tmp_path / "missing" / "dir") in result.stderr

@@ -96,6 +96,10 @@ def summarise_dirs(args) -> int:
     if len(set(names)) < len(names):
         print(f"error: two DIRs have the same name ({', '.join(names)}): each names an experiment", file=sys.stderr)
         return 2
+    problem = output_problem(args.dirs, {"--out": args.out, "--comparison": args.comparison})
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         experiments = {name: {args.target: read_prediction_dir(d, args.target, args.classes)}
                        for name, d in zip(names, args.dirs)}
@@ -108,6 +112,29 @@ def summarise_dirs(args) -> int:
         return 2
     print(Path(args.out).read_text(), end="")
     return 0
+
+
+def output_problem(dirs, outputs) -> str | None:
+    """Why the tables cannot be written where asked, or None. An output never replaces a file the
+    same command reads, nor lands in a DIR as a fold_* file that the next call would read as a fold;
+    and each output is its own file in a folder that exists."""
+    from pathlib import Path
+
+    read = {Path(d).resolve() for d in dirs}
+    written = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        target = Path(path).resolve()
+        if target.parent in read and target.name.startswith("fold_"):
+            return (f"{option} {path}: is a fold file of DIR {target.parent}, which this command reads; "
+                    "write the table outside the prediction folders")
+        if target in written:
+            return f"--out and --comparison are the same file ({path}); name two files"
+        if not target.parent.is_dir():
+            return f"{option} {path}: the folder {Path(path).parent} does not exist; create it or name another"
+        written[target] = option
+    return None
 
 
 def check_corpus_command(corpus_format: str, root: str, classes: list[str], folds: int, source: str = "",
