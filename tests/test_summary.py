@@ -232,3 +232,17 @@ def test_the_command_refuses_an_output_in_a_missing_folder_in_one_line(tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert str(tmp_path / "missing" / "dir") in result.stderr
+
+
+def test_a_recording_listed_twice_in_one_fold_file_is_refused_naming_the_lines(tmp_path):
+    """Counted once per recording: a copied row would add a test recording (n_test 16 -> 21)."""
+    folder = _prediction_dir(tmp_path / "system", 0.5, np.random.default_rng(2), repeats=2, folds="12")
+    fold = folder / "fold_2.tsv"
+    frame = pd.read_csv(fold, sep="\t")
+    # Row 3 of the file (after the header) again as the last row, and in the same repeat.
+    pd.concat([frame, frame.iloc[[1]]]).to_csv(fold, sep="\t", index=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--classes", *CLASSES)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert f"{fold}: line {len(frame) + 2}: recording r2_01 is already on line 3" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()

@@ -356,6 +356,19 @@ class PredictionsError(ValueError):
     """A folder of predictions that cannot be summarised; the message names the file and the problem."""
 
 
+def repeated_recording(frame: pd.DataFrame) -> tuple[str, int, int] | None:
+    """The first recording a predictions table lists twice in one training repeat, as (recording,
+    its first line, the line repeating it), lines of the file (the header is line 1); else None.
+    Each recording counts once: a copied row would add a test recording."""
+    keys = ["repeat", "recording"] if "repeat" in frame else ["recording"]
+    repeated = frame.duplicated(keys).to_numpy()
+    if not repeated.any():
+        return None
+    at = int(np.argmax(repeated))
+    first = int(np.argmax((frame[keys] == frame.iloc[at][keys]).all(axis=1).to_numpy()))
+    return frame["recording"].iloc[at], first + 2, at + 2
+
+
 def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] | None = None) -> TargetResults:
     """A folder's ``fold_<name>.tsv`` files in the project's prediction format (``recording``,
     ``speaker``, ``y_true``, ``y_pred``, optional ``repeat``; other columns ignored), folds in
@@ -380,6 +393,11 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
                                    f"(needs {', '.join(PREDICTION_COLUMNS)}, optional repeat)")
         if "repeat" in frame and not frame["repeat"].str.fullmatch(r"\d+").all():
             raise PredictionsError(f"{path}: column repeat holds values that are not whole numbers")
+        twice = repeated_recording(frame)
+        if twice:
+            raise PredictionsError(f"{path}: line {twice[2]}: recording {twice[0]} is already on line {twice[1]}"
+                                   f"{' in the same repeat' if 'repeat' in frame else ''}; list each recording "
+                                   "once per repeat")
         for recording in one_repeat(frame)["recording"]:
             if fold_of.setdefault(recording, fold) != fold:
                 raise PredictionsError(f"{path}: recording {recording} is also in fold {fold_of[recording]}; "
