@@ -122,6 +122,20 @@ def test_a_config_error_ends_without_traceback_lines(fake_corpus):
     assert "ConfigError: invalid configuration:" in text and "training.epochs: got -1" in text
 
 
+def test_an_experiment_named_twice_in_the_config_is_refused_naming_the_key_and_lines(fake_corpus):
+    """YAML keeps the last of two keys: the first `fast` would vanish without a word (issue 35)."""
+    folder, rows = fake_corpus
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"{HEADER}\n" + "".join(f"{row}\n" for row in rows))
+    config = folder / "my.yaml"
+    config.write_text(f"corpus: {{format: tsv, path: {manifest}}}\ntargets: [label]\nexperiments:\n"
+                      "  fast:\n    training: {epochs: 1}\n  slow:\n    training: {epochs: 3}\n"
+                      "  fast:\n    training: {epochs: 2}\n")
+    text = refusal(snakemake(folder, "-n", "--configfile", str(config), ok=False))
+    assert f"{config}, line 8: key 'experiments.fast' is written twice (first on line 4)" in text
+    assert len([line for line in text.splitlines() if "written twice" in line]) == 1
+
+
 # ----------------------------------------------------------------------------- one tiny run
 
 

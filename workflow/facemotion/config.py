@@ -150,6 +150,37 @@ def canonical(value):
     return value
 
 
+def repeated_keys(path: str | Path) -> list[str]:
+    """Each key a YAML (or JSON) config file writes twice in one mapping, one line each, naming the
+    file, the line and the dotted key. YAML keeps the last of the two without a word: an experiment
+    named twice would vanish from the run. A file YAML cannot read is Snakemake's to report."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    problems = []
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item, prefix)
+        if not isinstance(node, yaml.MappingNode):
+            return
+        first_line = {}
+        for key, value in node.value:
+            name = f"{prefix}{key.value}" if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and key.value != "<<":  # "<<" merges another mapping in
+                if name in first_line:
+                    problems.append(f"{path}, line {key.start_mark.line + 1}: key {name!r} is written twice (first "
+                                    f"on line {first_line[name]}); YAML would keep only the last: remove or "
+                                    "rename one")
+                first_line.setdefault(name, key.start_mark.line + 1)
+            walk(value, f"{name}." if name else prefix)
+
+    walk(root, "")
+    return problems
+
+
 def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dict]:
     """Validate `config` in place and return each experiment's full, validated configuration.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import ConfigError, canonical, experiment_configs, without_scheduling
+from facemotion.config import ConfigError, canonical, experiment_configs, repeated_keys, without_scheduling
 from facemotion.corpora.reading import build_manifest
 from facemotion.learning.folds import validation_method
 from facemotion.corpora.manifest import (
@@ -32,6 +32,11 @@ def refuse(error):
 
 
 try:
+    # A key written twice in a config file (the project's or a --configfile): Snakemake's YAML
+    # loader keeps the last one without a word.
+    _repeated = [problem for path in workflow.configfiles for problem in repeated_keys(path)]
+    if _repeated:
+        raise ConfigError("\n".join(_repeated))
     # Validates the top level and every experiment; without `experiments`, one called "default".
     EXPERIMENT_CONFIGS = experiment_configs(config)
     MANIFEST, MANIFEST_NOTES = build_manifest(config)
