@@ -136,6 +136,20 @@ def test_an_experiment_named_twice_in_the_config_is_refused_naming_the_key_and_l
     assert len([line for line in text.splitlines() if "written twice" in line]) == 1
 
 
+def test_an_experiment_name_too_long_for_a_file_name_is_refused_at_start(fake_corpus):
+    """It names a folder: 300 bytes passed the start and crashed the run after the first experiment
+    trained ("File name too long"), leaving the last run's summary.tsv (issue 35)."""
+    folder, rows = fake_corpus
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"{HEADER}\n" + "".join(f"{row}\n" for row in rows))
+    name = "x" * 300
+    config = write_config(folder, manifest, experiments={"short": {"training": {"epochs": 1}}, name: {}})
+    text = refusal(snakemake(folder, "-n", "--configfile", str(config), ok=False))
+    line = next(line for line in text.splitlines() if "NAME_MAX" in line)
+    assert f"experiments.{name[:40]}...: the experiment's name is 300 bytes" in line
+    assert "choose a shorter name" in line and "experiments.short" not in text
+
+
 # ----------------------------------------------------------------------------- one tiny run
 
 

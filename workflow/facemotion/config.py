@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from pathlib import Path
 
 import jsonschema
@@ -195,6 +196,7 @@ def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dic
     experiments = {}
     if not problems:
         for name, override in (config.get("experiments") or {}).items():
+            problems += filter(None, [experiment_name_problem(name, Path(workdir))])
             merged = _merged({k: v for k, v in as_written.items() if k != "experiments"}, override)
             found = _problems(merged, schema, Path(workdir)) or _experiment_problems(merged, config)
             problems += [f"experiments.{name}.{problem}" for problem in found]
@@ -204,6 +206,35 @@ def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dic
     for validated in (config, *experiments.values()):
         _coerce_numbers(validated, schema, ints_as_floats=True)
     return experiments or {"default": config}
+
+
+# What a run writes inside an experiment's folder, at most: a fold's temporary model sidecar
+# (predictions/activation/.fold_<session>.keras.json.<pid>.<token>.tmp, a session id up to 200 bytes).
+EXPERIMENT_TAIL_BYTES = 300
+
+
+def experiment_name_problem(name: str, workdir: Path) -> str | None:
+    """An experiment's name becomes a folder (results/experiments/<name>/): checked at start
+    against the file system's limits, not by a crash after the first experiment trained."""
+    name_max, path_max = (_file_system_limit(workdir, limit, default) for limit, default in
+                          (("PC_NAME_MAX", 255), ("PC_PATH_MAX", 4096)))
+    size = len(name.encode())
+    shown = name if len(name) <= 40 else f"{name[:40]}..."
+    if size > name_max:
+        return (f"experiments.{shown}: the experiment's name is {size} bytes, more than a file name may have here "
+                f"(NAME_MAX {name_max}); choose a shorter name")
+    folder = len(str(workdir.resolve() / "results" / "experiments" / name).encode())
+    if folder + EXPERIMENT_TAIL_BYTES > path_max:
+        return (f"experiments.{shown}: the experiment's folder under {workdir.resolve()} leaves too little of the "
+                f"{path_max} bytes a path may have here (PATH_MAX) for its files; choose a shorter name")
+    return None
+
+
+def _file_system_limit(folder: Path, limit: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, limit)
+    except (OSError, ValueError):  # a limit the system does not report
+        return default
 
 
 def _merged(base: dict, override: dict) -> dict:
