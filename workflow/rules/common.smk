@@ -20,6 +20,7 @@ from facemotion.corpora.manifest import (
     train_only_sessions,
 )
 from facemotion.prediction.predict import PredictionInputError, read_recordings
+from facemotion.report.front_page import page_settings
 from facemotion.common.targets import TARGETS as ALL_TARGETS, learnt_as_rating
 
 
