@@ -246,3 +246,50 @@ def test_a_recording_listed_twice_in_one_fold_file_is_refused_naming_the_lines(t
     assert result.stderr.count("\n") == 1
     assert f"{fold}: line {len(frame) + 2}: recording r2_01 is already on line 3" in result.stderr
     assert not (tmp_path / "summary.tsv").exists()
+
+
+def _rating_dir(folder, rng, info=True, folds="123"):
+    """A rating target's fold files (dimensions: regression), with or without their infos."""
+    folder.mkdir(parents=True)
+    for fold in folds:
+        true = rng.uniform(1, 5, 30).round(2)
+        pd.DataFrame({"recording": [f"r{fold}_{i:02d}" for i in range(30)], "session": fold,
+                      "speaker": [f"s{fold}{'ab'[i % 2]}" for i in range(30)], "y_true": true,
+                      "y_pred": (true + rng.normal(0, 0.5, 30)).round(2)}).to_csv(folder / f"fold_{fold}.tsv",
+                                                                                   sep="\t", index=False)
+        if info:
+            (folder / f"fold_{fold}.info.json").write_text(json.dumps(
+                {"task": "regression", "thresholds": {"low": 2.5, "high": 3.5}, "train_class_counts": [8, 6, 9]}))
+    return folder
+
+
+def test_ratings_without_their_infos_are_not_read_as_classes(tmp_path):
+    """Issue 35: every distinct rating became a class (32 recall_1.630000 columns, UAR 0.0, exit 0)."""
+    folder = _rating_dir(tmp_path / "valence", np.random.default_rng(4), info=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--target", "valence")
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1
+    assert f"{folder / 'fold_1.tsv'}: y_true holds only numbers" in result.stderr
+    assert "fold_<name>.info.json" in result.stderr and "--classes" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()
+
+
+def test_a_rating_folder_needs_a_rating_target_and_then_compares_with_a_class_folder(tmp_path):
+    """Issue 35: a class folder and a rating folder together ended in a KeyError traceback."""
+    rng = np.random.default_rng(5)
+    classes = _prediction_dir(tmp_path / "binned", 0.6, rng)
+    for path in classes.glob("fold_*.tsv"):  # valence as classes, as `dimensions: binned` learns it
+        frame = pd.read_csv(path, sep="\t")
+        names = dict(zip(CLASSES, ["negative", "neutral", "positive", "neutral"]))
+        frame.assign(y_true=frame["y_true"].map(names), y_pred=frame["y_pred"].map(names)).to_csv(
+            path, sep="\t", index=False)
+    ratings = _rating_dir(tmp_path / "ratings", rng)
+    result = _summarise(classes, ratings, "--out", tmp_path / "summary.tsv")  # --target label, the default
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{ratings / 'fold_1.info.json'}: a rating target's predictions" in result.stderr
+    assert "--target activation or --target valence" in result.stderr
+    result = _summarise(classes, ratings, "--out", tmp_path / "summary.tsv", "--comparison", tmp_path / "c.tsv",
+                        "--target", "valence")
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
+    assert summary["n_test"].tolist() == [120, 90] and summary["ccc"].notna().tolist() == [False, True]
