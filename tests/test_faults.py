@@ -104,6 +104,9 @@ def test_rows_ending_in_a_tab_are_refused_by_their_field_count(fake_corpus):
 @pytest.mark.parametrize("content, message", [
     (b"recording\tpath\n", "no recordings listed, only a header"),
     ("recording\tpath\nsmile\tcaf\u00e9.mp4\n".encode("latin-1"), "not UTF-8 text: byte 0xe9 in line 2"),
+    # Issue 35: two videos under one id gave two output rows with that id.
+    (b"recording\tpath\nsmile\ta.mp4\nfrown\tb.mp4\nsmile\tc.mp4\n",
+     "recording id 'smile' is in rows 2 and 4; give each video its own id (the predictions have one row per id)"),
 ])
 def test_a_bad_predict_list_is_refused_at_start_in_one_line(fake_corpus, content, message):
     folder, rows = fake_corpus

@@ -73,16 +73,30 @@ def main(argv=None) -> int:
         if folders and (args.start is not None or args.end is not None):
             raise PredictionInputError(f"{folders[0]} is a folder of frames, which has no frame rate: --start and "
                                        "--end select seconds of a video")
+        # A folder's name is its id whole ("clip.01"); a video's without its suffix.
+        ids = [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos]
+        check_one_id_each(args.videos, ids)
         models = load_final_models(args.model_dir)
     except PredictionInputError as error:  # the user's mistake: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    # A folder's name is its id whole ("clip.01"); a video's without its suffix.
-    rows = pd.DataFrame({"recording": [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos],
-                         "path": args.videos, "start": args.start, "end": args.end})
+    rows = pd.DataFrame({"recording": ids, "path": args.videos, "start": args.start, "end": args.end})
     predictions = predict_recordings(rows, models)
     predictions.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6f")
     return 0
+
+
+def check_one_id_each(videos, ids) -> None:
+    """The output has one row per id: two videos under one id (one file given twice, or two files
+    of one name in different folders) would be two rows for one recording."""
+    from facemotion.prediction.predict import PredictionInputError
+
+    first = {}
+    for video, recording in zip(videos, ids):
+        if recording in first:
+            raise PredictionInputError(f"{first[recording]} and {video} both get the id {recording!r} (the name "
+                                       "without its suffix); rename one, or predict them in separate calls")
+        first[recording] = video
 
 
 def summarise_dirs(args) -> int:
