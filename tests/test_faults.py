@@ -301,3 +301,24 @@ def test_a_run_that_keeps_no_recording_fails_after_showing_why(tmp_path):
     for picture in ("extraction_status", "faces_dropped"):
         assert (tmp_path / f"results/plots/{picture}.png").stat().st_size > 1000
     assert not (tmp_path / "results/metrics.tsv").exists()
+
+
+def test_a_test_recording_dropped_at_extraction_is_said_on_the_console(tmp_path):
+    """Issue 35: a listed test clip dropped at extraction (all frames empty, too few frames, not a
+    video) shrank the test set with the run exiting 0 and nothing on the console."""
+    corpus = tmp_path / "corpus"
+    manifest = render(corpus, n_recordings=12)
+    still = cv2.imencode(".png", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
+    (corpus / "videos" / "still.mp4").write_bytes(still)
+    first = manifest[manifest["session"] == "1"].iloc[0]
+    manifest.loc[len(manifest)] = ["still", "videos/still.mp4", first["speaker"], "1", "Neutral", "3", "3"]
+    manifest.to_csv(corpus / "manifest.tsv", sep="\t", index=False)
+    tested = (manifest["session"].isin(["1", "2"])).sum()
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = snakemake(workdir, "results/features.parquet", "--configfile",
+                       str(write_run_config(workdir, corpus / "manifest.tsv")))
+    console = result.stdout + result.stderr
+    warning = next(line for line in console.splitlines() if "listed for testing" in line)
+    assert f"1 of the {tested} recordings listed for testing dropped at extraction (unreadable 1)" in warning
+    assert "results/extraction/report.tsv" in warning
