@@ -93,9 +93,10 @@ def _allowed(schema: dict) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     key = _key(error.absolute_path)
-    if error.validator == "anyOf" and isinstance(error.instance, list):
-        # A list where a list or a word is allowed (classes): what is wrong with the list.
-        lists = [e for e in error.context if e.schema_path and e.schema_path[0] == 0]
+    if error.validator in ("anyOf", "oneOf") and isinstance(error.instance, list):
+        # A list where a list or a word is allowed (classes, cv.test_sessions): what is wrong with the list.
+        options = error.schema[error.validator]
+        lists = [e for e in error.context if e.schema_path and options[e.schema_path[0]].get("type") == "array"]
         if lists:
             return _describe(jsonschema.exceptions.best_match(lists))
     if error.validator == "additionalProperties":
@@ -108,7 +109,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{key}: key {error.instance!r} not allowed; allowed: {_allowed(error.schema)}"
     if error.validator in ("minItems", "uniqueItems"):
         return f"{key}: {error.message}"
-    return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}"
+    hint = ""
+    if error.schema.get("type") == "string" and isinstance(error.instance, (int, float)) \
+            and not isinstance(error.instance, bool):  # YAML reads 1 as a number: a name must be quoted
+        hint = f" (names are text: write '{error.instance}')"
+    return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}{hint}"
 
 
 def _coerce_numbers(config, schema: dict, ints_as_floats: bool = False) -> None:
