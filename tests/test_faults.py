@@ -153,6 +153,20 @@ def test_an_experiment_name_too_long_for_a_file_name_is_refused_at_start(fake_co
     assert "choose a shorter name" in line and "experiments.short" not in text
 
 
+def test_only_the_targets_asked_for_are_said_to_be_skipped(fake_corpus):
+    """Issue 35: `targets: [label]` on a corpus without ratings still warned that activation and
+    valence were skipped."""
+    folder, rows = fake_corpus
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"{HEADER}\n" + "".join(row.rsplit("\t", 2)[0] + "\t\t\n" for row in rows))
+    console = snakemake(folder, "-n", "--configfile", str(write_config(folder, manifest)))
+    assert "skipped" not in console.stdout + console.stderr
+    config = write_config(folder, manifest, targets=["label", "valence"])
+    console = snakemake(folder, "-n", "--configfile", str(config))
+    text = console.stdout + console.stderr
+    assert "target 'valence' skipped" in text and "activation" not in text
+
+
 # ----------------------------------------------------------------------------- one tiny run
 
 

@@ -293,3 +293,13 @@ def test_a_rating_folder_needs_a_rating_target_and_then_compares_with_a_class_fo
     assert result.returncode == 0, result.stderr
     summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
     assert summary["n_test"].tolist() == [120, 90] and summary["ccc"].notna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("count", ["0", "-3"])
+def test_the_command_refuses_fewer_than_one_permutation_in_one_line(tmp_path, count):
+    """Issue 35: 0 gave p_chance 1.0 from no permutations; -3 "negative dimensions are not allowed"."""
+    ours = _prediction_dir(tmp_path / "ours", 0.5, np.random.default_rng(3))
+    result = _summarise(ours, "--out", tmp_path / "summary.tsv", "--permutations", count)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"--permutations {count}: p_chance needs at least 1 permutation" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()

@@ -111,6 +111,8 @@ def summarise_dirs(args) -> int:
         print(f"error: two DIRs have the same name ({', '.join(names)}): each names an experiment", file=sys.stderr)
         return 2
     problem = output_problem(args.dirs, {"--out": args.out, "--comparison": args.comparison})
+    if args.permutations < 1:  # none would give p_chance 1.0 from nothing
+        problem = f"--permutations {args.permutations}: p_chance needs at least 1 permutation (e.g. 2000)"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
