@@ -370,7 +370,7 @@ def test_frames_whose_numbers_tie_are_read_in_one_order_whatever_the_file_system
         def __enter__(self):
             return iter(self.entries)
 
-        def __exit__(self, *exc):
+        def __exit__(self, *_):
             return False
 
     monkeypatch.setattr(recordings.os, "scandir", Reversed)
