@@ -99,6 +99,12 @@ def test_checking_the_config_does_not_start_tensorflow():
      "plots.cmap: 'Bluez' is not a Matplotlib or seaborn colour map; did you mean 'Blues'"),
     ({"cv": {"speakers_may_span_sessions": "yes"}},
      "cv.speakers_may_span_sessions: got 'yes'; allowed: true or false"),
+
+    # Issue 35: these said "allowed: value", not that session names are text, listed once.
+    ({"cv": {"test_sessions": [1, 2]}},
+     "cv.test_sessions.1: got 2; allowed: a string (names are text: write '2')"),
+    ({"cv": {"test_sessions": ["1", "1"]}}, "cv.test_sessions: ['1', '1'] has non-unique elements"),
+    ({"cv": {"test_sessions": []}}, "cv.test_sessions: [] should be non-empty"),
 ])
 def test_invalid_values_name_the_key_and_what_is_allowed(patch, expected):
     with pytest.raises(ConfigError) as error:

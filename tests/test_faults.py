@@ -104,6 +104,9 @@ def test_rows_ending_in_a_tab_are_refused_by_their_field_count(fake_corpus):
 @pytest.mark.parametrize("content, message", [
     (b"recording\tpath\n", "no recordings listed, only a header"),
     ("recording\tpath\nsmile\tcaf\u00e9.mp4\n".encode("latin-1"), "not UTF-8 text: byte 0xe9 in line 2"),
+    # Issue 35: two videos under one id gave two output rows with that id.
+    (b"recording\tpath\nsmile\ta.mp4\nfrown\tb.mp4\nsmile\tc.mp4\n",
+     "recording id 'smile' is in rows 2 and 4; give each video its own id (the predictions have one row per id)"),
 ])
 def test_a_bad_predict_list_is_refused_at_start_in_one_line(fake_corpus, content, message):
     folder, rows = fake_corpus
@@ -120,6 +123,48 @@ def test_a_config_error_ends_without_traceback_lines(fake_corpus):
     config = write_config(folder, folder / "absent.tsv", training={"epochs": -1})
     text = refusal(snakemake(folder, "-n", "--configfile", str(config), ok=False))
     assert "ConfigError: invalid configuration:" in text and "training.epochs: got -1" in text
+
+
+def test_an_experiment_named_twice_in_the_config_is_refused_naming_the_key_and_lines(fake_corpus):
+    """YAML keeps the last of two keys: the first `fast` would vanish without a word (issue 35)."""
+    folder, rows = fake_corpus
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"{HEADER}\n" + "".join(f"{row}\n" for row in rows))
+    config = folder / "my.yaml"
+    config.write_text(f"corpus: {{format: tsv, path: {manifest}}}\ntargets: [label]\nexperiments:\n"
+                      "  fast:\n    training: {epochs: 1}\n  slow:\n    training: {epochs: 3}\n"
+                      "  fast:\n    training: {epochs: 2}\n")
+    text = refusal(snakemake(folder, "-n", "--configfile", str(config), ok=False))
+    assert f"{config}, line 8: key 'experiments.fast' is written twice (first on line 4)" in text
+    assert len([line for line in text.splitlines() if "written twice" in line]) == 1
+
+
+def test_an_experiment_name_too_long_for_a_file_name_is_refused_at_start(fake_corpus):
+    """It names a folder: 300 bytes passed the start and crashed the run after the first experiment
+    trained ("File name too long"), leaving the last run's summary.tsv (issue 35)."""
+    folder, rows = fake_corpus
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"{HEADER}\n" + "".join(f"{row}\n" for row in rows))
+    name = "x" * 300
+    config = write_config(folder, manifest, experiments={"short": {"training": {"epochs": 1}}, name: {}})
+    text = refusal(snakemake(folder, "-n", "--configfile", str(config), ok=False))
+    line = next(line for line in text.splitlines() if "NAME_MAX" in line)
+    assert f"experiments.{name[:40]}...: the experiment's name is 300 bytes" in line
+    assert "choose a shorter name" in line and "experiments.short" not in text
+
+
+def test_only_the_targets_asked_for_are_said_to_be_skipped(fake_corpus):
+    """Issue 35: `targets: [label]` on a corpus without ratings still warned that activation and
+    valence were skipped."""
+    folder, rows = fake_corpus
+    manifest = folder / "manifest.tsv"
+    manifest.write_text(f"{HEADER}\n" + "".join(row.rsplit("\t", 2)[0] + "\t\t\n" for row in rows))
+    console = snakemake(folder, "-n", "--configfile", str(write_config(folder, manifest)))
+    assert "skipped" not in console.stdout + console.stderr
+    config = write_config(folder, manifest, targets=["label", "valence"])
+    console = snakemake(folder, "-n", "--configfile", str(config))
+    text = console.stdout + console.stderr
+    assert "target 'valence' skipped" in text and "activation" not in text
 
 
 # ----------------------------------------------------------------------------- one tiny run
@@ -270,3 +315,24 @@ def test_a_run_that_keeps_no_recording_fails_after_showing_why(tmp_path):
     for picture in ("extraction_status", "faces_dropped"):
         assert (tmp_path / f"results/plots/{picture}.png").stat().st_size > 1000
     assert not (tmp_path / "results/metrics.tsv").exists()
+
+
+def test_a_test_recording_dropped_at_extraction_is_said_on_the_console(tmp_path):
+    """Issue 35: a listed test clip dropped at extraction (all frames empty, too few frames, not a
+    video) shrank the test set with the run exiting 0 and nothing on the console."""
+    corpus = tmp_path / "corpus"
+    manifest = render(corpus, n_recordings=12)
+    still = cv2.imencode(".png", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
+    (corpus / "videos" / "still.mp4").write_bytes(still)
+    first = manifest[manifest["session"] == "1"].iloc[0]
+    manifest.loc[len(manifest)] = ["still", "videos/still.mp4", first["speaker"], "1", "Neutral", "3", "3"]
+    manifest.to_csv(corpus / "manifest.tsv", sep="\t", index=False)
+    tested = (manifest["session"].isin(["1", "2"])).sum()
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = snakemake(workdir, "results/features.parquet", "--configfile",
+                       str(write_run_config(workdir, corpus / "manifest.tsv")))
+    console = result.stdout + result.stderr
+    warning = next(line for line in console.splitlines() if "listed for testing" in line)
+    assert f"1 of the {tested} recordings listed for testing dropped at extraction (unreadable 1)" in warning
+    assert "results/extraction/report.tsv" in warning

@@ -347,3 +347,33 @@ def test_a_frame_folder_corpus_runs_to_the_metrics_and_predicts_a_folder(tmp_pat
     assert list(folds["n_test"]) == [8, 8, 8]  # every recording of each held-out session tested
     predictions = pd.read_csv(tmp_path / "results/predict/predictions.tsv", sep="\t")
     assert predictions.loc[0, "status"] == "ok" and predictions.loc[0, "label"] in ("Happy", "Sad")
+
+
+def test_frames_whose_numbers_tie_are_read_in_one_order_whatever_the_file_system_lists(tmp_path, monkeypatch):
+    """Issue 35: 1.jpg, 01.jpg and 001.jpg tie in natural order, so a copy on another file system
+    (another listing order) read them in another order and missed the cache and the duplicate check."""
+    import os
+
+    from facemotion.corpora import recordings
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, name in enumerate(["01.jpg", "1.jpg", "001.jpg", "2.jpg", "10.jpg"]):
+        cv2.imwrite(str(folder / name), np.full((8, 8, 3), 40 * i, np.uint8))
+    listed = frame_files(folder), content_hash(folder, whole=True)
+    scandir = os.scandir
+
+    class Reversed:  # the same entries, listed the other way round
+        def __init__(self, path):
+            self.entries = list(scandir(path))[::-1]
+
+        def __enter__(self):
+            return iter(self.entries)
+
+        def __exit__(self, *_):
+            return False
+
+    monkeypatch.setattr(recordings.os, "scandir", Reversed)
+    assert (frame_files(folder), content_hash(folder, whole=True)) == listed
+    assert [Path(p).name for p in listed[0]] == ["001.jpg", "01.jpg", "1.jpg", "2.jpg", "10.jpg"]
+    assert sorted(["1", "01", "001", "2"], key=fold_order) == ["001", "01", "1", "2"]

@@ -181,3 +181,34 @@ def test_the_confusion_heatmap_is_written_as_png_and_pdf(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG"
     assert paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_front_page_states_the_detector_and_the_epoch_choice_the_run_used(tmp_path):
+    """Issue 35: "HOG detector at width 400" under extraction.detector: none, and "epoch chosen by
+    the UAR" for rating targets, which choose it by the validation CCC."""
+    from facemotion.report.front_page import front_page, page_settings
+    from tiny_run import validated
+
+    (tmp_path / "corpus.tsv").write_text("")
+    config = validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}, "extraction": {"detector": "none"},
+                        "dimensions": "regression"}, tmp_path)
+    manifest = pd.DataFrame({"recording": ["a", "b"], "speaker": ["F1", "M1"], "session": ["1", "2"],
+                             "label": ["Sad", "Happy"]})
+    report = pd.DataFrame({"recording": ["a", "b"], "status": ["ok", "ok"]})
+    folds = ["1", "2", "mean", "std"]
+    metrics = pd.concat([
+        pd.DataFrame({"target": "label", "fold": folds, "uar": [0.5, 0.7, 0.6, 0.14], "majority_uar": 0.25,
+                      "chance_uar": 0.25, "accuracy": 0.55}),
+        pd.DataFrame({"target": "valence", "fold": folds, "ccc": [0.3, 0.5, 0.4, 0.14], "pearson": 0.4,
+                      "rmse": 0.8, "uar_binned": 0.4, "chance_uar": 1 / 3})])
+    page = front_page(page_settings(config, "next_session"), manifest, report, metrics)
+    assert "HOG" not in page and "width 400" not in page and "upsample" not in page
+    assert "each frame taken as the face (extraction.detector: none), resized whole" in page
+    assert "each fold's epoch chosen on a validation session by the UAR (classes) and by the CCC (ratings)" in page
+    ratings_only = metrics[metrics["target"] == "valence"]
+    page = front_page(page_settings(config, "share"), manifest, report, ratings_only)
+    assert "epoch chosen on a random share of the training recordings by the CCC (ratings)." in page
+    hog = validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
+    page = front_page(page_settings(hog, "next_session"), manifest, report, metrics[metrics["target"] == "label"])
+    assert "(HOG detector at width 400, upsample 0, margin 0.0)" in page
+    assert "epoch chosen on a validation session by the UAR." in page

@@ -79,3 +79,17 @@ def test_the_command_line_prints_one_line_errors_with_exit_2(tmp_path, arguments
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message) and result.stdout == ""
+
+
+def test_two_videos_of_one_name_on_the_command_line_are_refused_in_one_line(tmp_path, capsys):
+    """Issue 35: each would be predicted under the same id, two rows for one recording."""
+    from facemotion.__main__ import main
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "clip.mp4").write_bytes(b"video")
+    first, second = str(tmp_path / "a" / "clip.mp4"), str(tmp_path / "b" / "clip.mp4")
+    assert main(["predict", str(tmp_path / "models"), first, second]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert f"{first} and {second} both get the id 'clip'" in error and "rename one" in error

@@ -191,3 +191,115 @@ def test_bad_prediction_folders_are_refused_in_one_line_naming_the_file(tmp_path
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert str(folder if breakage == "empty" else broken) in result.stderr
     assert not (tmp_path / "summary.tsv").exists()
+
+
+# ------------------------------------------------------------------ issue 35: the command's faults
+
+
+@pytest.mark.parametrize("option", ["--out", "--comparison"])
+def test_the_command_never_writes_over_a_prediction_file_it_reads(tmp_path, option):
+    rng = np.random.default_rng(3)
+    ours, published = _prediction_dir(tmp_path / "ours", 0.5, rng), _prediction_dir(tmp_path / "published", 0.9, rng)
+    fold = ours / "fold_1.tsv"
+    before = fold.read_bytes()
+    outputs = {"--out": str(tmp_path / "summary.tsv"), "--comparison": str(tmp_path / "c.tsv"), option: str(fold)}
+    result = _summarise(ours, published, *[part for pair in outputs.items() for part in pair])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and str(fold) in result.stderr and option in result.stderr
+    assert fold.read_bytes() == before
+
+
+def test_the_command_refuses_a_new_fold_file_in_a_folder_it_reads(tmp_path):
+    """fold_9.tsv would be read as a fold by the next call."""
+    ours = _prediction_dir(tmp_path / "ours", 0.5, np.random.default_rng(3))
+    result = _summarise(ours, "--out", ours / "fold_9.tsv")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert not (ours / "fold_9.tsv").exists()
+
+
+def test_the_command_refuses_one_file_for_summary_and_comparison(tmp_path):
+    rng = np.random.default_rng(3)
+    ours, published = _prediction_dir(tmp_path / "ours", 0.5, rng), _prediction_dir(tmp_path / "published", 0.9, rng)
+    same = tmp_path / "tables.tsv"
+    result = _summarise(ours, published, "--out", same, "--comparison", same)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--out and --comparison" in result.stderr and not same.exists()
+
+
+def test_the_command_refuses_an_output_in_a_missing_folder_in_one_line(tmp_path):
+    ours = _prediction_dir(tmp_path / "ours", 0.5, np.random.default_rng(3))
+    result = _summarise(ours, "--out", tmp_path / "missing" / "dir" / "x.tsv")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert str(tmp_path / "missing" / "dir") in result.stderr
+
+
+def test_a_recording_listed_twice_in_one_fold_file_is_refused_naming_the_lines(tmp_path):
+    """Counted once per recording: a copied row would add a test recording (n_test 16 -> 21)."""
+    folder = _prediction_dir(tmp_path / "system", 0.5, np.random.default_rng(2), repeats=2, folds="12")
+    fold = folder / "fold_2.tsv"
+    frame = pd.read_csv(fold, sep="\t")
+    # Row 3 of the file (after the header) again as the last row, and in the same repeat.
+    pd.concat([frame, frame.iloc[[1]]]).to_csv(fold, sep="\t", index=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--classes", *CLASSES)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert f"{fold}: line {len(frame) + 2}: recording r2_01 is already on line 3" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()
+
+
+def _rating_dir(folder, rng, info=True, folds="123"):
+    """A rating target's fold files (dimensions: regression), with or without their infos."""
+    folder.mkdir(parents=True)
+    for fold in folds:
+        true = rng.uniform(1, 5, 30).round(2)
+        pd.DataFrame({"recording": [f"r{fold}_{i:02d}" for i in range(30)], "session": fold,
+                      "speaker": [f"s{fold}{'ab'[i % 2]}" for i in range(30)], "y_true": true,
+                      "y_pred": (true + rng.normal(0, 0.5, 30)).round(2)}).to_csv(folder / f"fold_{fold}.tsv",
+                                                                                   sep="\t", index=False)
+        if info:
+            (folder / f"fold_{fold}.info.json").write_text(json.dumps(
+                {"task": "regression", "thresholds": {"low": 2.5, "high": 3.5}, "train_class_counts": [8, 6, 9]}))
+    return folder
+
+
+def test_ratings_without_their_infos_are_not_read_as_classes(tmp_path):
+    """Issue 35: every distinct rating became a class (32 recall_1.630000 columns, UAR 0.0, exit 0)."""
+    folder = _rating_dir(tmp_path / "valence", np.random.default_rng(4), info=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--target", "valence")
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1
+    assert f"{folder / 'fold_1.tsv'}: y_true holds only numbers" in result.stderr
+    assert "fold_<name>.info.json" in result.stderr and "--classes" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()
+
+
+def test_a_rating_folder_needs_a_rating_target_and_then_compares_with_a_class_folder(tmp_path):
+    """Issue 35: a class folder and a rating folder together ended in a KeyError traceback."""
+    rng = np.random.default_rng(5)
+    classes = _prediction_dir(tmp_path / "binned", 0.6, rng)
+    for path in classes.glob("fold_*.tsv"):  # valence as classes, as `dimensions: binned` learns it
+        frame = pd.read_csv(path, sep="\t")
+        names = dict(zip(CLASSES, ["negative", "neutral", "positive", "neutral"]))
+        frame.assign(y_true=frame["y_true"].map(names), y_pred=frame["y_pred"].map(names)).to_csv(
+            path, sep="\t", index=False)
+    ratings = _rating_dir(tmp_path / "ratings", rng)
+    result = _summarise(classes, ratings, "--out", tmp_path / "summary.tsv")  # --target label, the default
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{ratings / 'fold_1.info.json'}: a rating target's predictions" in result.stderr
+    assert "--target activation or --target valence" in result.stderr
+    result = _summarise(classes, ratings, "--out", tmp_path / "summary.tsv", "--comparison", tmp_path / "c.tsv",
+                        "--target", "valence")
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
+    assert summary["n_test"].tolist() == [120, 90] and summary["ccc"].notna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("count", ["0", "-3"])
+def test_the_command_refuses_fewer_than_one_permutation_in_one_line(tmp_path, count):
+    """Issue 35: 0 gave p_chance 1.0 from no permutations; -3 "negative dimensions are not allowed"."""
+    ours = _prediction_dir(tmp_path / "ours", 0.5, np.random.default_rng(3))
+    result = _summarise(ours, "--out", tmp_path / "summary.tsv", "--permutations", count)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"--permutations {count}: p_chance needs at least 1 permutation" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()

@@ -73,16 +73,30 @@ def main(argv=None) -> int:
         if folders and (args.start is not None or args.end is not None):
             raise PredictionInputError(f"{folders[0]} is a folder of frames, which has no frame rate: --start and "
                                        "--end select seconds of a video")
+        # A folder's name is its id whole ("clip.01"); a video's without its suffix.
+        ids = [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos]
+        check_one_id_each(args.videos, ids)
         models = load_final_models(args.model_dir)
     except PredictionInputError as error:  # the user's mistake: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    # A folder's name is its id whole ("clip.01"); a video's without its suffix.
-    rows = pd.DataFrame({"recording": [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos],
-                         "path": args.videos, "start": args.start, "end": args.end})
+    rows = pd.DataFrame({"recording": ids, "path": args.videos, "start": args.start, "end": args.end})
     predictions = predict_recordings(rows, models)
     predictions.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6f")
     return 0
+
+
+def check_one_id_each(videos, ids) -> None:
+    """The output has one row per id: two videos under one id (one file given twice, or two files
+    of one name in different folders) would be two rows for one recording."""
+    from facemotion.prediction.predict import PredictionInputError
+
+    first = {}
+    for video, recording in zip(videos, ids):
+        if recording in first:
+            raise PredictionInputError(f"{first[recording]} and {video} both get the id {recording!r} (the name "
+                                       "without its suffix); rename one, or predict them in separate calls")
+        first[recording] = video
 
 
 def summarise_dirs(args) -> int:
@@ -96,6 +110,12 @@ def summarise_dirs(args) -> int:
     if len(set(names)) < len(names):
         print(f"error: two DIRs have the same name ({', '.join(names)}): each names an experiment", file=sys.stderr)
         return 2
+    problem = output_problem(args.dirs, {"--out": args.out, "--comparison": args.comparison})
+    if args.permutations < 1:  # none would give p_chance 1.0 from nothing
+        problem = f"--permutations {args.permutations}: p_chance needs at least 1 permutation (e.g. 2000)"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         experiments = {name: {args.target: read_prediction_dir(d, args.target, args.classes)}
                        for name, d in zip(names, args.dirs)}
@@ -108,6 +128,29 @@ def summarise_dirs(args) -> int:
         return 2
     print(Path(args.out).read_text(), end="")
     return 0
+
+
+def output_problem(dirs, outputs) -> str | None:
+    """Why the tables cannot be written where asked, or None. An output never replaces a file the
+    same command reads, nor lands in a DIR as a fold_* file that the next call would read as a fold;
+    and each output is its own file in a folder that exists."""
+    from pathlib import Path
+
+    read = {Path(d).resolve() for d in dirs}
+    written = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        target = Path(path).resolve()
+        if target.parent in read and target.name.startswith("fold_"):
+            return (f"{option} {path}: is a fold file of DIR {target.parent}, which this command reads; "
+                    "write the table outside the prediction folders")
+        if target in written:
+            return f"--out and --comparison are the same file ({path}); name two files"
+        if not target.parent.is_dir():
+            return f"{option} {path}: the folder {Path(path).parent} does not exist; create it or name another"
+        written[target] = option
+    return None
 
 
 def check_corpus_command(corpus_format: str, root: str, classes: list[str], folds: int, source: str = "",

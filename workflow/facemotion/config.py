@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from pathlib import Path
 
 import jsonschema
@@ -92,9 +93,10 @@ def _allowed(schema: dict) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     key = _key(error.absolute_path)
-    if error.validator == "anyOf" and isinstance(error.instance, list):
-        # A list where a list or a word is allowed (classes): what is wrong with the list.
-        lists = [e for e in error.context if e.schema_path and e.schema_path[0] == 0]
+    if error.validator in ("anyOf", "oneOf") and isinstance(error.instance, list):
+        # A list where a list or a word is allowed (classes, cv.test_sessions): what is wrong with the list.
+        options = error.schema[error.validator]
+        lists = [e for e in error.context if e.schema_path and options[e.schema_path[0]].get("type") == "array"]
         if lists:
             return _describe(jsonschema.exceptions.best_match(lists))
     if error.validator == "additionalProperties":
@@ -107,7 +109,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{key}: key {error.instance!r} not allowed; allowed: {_allowed(error.schema)}"
     if error.validator in ("minItems", "uniqueItems"):
         return f"{key}: {error.message}"
-    return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}"
+    hint = ""
+    if error.schema.get("type") == "string" and isinstance(error.instance, (int, float)) \
+            and not isinstance(error.instance, bool):  # YAML reads 1 as a number: a name must be quoted
+        hint = f" (names are text: write '{error.instance}')"
+    return f"{key}: got {error.instance!r}; allowed: {_allowed(error.schema)}{hint}"
 
 
 def _coerce_numbers(config, schema: dict, ints_as_floats: bool = False) -> None:
@@ -150,6 +156,37 @@ def canonical(value):
     return value
 
 
+def repeated_keys(path: str | Path) -> list[str]:
+    """Each key a YAML (or JSON) config file writes twice in one mapping, one line each, naming the
+    file, the line and the dotted key. YAML keeps the last of the two without a word: an experiment
+    named twice would vanish from the run. A file YAML cannot read is Snakemake's to report."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    problems = []
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item, prefix)
+        if not isinstance(node, yaml.MappingNode):
+            return
+        first_line = {}
+        for key, value in node.value:
+            name = f"{prefix}{key.value}" if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and key.value != "<<":  # "<<" merges another mapping in
+                if name in first_line:
+                    problems.append(f"{path}, line {key.start_mark.line + 1}: key {name!r} is written twice (first "
+                                    f"on line {first_line[name]}); YAML would keep only the last: remove or "
+                                    "rename one")
+                first_line.setdefault(name, key.start_mark.line + 1)
+            walk(value, f"{name}." if name else prefix)
+
+    walk(root, "")
+    return problems
+
+
 def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dict]:
     """Validate `config` in place and return each experiment's full, validated configuration.
 
@@ -164,6 +201,7 @@ def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dic
     experiments = {}
     if not problems:
         for name, override in (config.get("experiments") or {}).items():
+            problems += filter(None, [experiment_name_problem(name, Path(workdir))])
             merged = _merged({k: v for k, v in as_written.items() if k != "experiments"}, override)
             found = _problems(merged, schema, Path(workdir)) or _experiment_problems(merged, config)
             problems += [f"experiments.{name}.{problem}" for problem in found]
@@ -173,6 +211,35 @@ def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dic
     for validated in (config, *experiments.values()):
         _coerce_numbers(validated, schema, ints_as_floats=True)
     return experiments or {"default": config}
+
+
+# What a run writes inside an experiment's folder, at most: a fold's temporary model sidecar
+# (predictions/activation/.fold_<session>.keras.json.<pid>.<token>.tmp, a session id up to 200 bytes).
+EXPERIMENT_TAIL_BYTES = 300
+
+
+def experiment_name_problem(name: str, workdir: Path) -> str | None:
+    """An experiment's name becomes a folder (results/experiments/<name>/): checked at start
+    against the file system's limits, not by a crash after the first experiment trained."""
+    name_max, path_max = (_file_system_limit(workdir, limit, default) for limit, default in
+                          (("PC_NAME_MAX", 255), ("PC_PATH_MAX", 4096)))
+    size = len(name.encode())
+    shown = name if len(name) <= 40 else f"{name[:40]}..."
+    if size > name_max:
+        return (f"experiments.{shown}: the experiment's name is {size} bytes, more than a file name may have here "
+                f"(NAME_MAX {name_max}); choose a shorter name")
+    folder = len(str(workdir.resolve() / "results" / "experiments" / name).encode())
+    if folder + EXPERIMENT_TAIL_BYTES > path_max:
+        return (f"experiments.{shown}: the experiment's folder under {workdir.resolve()} leaves too little of the "
+                f"{path_max} bytes a path may have here (PATH_MAX) for its files; choose a shorter name")
+    return None
+
+
+def _file_system_limit(folder: Path, limit: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, limit)
+    except (OSError, ValueError):  # a limit the system does not report
+        return default
 
 
 def _merged(base: dict, override: dict) -> dict:

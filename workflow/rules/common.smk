@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import ConfigError, canonical, experiment_configs, without_scheduling
+from facemotion.config import ConfigError, canonical, experiment_configs, repeated_keys, without_scheduling
 from facemotion.corpora.reading import build_manifest
 from facemotion.learning.folds import validation_method
 from facemotion.corpora.manifest import (
@@ -20,6 +20,7 @@ from facemotion.corpora.manifest import (
     train_only_sessions,
 )
 from facemotion.prediction.predict import PredictionInputError, read_recordings
+from facemotion.report.front_page import page_settings
 from facemotion.common.targets import TARGETS as ALL_TARGETS, learnt_as_rating
 
 
@@ -32,6 +33,11 @@ def refuse(error):
 
 
 try:
+    # A key written twice in a config file (the project's or a --configfile): Snakemake's YAML
+    # loader keeps the last one without a word.
+    _repeated = [problem for path in workflow.configfiles for problem in repeated_keys(path)]
+    if _repeated:
+        raise ConfigError("\n".join(_repeated))
     # Validates the top level and every experiment; without `experiments`, one called "default".
     EXPERIMENT_CONFIGS = experiment_configs(config)
     MANIFEST, MANIFEST_NOTES = build_manifest(config)
@@ -66,7 +72,11 @@ if config["cv"]["test_sessions"] != "all":
     SESSIONS = sorted(config["cv"]["test_sessions"])
 
 _NO_VALUES = [t for t in ALL_TARGETS if t != "label" and MANIFEST[t].isna().all()]
-for _target in _NO_VALUES:
+# Only the targets some experiment asks for: the others are not skipped, just not wanted.
+for _target in sorted(
+    {t for settings in EXPERIMENT_CONFIGS.values() for t in settings["targets"]} & set(_NO_VALUES),
+    key=ALL_TARGETS.index,
+):
     logger.warning(f"target {_target!r} skipped: the corpus has no {_target} ratings")
 
 

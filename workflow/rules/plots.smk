@@ -98,19 +98,8 @@ rule front_page:
     conda:
         CONDA_ENV
     params:
-        # What the page states, for the experiment whose tables it shows (the first); not the
-        # settings that only schedule or group jobs.
-        config=canonical(
-            {
-                **{
-                    key: REFERENCE.settings[key]
-                    for key in ("corpus", "classes", "dimensions", "features", "binning", "cv")
-                },
-                "extraction": {k: v for k, v in REFERENCE.settings["extraction"].items() if k != "recordings_per_job"},
-                "training": without_scheduling(REFERENCE.settings["training"]),
-                # cv.validation as resolved for this corpus (auto -> share or next_session)
-                "validation": REFERENCE.training["validation"],
-            }
-        ),
+        # What the page states, for the experiment whose tables it shows (the first), with
+        # cv.validation as resolved for this corpus (auto -> share or next_session).
+        config=canonical(page_settings(REFERENCE.settings, REFERENCE.training["validation"])),
     script:
         "../scripts/front_page.py"

@@ -27,5 +27,7 @@ def float_or_nan(value) -> float:
 
 
 def natural_key(s: str):
-    """Sort key in which "2" comes before "10": fold order, validation sessions, tables, frame files."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
+    """Sort key in which "2" comes before "10": fold order, validation sessions, tables, frame files.
+    Total: names whose numbers tie ("1", "01", "001") follow by the name itself, so that the order
+    never depends on the order a file system lists a folder in."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))], str(s)

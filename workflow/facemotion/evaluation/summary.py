@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from facemotion.common.files import read_json
-from facemotion.common.targets import is_rating, target_classes
+from facemotion.common.targets import BINNED_CLASSES, is_rating, target_classes
 from facemotion.common.values import natural_key
 from facemotion.corpora.manifest import speakers_known
 from facemotion.evaluation.class_metrics import aggregate
@@ -356,6 +356,24 @@ class PredictionsError(ValueError):
     """A folder of predictions that cannot be summarised; the message names the file and the problem."""
 
 
+def repeated_recording(frame: pd.DataFrame) -> tuple[str, int, int] | None:
+    """The first recording a predictions table lists twice in one training repeat, as (recording,
+    its first line, the line repeating it), lines of the file (the header is line 1); else None.
+    Each recording counts once: a copied row would add a test recording."""
+    keys = ["repeat", "recording"] if "repeat" in frame else ["recording"]
+    repeated = frame.duplicated(keys).to_numpy()
+    if not repeated.any():
+        return None
+    at = int(np.argmax(repeated))
+    first = int(np.argmax((frame[keys] == frame.iloc[at][keys]).all(axis=1).to_numpy()))
+    return frame["recording"].iloc[at], first + 2, at + 2
+
+
+def _numbers(values: pd.Series) -> bool:
+    """Whether every value of a text column reads as a number: ratings, not class names."""
+    return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
+
+
 def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] | None = None) -> TargetResults:
     """A folder's ``fold_<name>.tsv`` files in the project's prediction format (``recording``,
     ``speaker``, ``y_true``, ``y_pred``, optional ``repeat``; other columns ignored), folds in
@@ -380,6 +398,11 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
                                    f"(needs {', '.join(PREDICTION_COLUMNS)}, optional repeat)")
         if "repeat" in frame and not frame["repeat"].str.fullmatch(r"\d+").all():
             raise PredictionsError(f"{path}: column repeat holds values that are not whole numbers")
+        twice = repeated_recording(frame)
+        if twice:
+            raise PredictionsError(f"{path}: line {twice[2]}: recording {twice[0]} is already on line {twice[1]}"
+                                   f"{' in the same repeat' if 'repeat' in frame else ''}; list each recording "
+                                   "once per repeat")
         for recording in one_repeat(frame)["recording"]:
             if fold_of.setdefault(recording, fold) != fold:
                 raise PredictionsError(f"{path}: recording {recording} is also in fold {fold_of[recording]}; "
@@ -388,14 +411,22 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
         info = path.with_name(f"fold_{fold}.info.json")
         if info.exists():
             train_counts[fold] = read_json(info)["train_class_counts"]
-    infos = [read_json(info) for info in folder.glob("fold_*.info.json")]
-    if infos and is_rating(infos[0]):  # a rating target's folder, as train_fold writes it
-        results = _empty_results(target, pd.DataFrame(), infos[0])
+    infos = {info: read_json(info) for info in sorted(folder.glob("fold_*.info.json"))}
+    rating = next((info for info, content in infos.items() if is_rating(content)), None)
+    if rating is not None:  # a rating target's folder, as train_fold writes it
+        if target not in BINNED_CLASSES:
+            raise PredictionsError(f"{rating}: a rating target's predictions (task regression), but the target is "
+                                   f"{target!r}; name theirs with --target activation or --target valence")
+        results = _empty_results(target, pd.DataFrame(), infos[rating])
         results.folds = {fold: _typed(frame.replace("", np.nan), results) for fold, frame in folds.items()}
         results.train_counts = train_counts if len(train_counts) == len(folds) else None
         return results
     if classes is None:
         first = next(iter(folds.values()))
+        if not classes_from_predictions(first) and all(_numbers(frame["y_true"]) for frame in folds.values()):
+            raise PredictionsError(f"{paths[0]}: y_true holds only numbers, as a rating target's predictions do; "
+                                   "put each fold's fold_<name>.info.json beside it (as train_fold writes it: task "
+                                   "regression and the thresholds), or give --classes if these numbers name classes")
         classes = classes_from_predictions(first) or sorted(
             set().union(*(set(f["y_true"]) | set(f["y_pred"]) for f in folds.values())))
     for fold, frame in folds.items():

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from facemotion.common.files import atomic_path, reading
 from facemotion.corpora.manifest import content_hash
-from facemotion.extraction.records import REPORT_COLUMNS, Record
+from facemotion.extraction.records import OK, REPORT_COLUMNS, Record
 from facemotion.extraction.settings import ExtractionSettings, library_versions
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ def _differences(a: dict, b: dict) -> str:
 
 def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str | os.PathLike],
                    report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
-                   out_report: str | os.PathLike, out_digest: str | os.PathLike | None = None) -> None:
+                   out_report: str | os.PathLike, out_digest: str | os.PathLike | None = None,
+                   untested: Sequence[str] = ()) -> None:
     """Concatenate batch tables into the final table (sorted by recording) and the batch
     reports into one report in the order of `recordings` (the manifest's), each of which must
     have a report row. `out_digest`: where to write the table's SHA-256, which decides whether
@@ -243,4 +244,18 @@ def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str |
             Path(temporary).write_text(content_hash(out_features, whole=True) + "\n")
     write_report(report, out_report)
     counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
+    warn_dropped_tests(report, set(untested), out_report)
     log.info("gathered %d batches: %d of %d recordings kept (%s)", len(table_paths), len(ids), len(report), counts)
+
+
+def warn_dropped_tests(report: Sequence[dict], untested: set[str], report_path: str | os.PathLike) -> None:
+    """Say on the console how many of the recordings listed for testing extraction dropped (those
+    of every fold's held-out session, not `untested`): the folds then test fewer recordings than a
+    benchmark's test set lists, and a published number is over all of them."""
+    tested = [row for row in report if row["recording"] not in untested]
+    dropped = collections.Counter(row["status"] for row in tested if row["status"] != OK)
+    if dropped:
+        log.warning("%d of the %d recordings listed for testing dropped at extraction (%s): the folds test %d; "
+                    "which and why: %s", sum(dropped.values()), len(tested),
+                    ", ".join(f"{status} {n}" for status, n in sorted(dropped.items())),
+                    len(tested) - sum(dropped.values()), report_path)

@@ -128,6 +128,11 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
                                    "path, optional start, end")
     if table.empty:
         raise PredictionInputError(f"{path}: no recordings listed, only a header; add one row per video")
+    twice = table["recording"][table["recording"].duplicated()]
+    if len(twice):  # as the corpus manifest: the predictions have one row per id
+        rows = [str(i + 2) for i in table.index[table["recording"] == twice.iloc[0]]]
+        raise PredictionInputError(f"{path}: recording id {twice.iloc[0]!r} is in rows {' and '.join(rows)}; give "
+                                   "each video its own id (the predictions have one row per id)")
     for column in ("start", "end", "region"):
         table[column] = table[column] if column in table.columns else ""
     problems = []

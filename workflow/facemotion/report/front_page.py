@@ -37,6 +37,35 @@ def _repeats_sentence(training: Mapping) -> str:
             "gives the standard deviation of the UAR across these repeats (uar_repeat_sd).")
 
 
+# The settings the page states (rule front_page's params): a change to any other key leaves the page as it is.
+PAGE_SETTINGS = {"corpus": ("format", "path"), "cv": ("protocol",),
+                 "extraction": ("n_frames", "face_size", "detector", "detect_width", "upsample", "margin"),
+                 "training": ("model", "optimizer", "learning_rate", "batch_size", "epochs", "normalisation", "seed",
+                              "repeats")}
+
+
+def page_settings(settings: Mapping, validation: str) -> dict:
+    """What the page states of an experiment's validated settings; ``validation``: cv.validation as
+    resolved for the corpus (share or next_session)."""
+    return {**{key: settings[key] for key in ("classes", "features", "binning", "dimensions")},
+            **{section: {key: settings[section][key] for key in keys} for section, keys in PAGE_SETTINGS.items()},
+            "validation": validation}
+
+
+def _detector(extraction: Mapping) -> str:
+    """How faces were found, as the settings say: without a detector the HOG settings are unused."""
+    if extraction["detector"] == "none":
+        return "each frame taken as the face (extraction.detector: none), resized whole"
+    return f"HOG detector at width {extraction['detect_width']}, upsample {extraction['upsample']}, " \
+           f"margin {extraction['margin']}"
+
+
+def _epoch_choice(validation: str, classes: bool, ratings: bool) -> str:
+    """What chose each fold's epoch: the validation UAR for class targets, the CCC for rating ones."""
+    by = {(True, True): "the UAR (classes) and by the CCC (ratings)", (False, True): "the CCC (ratings)"}
+    return f"each fold's epoch chosen on {validation} by {by.get((classes, ratings), 'the UAR')}"
+
+
 def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame) -> str:
     """The page's text. ``config``: the validated workflow config; the tables as read from
     results/manifest.tsv, results/extraction/report.tsv and results/metrics.tsv. The intervals are
@@ -49,7 +78,9 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     corpus_name = "synthetic demo corpus" if corpus["format"] == "demo" else f"{corpus['format']} corpus"
     validation = ("a random share of the training recordings" if config.get("validation") == "share"
                   else "a validation session")
-    protocol = {"loso": f"leave one session out; each fold's epoch chosen by the UAR on {validation}",
+    rated = {target for target in set(metrics["target"]) if learnt_as_rating(target, config["dimensions"])}
+    epoch = _epoch_choice(validation, bool(set(metrics["target"]) - rated), bool(rated))
+    protocol = {"loso": f"leave one session out; {epoch}",
                 "seed": "the seed's: the held-out session split into dev and test halves, fixed epochs"}
     lines = [
         "facemotion: what this run did",
@@ -63,8 +94,7 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         f"**Face extraction**: {extraction['n_frames']} face frames per recording "
         + (f"as {extraction['face_size']} x {extraction['face_size']} greyscale crops"
            if config["features"] == "pixels" else "as dlib's 68 landmarks and 6 geometric features")
-        + f" (HOG detector at width {extraction['detect_width']}, upsample {extraction['upsample']}, "
-        f"margin {extraction['margin']}): **{int(kept.sum())} of {len(report)} recordings kept**"
+        + f" ({_detector(extraction)}): **{int(kept.sum())} of {len(report)} recordings kept**"
         + (f"; dropped: {_counts(dropped)}." if len(dropped) else "."),
         "",
         f"**Training**: {training['model']}, {training['optimizer']} with learning rate "
@@ -80,7 +110,6 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "",
     ]
     rows = []
-    rated = {target for target in set(metrics["target"]) if learnt_as_rating(target, config["dimensions"])}
     for target in sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
