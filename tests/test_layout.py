@@ -273,3 +273,13 @@ def test_whether_a_target_is_a_class_or_a_rating_is_decided_in_one_place():
         if re.search(r"""["']regression["']|\.get\(["']task["']\)|\[["']task["']\]""", code):
             deciding.append(path.relative_to(ROOT).as_posix())
     assert deciding == ["workflow/facemotion/common/targets.py"]
+
+
+def test_planning_a_run_loads_no_heavy_library():
+    """Snakemake imports what rules/common.smk imports to plan every run, a dry run included: SciPy,
+    scikit-learn, TensorFlow, OpenCV, dlib and matplotlib are left to the jobs that need them."""
+    common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    modules = re.findall(r"^from (facemotion[\w.]*) import", common, re.MULTILINE)
+    assert "facemotion.report.front_page" in modules
+    loaded = {name.split(".")[0] for name in _imported_by(", ".join(modules))}
+    assert {"scipy", "sklearn", "tensorflow", "cv2", "dlib", "matplotlib"} & loaded == set()

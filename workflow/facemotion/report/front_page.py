@@ -10,7 +10,6 @@ import pandas as pd
 
 from facemotion.common.files import reading
 from facemotion.common.targets import TARGET_TITLES, learnt_as_rating
-from facemotion.evaluation.statistics import PROPORTION, t_interval
 from facemotion.extraction.records import OK
 
 
@@ -70,6 +69,10 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     """The page's text. ``config``: the validated workflow config; the tables as read from
     results/manifest.tsv, results/extraction/report.tsv and results/metrics.tsv. The intervals are
     the summary's, from the fold rows of metrics.tsv (so the page need not wait for the summary)."""
+    # Here, not at the top: Snakemake imports this module (page_settings) to plan every run,
+    # and SciPy would be a second of its start-up.
+    from facemotion.evaluation.statistics import PROPORTION, t_interval
+
     corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
     kept = report["status"] == OK
     dropped = report.loc[~kept, "status"]
@@ -150,6 +153,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
 
 def _rating_lines(metrics: pd.DataFrame, rated: set[str]) -> list[str]:
     """The rating targets' results (dimensions: regression): CCC and the binned predictions' UAR."""
+    from facemotion.evaluation.statistics import t_interval  # not at the top: see front_page
+
     lines = ["Activation and valence are learnt as ratings: the concordance correlation coefficient (CCC, 1 "
              "is perfect agreement, 0 none) of the predicted and the rated values, the folds' mean, and the "
              "UAR of the predictions binned as the classes are (see `Ratings`_).", ""]
