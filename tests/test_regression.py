@@ -2,6 +2,7 @@
 and pictures of a rating target, and the workflow with a binned and a regression experiment."""
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -370,3 +371,17 @@ def test_a_workflow_with_a_rating_and_a_binned_experiment(extracted, tmp_path):
     jobs = planned_jobs(tmp_path, "--configfile", str(config))
     assert jobs["train_fold"] == len(sessions) and "extract_batch" not in jobs and "plot_training" not in jobs
     assert jobs["rating_scatter"] == 1
+
+
+def test_a_fold_with_one_rated_recording_logs_no_interval_instead_of_nan(tmp_path, caplog):
+    """Two folds, one of them with a single rated recording: its CCC is undefined, so the folds give
+    no interval; the log says so in words rather than "95% CI nan-nan"."""
+    folds = {"1": RATINGS["1"], "2": ([4.0], [3.5])}
+    folder = tmp_path / "ratings" / "activation"
+    _write_folds(folder, "activation", folds, regression=True)
+    files = {("activation", s): (str(folder / f"fold_{s}.tsv"), str(folder / f"fold_{s}.info.json")) for s in folds}
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")]
+    with caplog.at_level(logging.INFO):
+        write_summary({"ratings": results_from_files(files)}, *paths, resamples=200, seed=0)
+    said = " ".join(record.getMessage() for record in caplog.records if "(ratings)" in record.getMessage())
+    assert "no interval" in said and "nan" not in said

@@ -248,6 +248,19 @@ def test_a_recording_listed_twice_in_one_fold_file_is_refused_naming_the_lines(t
     assert not (tmp_path / "summary.tsv").exists()
 
 
+def test_repeats_that_test_other_recordings_are_refused_naming_the_file(tmp_path):
+    folder = _prediction_dir(tmp_path / "system", 0.5, np.random.default_rng(2), repeats=2, folds="12")
+    fold = folder / "fold_2.tsv"
+    frame = pd.read_csv(fold, sep="\t")
+    frame.loc[frame["repeat"] == 1, "recording"] = frame["recording"].str.replace("r2_", "x2_")
+    frame.to_csv(fold, sep="\t", index=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--classes", *CLASSES)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert f"{fold}: repeat 1 tests other recordings than repeat 0" in result.stderr
+    assert not (tmp_path / "summary.tsv").exists()
+
+
 def _rating_dir(folder, rng, info=True, folds="123"):
     """A rating target's fold files (dimensions: regression), with or without their infos."""
     folder.mkdir(parents=True)

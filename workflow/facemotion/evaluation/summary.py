@@ -239,27 +239,33 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     if ccc_columns:
         comparison["p_holm_ccc"] = adjusted[:, 1]
     comparison.round(4).to_csv(comparison_path, sep="\t", index=False)
-    level = f"{100 * LEVEL:.0f}%%"
     for row in summary.itertuples():
+        note = f" ({row.ci_note})" if row.ci_note else ""
         if rating_columns and np.isfinite(row.ccc):
-            log.info(f"%s %s (ratings): CCC %.3f ({level} CI %.3f-%.3f), fold mean %.3f ({level} CI %.3f-%.3f) over "
-                     "%d folds, binned UAR %.3f%s", row.experiment, row.target, row.ccc, row.ccc_ci_low,
-                     row.ccc_ci_high, row.ccc_fold_mean, row.ccc_fold_mean_ci_low, row.ccc_fold_mean_ci_high,
-                     row.ci_folds, row.uar_binned, f" ({row.ci_note})" if row.ci_note else "")
+            log.info("%s %s (ratings): CCC %.3f (%s), fold mean %.3f (%s) over %d folds, binned UAR %.3f%s",
+                     row.experiment, row.target, row.ccc, _interval(row.ccc_ci_low, row.ccc_ci_high),
+                     row.ccc_fold_mean, _interval(row.ccc_fold_mean_ci_low, row.ccc_fold_mean_ci_high), row.ci_folds,
+                     row.uar_binned, note)
             continue
-        log.info(f"%s %s: UAR %.3f ({level} CI %.3f-%.3f over %d folds, %d repeat(s)), p against chance %.4f, "
-                 "over speakers %.4f%s", row.experiment, row.target, row.uar, row.uar_ci_low, row.uar_ci_high,
-                 row.ci_folds, row.repeats, row.p_chance, row.p_chance_speakers,
-                 f" ({row.ci_note})" if row.ci_note else "")
+        log.info("%s %s: UAR %.3f (%s over %d folds, %d repeat(s)), p against chance %.4f, over speakers %.4f%s",
+                 row.experiment, row.target, row.uar, _interval(row.uar_ci_low, row.uar_ci_high), row.ci_folds,
+                 row.repeats, row.p_chance, row.p_chance_speakers, note)
     for row in comparison.itertuples():
-        log.info(f"%s - %s, %s: UAR difference %.3f ({level} CI %.3f to %.3f), p %.4f (Holm %.4f)", row.experiment,
-                 row.reference, row.target, row.delta_uar, row.delta_ci_low, row.delta_ci_high, row.p_value,
+        log.info("%s - %s, %s: UAR difference %.3f (%s), p %.4f (Holm %.4f)", row.experiment, row.reference,
+                 row.target, row.delta_uar, _interval(row.delta_ci_low, row.delta_ci_high, " to "), row.p_value,
                  row.p_holm)
         if ccc_columns and np.isfinite(row.delta_ccc):
-            log.info(f"%s - %s, %s: CCC difference %.3f ({level} CI %.3f to %.3f), p %.4f (Holm %.4f)",
-                     row.experiment, row.reference, row.target, row.delta_ccc, row.delta_ccc_ci_low,
-                     row.delta_ccc_ci_high, row.p_value_ccc, row.p_holm_ccc)
+            log.info("%s - %s, %s: CCC difference %.3f (%s), p %.4f (Holm %.4f)", row.experiment, row.reference,
+                     row.target, row.delta_ccc, _interval(row.delta_ccc_ci_low, row.delta_ccc_ci_high, " to "),
+                     row.p_value_ccc, row.p_holm_ccc)
     return summary
+
+
+def _interval(low: float, high: float, between: str = "-") -> str:
+    """An interval as the log says it; "no interval" where the folds give none (NaN bounds)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "no interval"
+    return f"{100 * LEVEL:.0f}% CI {low:.3f}{between}{high:.3f}"
 
 
 def forest_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -369,6 +375,16 @@ def repeated_recording(frame: pd.DataFrame) -> tuple[str, int, int] | None:
     return frame["recording"].iloc[at], first + 2, at + 2
 
 
+def repeat_testing_other_recordings(frame: pd.DataFrame) -> int | None:
+    """The first training repeat of a predictions table whose recordings differ from the first
+    repeat's; None where every repeat tests the same ones."""
+    first, *others = repeats_of(frame)
+    for rows in others:
+        if set(rows["recording"]) != set(first["recording"]):
+            return int(rows["repeat"].iloc[0])
+    return None
+
+
 def _numbers(values: pd.Series) -> bool:
     """Whether every value of a text column reads as a number: ratings, not class names."""
     return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
@@ -403,6 +419,11 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
             raise PredictionsError(f"{path}: line {twice[2]}: recording {twice[0]} is already on line {twice[1]}"
                                    f"{' in the same repeat' if 'repeat' in frame else ''}; list each recording "
                                    "once per repeat")
+        differing = repeat_testing_other_recordings(frame)
+        if differing is not None:
+            first = frame["repeat"].astype(int).min()
+            raise PredictionsError(f"{path}: repeat {differing} tests other recordings than repeat {first}; every "
+                                   "repeat of a fold predicts the same test recordings")
         for recording in one_repeat(frame)["recording"]:
             if fold_of.setdefault(recording, fold) != fold:
                 raise PredictionsError(f"{path}: recording {recording} is also in fold {fold_of[recording]}; "
