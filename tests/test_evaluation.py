@@ -8,12 +8,13 @@ from facemotion.evaluation.class_metrics import (
     average_confusion,
     confusion_counts,
     confusion_summary,
-    fold_files,
+    confusion_title,
     fold_metrics,
     majority_baseline,
     row_percent,
     write_metrics,
 )
+from facemotion.evaluation.predictions import fold_files
 
 ABC = ["A", "B", "C"]
 Y_TRUE = ["A", "A", "A", "B", "B", "C"]
@@ -38,6 +39,19 @@ def test_metrics_against_a_hand_computed_confusion_matrix():
     assert m["f1_weighted"] == pytest.approx((3 * f1["A"] + 2 * f1["B"] + 1 * f1["C"]) / 6)
 
 
+def test_macro_f1_averages_the_classes_present_as_the_uar_does():
+    """The same hits and misses give the same macro F1 whichever absent class a miss lands on
+    (issue 34, D5: sklearn's default gave 0.556 or 0.733)."""
+    classes = ["A", "B", "C", "D"]
+    y_true = ["A", "A", "B", "B", "C", "C"]
+    on_absent = fold_metrics(y_true, ["A", "D", "B", "B", "C", "C"], classes)
+    on_present = fold_metrics(y_true, ["A", "C", "B", "B", "C", "C"], classes)
+    f1 = {"A": 2 / 3, "B": 1.0}  # by hand; C is 1.0 when the miss lands on D, 0.8 on C
+    assert on_absent["f1_macro"] == pytest.approx((f1["A"] + f1["B"] + 1.0) / 3)
+    assert on_present["f1_macro"] == pytest.approx((f1["A"] + f1["B"] + 0.8) / 3)
+    assert on_absent["uar"] == on_present["uar"]
+
+
 def test_row_normalisation_marks_absent_classes_nan_and_averaging_skips_them():
     fold1 = row_percent([[2, 2, 0], [0, 0, 0], [1, 0, 3]])  # no true B in this fold
     assert np.isnan(fold1[1]).all()
@@ -57,6 +71,19 @@ def test_confusion_summary_pools_counts_and_matches_fold_uar():
     assert list(summary.mean_percent.index) == ABC
     fold_uars = [fold_metrics(f.y_true, f.y_pred, ABC)["uar"] for f in folds.values()]
     assert summary.uar == pytest.approx(100 * np.mean(fold_uars))
+    assert summary.diagonal_mean == pytest.approx(summary.uar)  # every fold tests every class
+
+
+def test_the_heatmap_title_gives_the_tables_uar_where_a_fold_lacks_a_class():
+    """Issue 34, D6: with class B absent from fold 1's test set the averaged matrix's diagonal
+    (the seed's figure) is not the UAR the tables report; the title gives the latter first."""
+    folds = {"1": _frame(["A", "A", "C", "C"], ["A", "B", "C", "C"]), "2": _frame(["A", "B", "C"], ["A", "A", "C"])}
+    summary = confusion_summary(folds)
+    fold_uars = [fold_metrics(f.y_true, f.y_pred, ABC)["uar"] for f in folds.values()]
+    assert summary.uar == pytest.approx(100 * np.mean(fold_uars))  # (75 + 66.7) / 2
+    assert summary.diagonal_mean == pytest.approx((75 + 0 + 100) / 3)
+    title = confusion_title("label", summary)
+    assert title.startswith(f"Emotion: UAR {summary.uar:.1f}%") and f"{summary.diagonal_mean:.1f}%" in title
 
 
 def test_majority_baseline_uses_training_counts():

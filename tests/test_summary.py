@@ -145,6 +145,24 @@ def _prediction_dir(folder, accuracy, rng, repeats=1, folds="123"):
     return folder
 
 
+def test_the_command_says_when_speakers_span_folds(tmp_path):
+    """Issue 34, item 5: a speaker tested in two folds makes the folds share speakers: ci_note says
+    so and p_chance_speakers, a test about new speakers, is left empty, as in the workflow."""
+    folder = _prediction_dir(tmp_path / "system", 0.7, np.random.default_rng(4), folds="123")
+    fold = folder / "fold_2.tsv"
+    frame = pd.read_csv(fold, sep="\t")
+    frame["speaker"] = frame["speaker"].str.replace("s2a", "s1a")  # s1a also speaks in fold 1
+    frame.to_csv(fold, sep="\t", index=False)
+    result = _summarise(folder, "--out", tmp_path / "summary.tsv", "--classes", *CLASSES)
+    assert result.returncode == 0, result.stderr
+    row = pd.read_csv(tmp_path / "summary.tsv", sep="\t").iloc[0]
+    assert "speakers span folds" in row["ci_note"] and np.isnan(row["p_chance_speakers"])
+    untouched = _prediction_dir(tmp_path / "other", 0.7, np.random.default_rng(4), folds="123")
+    assert _summarise(untouched, "--out", tmp_path / "other.tsv", "--classes", *CLASSES).returncode == 0
+    row = pd.read_csv(tmp_path / "other.tsv", sep="\t").iloc[0]
+    assert "speakers" not in str(row["ci_note"]) and row["p_chance_speakers"] < 0.05
+
+
 def _summarise(*args):
     return subprocess.run([sys.executable, "-m", "facemotion", "summarise", *map(str, args)],
                           capture_output=True, text=True, cwd=WORKFLOW)

@@ -5,7 +5,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
-from facemotion.evaluation.class_metrics import fold_files, write_metrics
+from facemotion.evaluation.class_metrics import write_metrics
+from facemotion.evaluation.predictions import fold_files
 
 with log_to(snakemake.log[0]) as log:
     if not snakemake.params.speaker_independent:

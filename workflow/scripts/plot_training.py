@@ -5,7 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
-from facemotion.evaluation.class_metrics import fold_files
+from facemotion.evaluation.predictions import fold_files
 from facemotion.report.plots import write_training_curves
 
 with log_to(snakemake.log[0]):

@@ -8,8 +8,8 @@ Conventions (the seed reported confusion matrices this way):
   that row uses only the folds where the class occurs (other rows still average all folds).
 - UAR (unweighted average recall = balanced accuracy) averages the recall of the classes present
   in the test set; with every class present in every fold, the mean of the fold UARs equals the
-  mean of the diagonal of the averaged matrix. F1 (macro / weighted) follows sklearn: over the
-  classes present in y_true or y_pred, zero where undefined.
+  mean of the diagonal of the averaged matrix. Macro F1 averages the F1 of the same classes, those
+  present in the test set; weighted F1 weighs each class by its test recordings (sklearn's).
 - ``std`` rows are the sample standard deviation over folds (ddof=1).
 """
 
@@ -79,7 +79,9 @@ def fold_metrics(y_true, y_pred, classes: Sequence[str]) -> dict:
         "n_test": len(y_true),
         "accuracy": float(np.mean(y_true == y_pred)),
         "uar": float(np.nanmean(recall)),
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        # Over the classes present in the test set, as the UAR: where a miss lands must not change
+        # which classes are averaged.
+        "f1_macro": float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)),
         "f1_weighted": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
     }
 
@@ -160,10 +162,17 @@ class ConfusionSummary:
 
     mean_percent: pd.DataFrame  # fold-averaged row percentages (the seed's figure)
     pooled_counts: pd.DataFrame  # counts summed over all folds
+    fold_uars: list[float]  # each fold's UAR in percent (a fold's repeats pooled: they test the same recordings)
 
     @property
     def uar(self) -> float:
-        """Mean of the averaged matrix's diagonal, in percent (the seed's reported UAR)."""
+        """The folds' mean UAR in percent: the UAR of metrics.tsv and summary.tsv."""
+        return float(np.mean(self.fold_uars))
+
+    @property
+    def diagonal_mean(self) -> float:
+        """Mean of the averaged matrix's diagonal, in percent (the seed's reported figure); it is
+        the UAR when every fold tests every class."""
         return float(np.nanmean(np.diag(self.mean_percent.to_numpy())))
 
 
@@ -178,14 +187,21 @@ def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] 
         df.columns.name = "predicted"
         return df
 
+    tested = [c for c in counts.values() if c.sum()]
     return ConfusionSummary(
         mean_percent=frame(average_confusion(row_percent(c) for c in counts.values())),
         pooled_counts=frame(sum(counts.values())),
+        fold_uars=[float(np.nanmean(np.diag(row_percent(c)))) for c in tested],
     )
 
 
-def confusion_title(target: str, uar_percent: float) -> str:
-    return f"{TARGET_TITLES.get(target, target)}: UAR {uar_percent:.1f}%"
+def confusion_title(target: str, summary: ConfusionSummary) -> str:
+    """The heatmap's title: the UAR the tables report, and the seed's diagonal mean where a fold
+    that lacks a class makes it differ."""
+    title = f"{TARGET_TITLES.get(target, target)}: UAR {summary.uar:.1f}%"
+    if abs(summary.diagonal_mean - summary.uar) >= 0.05:
+        title += f" (diagonal of the averaged matrix {summary.diagonal_mean:.1f}%)"
+    return title
 
 
 def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],

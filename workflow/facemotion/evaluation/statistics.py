@@ -25,7 +25,7 @@ PROPORTION = (0.0, 1.0)  # the range of every metric here (not of their differen
 def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
     """accuracy, uar and f1_macro of confusion counts (..., k, k) (rows = true class).
 
-    NaN where there are no recordings. Matches ``evaluation.fold_metrics`` on the same counts.
+    NaN where there are no recordings. Matches ``class_metrics.fold_metrics`` on the same counts.
     """
     counts = np.asarray(counts, dtype=np.float64)
     true = counts.sum(axis=-1)
@@ -35,10 +35,9 @@ def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
         present = true > 0
         recall = np.where(present, hits / np.where(present, true, 1.0), 0.0)
         uar = recall.sum(axis=-1) / present.sum(axis=-1)
-        # F1 of a class is 2 tp / (true + predicted); sklearn averages the classes in either.
-        either = (true + predicted) > 0
-        f1 = np.where(either, 2.0 * hits / np.where(either, true + predicted, 1.0), 0.0)
-        f1_macro = f1.sum(axis=-1) / either.sum(axis=-1)
+        # F1 of a class is 2 tp / (true + predicted), averaged over the classes present, as the UAR.
+        f1 = np.where(present, 2.0 * hits / np.where(present, true + predicted, 1.0), 0.0)
+        f1_macro = f1.sum(axis=-1) / present.sum(axis=-1)
         accuracy = hits.sum(axis=-1) / true.sum(axis=-1)
     return {"uar": uar, "accuracy": accuracy, "f1_macro": f1_macro}
 

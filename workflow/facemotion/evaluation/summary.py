@@ -131,15 +131,24 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
                                     resamples, seed)
     intervals = interval_summary(units, classes)
     clips = not speakers_known(table)
+    speaker_independent = speaker_independent and not speakers_span_folds(table)
     if clips:
         intervals.update(clip_intervals(class_codes(tested["y_true"].tolist(), classes, "y_true"), predicted,
                                         tested["fold"].map(fold_index).to_numpy(dtype=np.int64), classes,
                                         resamples, seed))
-        intervals["p_chance_speakers"] = np.nan  # no speakers to generalise to
+    if clips or not speaker_independent:
+        intervals["p_chance_speakers"] = np.nan  # a test about new speakers: there are none to generalise to
     return {"experiment": experiment, "target": target, "n_test": len(tested), **intervals,
             "ci_note": ci_note(intervals["ci_folds"], speaker_independent, clips),
             "majority_accuracy": mean["majority_accuracy"], "majority_uar": mean["majority_uar"],
             "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
+
+
+def speakers_span_folds(table: pd.DataFrame) -> bool:
+    """Whether a named speaker is tested in more than one fold of a pooled predictions table: the
+    folds then share speakers, and no interval or test over them is about new speakers."""
+    named = table[table["speaker"].fillna("").astype(str) != ""]
+    return bool(len(named)) and bool(named.groupby("speaker")["fold"].nunique().max() > 1)
 
 
 def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[dict]:
