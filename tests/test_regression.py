@@ -385,3 +385,15 @@ def test_a_fold_with_one_rated_recording_logs_no_interval_instead_of_nan(tmp_pat
         write_summary({"ratings": results_from_files(files)}, *paths, resamples=200, seed=0)
     said = " ".join(record.getMessage() for record in caplog.records if "(ratings)" in record.getMessage())
     assert "no interval" in said and "nan" not in said
+
+
+def test_the_folds_mean_ccc_interval_stays_within_minus_one_and_one():
+    """Issue 34, item 3: three folds of near-perfect predictions, one a little worse: the t-interval
+    would reach past 1 (the review's 0.824-1.085); a CCC cannot."""
+    rng = np.random.default_rng(0)
+    folds = {}
+    for fold, noise in (("1", 0.02), ("2", 0.02), ("3", 0.6)):
+        y = rng.normal(3, 1, 30)
+        folds[fold] = (y, y + rng.normal(0, noise, 30))
+    summary = ccc_summary(_table(folds), list(folds))
+    assert summary["ccc_fold_mean_ci_high"] == 1.0 and -1.0 <= summary["ccc_fold_mean_ci_low"] < 1.0

@@ -97,7 +97,7 @@ def ccc_summary(table: pd.DataFrame, folds: Sequence[str]) -> dict[str, float]:
     """summary.tsv's CCC columns of one target: ``ccc`` (pooled) and ``ccc_fold_mean``, each with
     its interval, and the other metrics' fold means."""
     ccc_pooled, low, high, _ = pooled_ccc_interval(table)
-    fold_mean, fold_low, fold_high, _ = t_interval(fold_ccc(table, folds))
+    fold_mean, fold_low, fold_high, _ = t_interval(fold_ccc(table, folds), (-1.0, 1.0))
     per_fold = [repeat_mean_metrics(table[table["fold"].astype(str) == str(f)]) for f in folds
                 if (table["fold"].astype(str) == str(f)).any()]
     means = {name: float(np.mean([m[name] for m in per_fold])) if per_fold else np.nan

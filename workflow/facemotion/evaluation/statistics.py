@@ -299,7 +299,7 @@ def paired_comparison(reference: Units, other: Units) -> dict[str, float]:
         raise ValueError("a paired comparison needs the same test recordings in the same folds")
     differences = (_nanmean(metrics_from_counts(other_counts)["uar"], axis=0)
                    - _nanmean(metrics_from_counts(reference_counts)["uar"], axis=0))
-    delta, low, high, n_folds = t_interval(differences)
+    delta, low, high, n_folds = t_interval(differences, (-1.0, 1.0))  # a difference of two UARs
     return {"delta_uar": delta, "delta_ci_low": low, "delta_ci_high": high, "ci_folds": n_folds,
             "p_value": t_test_p(differences, "two-sided")}
 

@@ -315,7 +315,7 @@ def compare_ccc(reference_results: TargetResults, results: TargetResults) -> dic
     common = one_repeat(ours)[keys].merge(one_repeat(theirs)[keys], on=keys)
     folds = list(reference_results.folds)
     differences = fold_ccc(theirs.merge(common, on=keys), folds) - fold_ccc(ours.merge(common, on=keys), folds)
-    delta, low, high, _ = t_interval(differences)
+    delta, low, high, _ = t_interval(differences, (-2.0, 2.0))  # a difference of two CCCs
     return {"delta_ccc": delta, "delta_ccc_ci_low": low, "delta_ccc_ci_high": high,
             "p_value_ccc": t_test_p(differences, "two-sided")}
 
