@@ -2,6 +2,7 @@
 with real naming and split files; the public-code folds of RAVDESS and CREMA-D; `classes: all`."""
 import os
 import re
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -13,7 +14,13 @@ from facemotion.__main__ import main
 from facemotion.config import ConfigError, load_schema
 from facemotion.corpora import dfew, ferv39k, mafw
 from facemotion.corpora.manifest import MANIFEST_COLUMNS, ManifestError, describe_manifest, train_only_sessions
-from facemotion.corpora.reading import READERS, SOURCES, build_manifest, corpus_classes, read_corpus
+from facemotion.corpora.reading import (
+    READERS,
+    SOURCES,
+    build_manifest,
+    corpus_classes,
+    read_corpus,
+)
 from tiny_run import ROOT, SNAKEMAKE, snakemake, validated
 
 SEED_FOUR = ["Angry", "Happy", "Neutral", "Sad"]
@@ -54,7 +61,10 @@ DFEW_CLIPS = {k: 1 + (k - 1) % 7 for k in range(1, 11)}  # clip number -> label 
 DFEW_FOLD = {k: f"set_{(k + 1) // 2}" for k in DFEW_CLIPS}  # clips 1-2 tested in set_1, 3-4 in set_2, ...
 
 
-def dfew_tree(root: Path, put_clip, padded: bool = True) -> Path:
+def dfew_tree(root: Path, put_clip, padded: bool = True, names_padded: bool = True) -> Path:
+    """`padded`: the split files' numbers as 00001 (else 1); `names_padded`: the clips and frame
+    folders as 00001.mp4, 00001/ (else 1.mp4, 1/); the 16-frame copy names its frames 1..16.jpg."""
+    name = "{:05d}".format if names_padded else str
     splits = root / "EmoLabel_DataSplit"
     for fold in sorted(set(DFEW_FOLD.values())):
         for part, tested in (("test", True), ("train", False)):
@@ -64,8 +74,9 @@ def dfew_tree(root: Path, put_clip, padded: bool = True) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n")
     for k in [*DFEW_CLIPS, 11]:  # clip 11: a multi-labelled clip, in no single-labelled set
-        put_clip(root / "Clip" / "original" / f"{k:05d}.mp4")
-        put_frames(root / "Clip" / "clip_224x224" / f"{k:05d}", [f"{k:05d}_{i:05d}.jpg" for i in (1, 2, 10)], 20 * k)
+        put_clip(root / "Clip" / "original" / f"{name(k)}.mp4")
+        put_frames(root / "Clip" / "clip_224x224" / name(k), [f"{k:05d}_{i:05d}.jpg" for i in (1, 2, 10)], 20 * k)
+        put_frames(root / "Clip" / "clip_224x224_16f" / name(k), [f"{i}.jpg" for i in (1, 2, 16)], 20 * k + 1)
     return root
 
 
@@ -94,6 +105,82 @@ def test_dfew_frames_are_the_face_aligned_frame_folders(tmp_path, put_clip):
     assert len(manifest) == 10
     first = manifest.set_index("recording").loc["00001", "path"]
     assert first == os.path.normpath(root / "Clip" / "clip_224x224" / "00001") and os.path.isdir(first)
+
+
+# Rows of the release's test(single-labeled)/set_1.csv as DFER-CLIP's annotation/DFEW_set_1_test.txt
+# lists them (github.com/zengqunzhao/DFER-CLIP; its labels are the release's minus 1), fold 1 only.
+DFEW_SET_1 = {1: 2, 2: 3, 4: 2, 6: 4, 7: 4, 8: 2, 10: 7, 11: 5, 12: 5, 13: 3, 15: 4, 16: 7, 18: 1, 19: 5,
+              20: 4, 21: 1, 22: 2, 24: 2, 25: 4, 26: 4, 27: 3, 29: 1, 31: 4, 32: 7, 33: 1, 34: 1, 46: 6}
+
+
+@pytest.mark.parametrize("source, media", [("clips", "original"), ("frames", "clip_224x224"),
+                                           ("frames_16f", "clip_224x224_16f")])
+@pytest.mark.parametrize("names_padded", [True, False])
+def test_dfew_reads_both_spellings_of_its_clip_names_and_says_which(tmp_path, put_clip, source, media,
+                                                                    names_padded):
+    root = dfew_tree(tmp_path / "DFEW", put_clip, padded=False, names_padded=names_padded)
+    manifest, notes = read_corpus("dfew", root, list(dfew.CLASSES), source=source)
+    rows = manifest.set_index("recording")
+    assert sorted(rows.index) == [f"{k:05d}" for k in DFEW_CLIPS]  # the ids are padded either way
+    suffix = ".mp4" if source == "clips" else ""
+    on_disk = "00003" if names_padded else "3"
+    assert rows.loc["00003", "path"] == os.path.normpath(root / "Clip" / media / (on_disk + suffix))
+    assert rows["session"].to_dict() == {f"{k:05d}": fold for k, fold in DFEW_FOLD.items()}
+    folder = os.path.normpath(root / "Clip" / media)
+    spelt = f"zero-padded (e.g. 00001{suffix})" if names_padded else f"unpadded (e.g. 1{suffix})"
+    assert f"DFEW: {folder} names its clips {spelt}" in notes
+    assert any(f"ignored 1 video file without a label, e.g. {folder}" in note for note in notes)
+
+
+def test_dfew_reads_the_release_fold_with_unpadded_names(tmp_path, put_clip):
+    """Real ids and labels of test set_1 (DFEW_SET_1), the clips spelled 1.mp4 ...; the other folds
+    empty of clips but for one each, so the partition checks hold."""
+    root = tmp_path / "DFEW"
+    others = {3: 3, 5: 1, 9: 2, 14: 6}  # one clip tested in each of set_2..set_5 (made up)
+    fold_of = {**{k: "set_1" for k in DFEW_SET_1}, **dict(zip(others, ["set_2", "set_3", "set_4", "set_5"]))}
+    label = {**DFEW_SET_1, **others}
+    splits = root / "EmoLabel_DataSplit"
+    for fold in dfew.FOLDS:
+        for part, tested in (("test", True), ("train", False)):
+            path = splits / f"{part}(single-labeled)" / f"{fold}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("video_name,label\n" + "".join(f"{k},{label[k]}\n" for k in sorted(label)
+                                                            if (fold_of[k] == fold) == tested))
+    for k in label:
+        put_clip(root / "Clip" / "original" / f"{k}.mp4")
+    manifest, _ = read_corpus("dfew", root, list(dfew.CLASSES))
+    rows = manifest.set_index("recording")
+    assert Counter(rows.loc[rows["session"] == "set_1", "label"]) == {
+        "Angry": 7, "Sad": 5, "Happy": 5, "Surprised": 3, "Neutral": 3, "Fearful": 3, "Disgusted": 1}
+    assert rows.loc["00046", "label"] == "Disgusted" and rows.loc["00018", "label"] == "Happy"
+    assert rows.loc["00046", "path"] == os.path.normpath(root / "Clip" / "original" / "46.mp4")
+
+
+@pytest.mark.parametrize("source, media, suffix", [("clips", "original", ".mp4"), ("frames", "clip_224x224", ""),
+                                                   ("frames_16f", "clip_224x224_16f", "")])
+def test_dfew_refuses_mixed_spellings_or_none_in_one_line_naming_the_folder(tmp_path, put_clip, source, media,
+                                                                           suffix):
+    root = dfew_tree(tmp_path, put_clip)
+    folder = root / "Clip" / media
+    (folder / f"00004{suffix}").rename(folder / f"4{suffix}")
+    mixed = rf"^{re.escape(str(folder))}: mixes zero-padded and unpadded clip names \(e.g. 00001{suffix} and " \
+            rf"4{suffix}\); rename them to one spelling$"
+    with pytest.raises(ManifestError, match=mixed):
+        read_corpus("dfew", root, list(dfew.CLASSES), source=source)
+    for item in folder.iterdir():
+        item.rename(folder / f"clip_{item.name}")
+    with pytest.raises(ManifestError, match=rf"^{re.escape(str(folder))}: no clip named by its number, "
+                                            rf"zero-padded \(00001{suffix}\) or unpadded \(1{suffix}\)$"):
+        read_corpus("dfew", root, list(dfew.CLASSES), source=source)
+
+
+def test_dfew_names_the_other_copies_where_the_one_asked_for_is_absent(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    shutil.rmtree(root / "Clip" / "clip_224x224_16f")
+    with pytest.raises(ManifestError, match=r"no Clip/clip_224x224_16f/ folder found \(corpus.source: frames_16f; "
+                                            r"corpus.source: clips reads Clip/original/; corpus.source: frames reads "
+                                            r"Clip/clip_224x224/\)"):
+        read_corpus("dfew", root, list(dfew.CLASSES), source="frames_16f")
 
 
 def test_dfew_a_subset_of_classes_keeps_those_and_counts_the_rest_per_class(tmp_path, put_clip):
@@ -389,6 +476,8 @@ def test_frames_are_refused_for_formats_that_read_video_files(tmp_path):
     assert validated({"corpus": {"format": "dfew", "path": str(tmp_path)}})["corpus"]["source"] == "clips"
     with pytest.raises(ManifestError, match="source 'frames' is read by dfew, mafw, ferv39k only"):
         read_corpus("ravdess", tmp_path, SEED_FOUR, source="frames")
+    with pytest.raises(ManifestError, match="source 'frames_16f' is read by dfew only; mafw reads clips, frames"):
+        read_corpus("mafw", tmp_path, SEED_FOUR, source="frames_16f")
 
 
 def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
@@ -398,6 +487,7 @@ def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
     assert "usable recordings: 10 (unknown speakers, 5 sessions)" in out
     assert "per class: Happy 2, Sad 2, Neutral 2, Angry 1, Surprised 1, Disgusted 1, Fearful 1" in out
     assert "set_5" in out and "Recordings per speaker" not in out
+    assert f"DFEW: {os.path.normpath(root / 'Clip' / 'clip_224x224')} names its clips zero-padded" in out
     ferv = ferv_tree(tmp_path / "FERV39k")
     assert main(["check-corpus", "ferv39k", str(ferv)]) == 0
     assert "sessions used for training only, never tested: train" in capsys.readouterr().out
@@ -409,8 +499,9 @@ def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
 def test_the_schema_and_the_readers_agree_on_formats_and_sources():
     corpus = load_schema()["properties"]["corpus"]["properties"]
     assert corpus["format"]["enum"] == ["demo", "tsv", *READERS]
-    assert corpus["source"]["enum"] == ["clips", "frames"]
-    assert set(SOURCES) <= set(READERS) and {s for offered in SOURCES.values() for s in offered} <= {"clips", "frames"}
+    assert corpus["source"]["enum"] == ["clips", "frames", "frames_16f"]
+    assert set(SOURCES) <= set(READERS)
+    assert {s for offered in SOURCES.values() for s in offered} == set(corpus["source"]["enum"])
 
 
 def test_check_command_offers_the_public_folds(tmp_path, put_clip, capsys):

@@ -37,7 +37,8 @@ from facemotion.corpora.scan import ROW_COLUMNS, CorpusScan, ReadOptions, record
 READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess,
            "dfew": dfew, "mafw": mafw, "ferv39k": ferv39k}
 # What each release offers as corpus.source, its default first; every other format reads video files.
-SOURCES = {"dfew": ("clips", "frames"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
+SOURCES = {"dfew": ("clips", "frames", "frames_16f"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
+
 
 
 def sources_of(corpus_format: str) -> tuple[str, ...]:
@@ -75,10 +76,10 @@ def _read(corpus_format: str, root: str | Path, classes: list[str], options: Rea
         raise ManifestError(f"{source}: not a folder (expected the corpus root folder as unpacked)")
     if options.folds < 2:
         raise ManifestError(f"{source}: folds must be at least 2, got {options.folds}")
-    if options.source == "frames" and "frames" not in sources_of(corpus_format):
-        frames = [name for name, offered in SOURCES.items() if "frames" in offered]
-        raise ManifestError(f"{source}: source 'frames' is read by {', '.join(frames)} only; "
-                            f"{corpus_format} is read from its video files")
+    if options.source not in ("", "clips") and options.source not in sources_of(corpus_format):
+        offering = [name for name, offered in SOURCES.items() if options.source in offered]
+        raise ManifestError(f"{source}: source {options.source!r} is read by {', '.join(offering)} only; "
+                            f"{corpus_format} reads {', '.join(sources_of(corpus_format))}")
     scan = READERS[corpus_format].scan(Path(root), options)
     table = pd.DataFrame(scan.rows, columns=ROW_COLUMNS).sort_values("recording", kind="stable")
     exists = {path: recording_exists(path) for path in set(table["path"]) if path}
