@@ -9,9 +9,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from facemotion.__main__ import main
-from facemotion.config import ConfigError, load_schema
+from facemotion.config import ConfigError, experiment_configs, load_schema
 from facemotion.corpora import dfew, ferv39k, mafw
 from facemotion.corpora.manifest import MANIFEST_COLUMNS, ManifestError, describe_manifest, train_only_sessions
 from facemotion.corpora.reading import (
@@ -19,6 +20,8 @@ from facemotion.corpora.reading import (
     SOURCES,
     build_manifest,
     corpus_classes,
+    protocol_of,
+    protocol_sentence,
     read_corpus,
 )
 from tiny_run import ROOT, SNAKEMAKE, snakemake, validated
@@ -391,6 +394,7 @@ def test_the_workflow_says_at_start_which_classes_it_left_out(tmp_path):
     assert ("manifest: dropped 3 recordings whose category is not in classes: Disgust as Disgusted (1), "
             "Fear as Fearful (1), Surprise as Surprised (1)") in console
     assert "FERV39k names no speakers, so the split is NOT speaker-independent" in console
+    assert "FERV39k with Angry, Happy, Neutral, Sad: not the official 7-class protocol (4 of 7 classes)" in console
     (root / "4_setups" / "All_scenes" / "train_All.csv").write_text("Action/Sad/0011 Sadness\n")
     refused = subprocess.run([*SNAKEMAKE, "--dry-run", "--directory", str(tmp_path / "run"), "--configfile",
                               str(config)], cwd=ROOT, capture_output=True, text=True)
@@ -446,6 +450,64 @@ def test_crema_d_public_folds_are_by_actor_id(tmp_path, put_clip):
         read_corpus("crema-d", tmp_path, ["Angry", "Happy"], actor_folds="public")
 
 
+# --- the protocol: the default classes never shrink a benchmark ---------------------------------------
+
+@pytest.mark.parametrize("corpus_format, name, n", [("dfew", "DFEW", 7), ("mafw", "MAFW", 11),
+                                                    ("ferv39k", "FERV39k", 7)])
+def test_a_benchmark_refuses_the_default_classes_at_start_in_one_line(tmp_path, corpus_format, name, n):
+    corpus = {"format": corpus_format, "path": str(tmp_path)}
+    refused = (rf"^invalid configuration:\n  - classes: Angry, Happy, Neutral, Sad come from the defaults, 4 of "
+               rf"{name}'s {n} classes; set `classes: all` for the official {n}-class protocol, or name the classes "
+               r"to run a subset \(reported as not the official protocol\)$")
+    with pytest.raises(ConfigError, match=refused):
+        validated({"corpus": corpus})
+    # As the workflow sees it: config.yaml's four merged in, no file of the user's naming them.
+    with pytest.raises(ConfigError, match=refused):
+        experiment_configs({"corpus": corpus, "classes": SEED_FOUR}, classes_named=False)
+    assert len(validated({"corpus": corpus, "classes": "all"})["classes"]) == n
+    assert validated({"corpus": corpus, "classes": SEED_FOUR})["classes"] == SEED_FOUR  # named: run
+    assert experiment_configs({"corpus": corpus, "classes": "all"}, classes_named=False)
+    assert validated({"corpus": {"format": "ravdess", "path": str(tmp_path)}})["classes"] == SEED_FOUR
+
+
+def test_the_protocol_is_official_only_with_every_class():
+    assert protocol_of("dfew", list(reversed(dfew.CLASSES))) == "official 7-class protocol"
+    assert protocol_of("mafw", SEED_FOUR) == "not the official 11-class protocol (4 of 11 classes)"
+    assert protocol_of("ravdess", SEED_FOUR) == protocol_of("demo", SEED_FOUR) == ""
+    assert protocol_sentence("ferv39k", ["Happy", "Sad"]) == (
+        "FERV39k with Happy, Sad: not the official 7-class protocol (2 of 7 classes), so these numbers cannot be put "
+        "beside published FERV39k results (classes: all runs the official protocol).")
+
+
+def test_the_front_page_states_the_benchmark_protocol(tmp_path, put_clip):
+    from facemotion.report.front_page import front_page, page_settings
+
+    root = dfew_tree(tmp_path / "DFEW", put_clip)
+    manifest = pd.DataFrame({"recording": ["00001", "00002"], "speaker": "", "session": ["set_1", "set_2"],
+                             "label": ["Happy", "Sad"]})
+    report = pd.DataFrame({"recording": ["00001", "00002"], "status": ["ok", "ok"]})
+    metrics = pd.DataFrame({"target": "label", "fold": ["set_1", "set_2", "mean", "std"], "uar": [0.5, 0.7, 0.6, 0.1],
+                            "majority_uar": 0.14, "chance_uar": 0.14, "accuracy": 0.55})
+    for classes, said in ((SEED_FOUR, "**Protocol**: DFEW with Angry, Happy, Neutral, Sad: not the official 7-class "
+                                      "protocol (4 of 7 classes), so these numbers cannot be put beside published"),
+                          ("all", "**Protocol**: DFEW's official 7-class protocol: every class of the release")):
+        config = validated({"corpus": {"format": "dfew", "path": str(root)}, "classes": classes})
+        assert said in front_page(page_settings(config, "share"), manifest, report, metrics)
+
+
+def test_the_workflow_refuses_a_benchmark_on_the_default_classes(tmp_path):
+    """`snakemake -n` with a config of the user's that names no classes (config.yaml's four apply):
+    refused in one line. (Naming them runs: test_the_workflow_says_at_start_which_classes_it_left_out.)"""
+    root = ferv_tree(tmp_path / "FERV39k")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"corpus: {{format: ferv39k, path: {root}}}\n")
+    refused = subprocess.run([*SNAKEMAKE, "--dry-run", "--directory", str(tmp_path / "run"), "--configfile",
+                              str(config)], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert ("classes: Angry, Happy, Neutral, Sad come from the defaults, 4 of FERV39k's 7 classes; set `classes: all` "
+            "for the official 7-class protocol") in refused.stdout + refused.stderr
+
+
 # --- classes: all, the config keys, the check command ------------------------------------------------
 
 def test_classes_all_for_a_tsv_is_its_labels_in_natural_order(tmp_path, put_clip):
@@ -473,7 +535,8 @@ def test_classes_all_is_every_class_of_the_reader_in_a_fixed_order(tmp_path):
 def test_frames_are_refused_for_formats_that_read_video_files(tmp_path):
     with pytest.raises(ConfigError, match="corpus.source: 'frames' is not offered by corpus.format 'msp-improv'"):
         validated({"corpus": {"format": "msp-improv", "path": str(tmp_path), "source": "frames"}})
-    assert validated({"corpus": {"format": "dfew", "path": str(tmp_path)}})["corpus"]["source"] == "clips"
+    assert validated({"corpus": {"format": "dfew", "path": str(tmp_path)}, "classes": "all"})["corpus"]["source"] \
+        == "clips"
     with pytest.raises(ManifestError, match="source 'frames' is read by dfew, mafw, ferv39k only"):
         read_corpus("ravdess", tmp_path, SEED_FOUR, source="frames")
     with pytest.raises(ManifestError, match="source 'frames_16f' is read by dfew only; mafw reads clips, frames"):

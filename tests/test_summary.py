@@ -125,6 +125,24 @@ def test_rule_inputs_are_regrouped_by_experiment_and_keyed_by_their_paths():
         summary_inputs(dirs, [f"{f}.tsv" for f in files[1:]], [f"{f}.info.json" for f in files])
 
 
+def test_a_benchmark_summary_says_in_a_column_and_the_log_which_protocol_each_experiment_ran(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    experiments = {"all7": results_from_files(_experiment(tmp_path / "all7", 0.5, rng)),
+                   "four": results_from_files(_experiment(tmp_path / "four", 0.5, rng))}
+    protocols = {"all7": "official 7-class protocol", "four": "not the official 7-class protocol (4 of 7 classes)"}
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")]
+    with caplog.at_level("INFO"):
+        write_summary(experiments, *paths, resamples=50, seed=0, protocols=protocols)
+    summary = pd.read_csv(paths[0], sep="\t")
+    assert list(summary.columns[:4]) == ["experiment", "target", "protocol", "n_test"]
+    assert summary["protocol"].tolist() == list(protocols.values())
+    assert ("four: not the official 7-class protocol (4 of 7 classes); these numbers cannot be put beside the "
+            "benchmark's published results") in caplog.text
+    assert "all7: official" not in caplog.text
+    write_summary(experiments, *paths, resamples=50, seed=0)  # any other corpus: no column
+    assert "protocol" not in pd.read_csv(paths[0], sep="\t").columns
+
+
 # ------------------------------------------------------------------ python -m facemotion summarise
 
 

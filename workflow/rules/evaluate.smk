@@ -76,5 +76,7 @@ rule summarise:
         statistics=canonical(config["statistics"]),
         dpi=config["plots"]["dpi"],
         speaker_independent=SPEAKER_INDEPENDENT,
+        # dfew, mafw, ferv39k: each experiment's "official N-class protocol" or "not the official ..."
+        protocols=PROTOCOLS,
     script:
         "../scripts/summarise.py"

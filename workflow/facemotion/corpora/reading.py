@@ -40,6 +40,32 @@ READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ra
 SOURCES = {"dfew": ("clips", "frames", "frames_16f"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
 
 
+# The benchmarks: their published numbers are over every class of the release (the official protocol).
+BENCHMARKS = {"dfew": "DFEW", "mafw": "MAFW", "ferv39k": "FERV39k"}
+
+
+def protocol_of(corpus_format: str, classes: list[str]) -> str:
+    """For a benchmark format, what its outputs say of the class set: the official N-class protocol,
+    or not (a subset); "" for any other format, whose outputs say nothing of it."""
+    if corpus_format not in BENCHMARKS:
+        return ""
+    every = READERS[corpus_format].CLASSES
+    if set(classes) == set(every):
+        return f"official {len(every)}-class protocol"
+    return f"not the official {len(every)}-class protocol ({len(classes)} of {len(every)} classes)"
+
+
+def protocol_sentence(corpus_format: str, classes: list[str]) -> str:
+    """The protocol as the log and the front page state it; "" for a format that is not a benchmark."""
+    protocol = protocol_of(corpus_format, classes)
+    if not protocol:
+        return ""
+    name = BENCHMARKS[corpus_format]
+    if protocol.startswith("official"):
+        return f"{name}'s {protocol}: every class of the release, as published results are."
+    return (f"{name} with {', '.join(classes)}: {protocol}, so these numbers cannot be put beside published "
+            f"{name} results (classes: all runs the official protocol).")
+
 
 def sources_of(corpus_format: str) -> tuple[str, ...]:
     """The values of corpus.source that ``corpus_format`` offers, its default first."""

@@ -210,11 +210,19 @@ def _repeat_codes(table: pd.DataFrame, common: pd.DataFrame, classes: Sequence[s
 
 
 def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summary_path, speakers_path,
-                  comparison_path, resamples: int, seed: int, speaker_independent: bool = True) -> pd.DataFrame:
+                  comparison_path, resamples: int, seed: int, speaker_independent: bool = True,
+                  protocols: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Write the three tables. ``experiments``: name -> {target: results}, the reference first.
-    Returns the summary table (:func:`forest_table` turns it into the forest plot's)."""
+    Returns the summary table (:func:`forest_table` turns it into the forest plot's).
+    ``protocols``: a benchmark run's experiment -> "official N-class protocol" or "not the official
+    ..." (corpora.reading.protocol_of), written as a ``protocol`` column after ``target`` and said
+    in the log; without it (every other corpus) the table has no such column."""
     summary, speakers, comparisons = [], [], []
+    protocols = protocols or {}
     for name, targets in experiments.items():
+        if protocols.get(name, "").startswith("not "):
+            log.warning("%s: %s; these numbers cannot be put beside the benchmark's published results "
+                        "(classes: all runs the official protocol)", name, protocols[name])
         for target, results in targets.items():
             summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
             speakers.extend(speaker_rows(name, target, results))
@@ -228,6 +236,8 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     # The rating targets' columns only where there are some: a run of classes has no empty CCC columns.
     rating_columns = RATING_COLUMNS if any("ccc" in row for row in summary) else []
     summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS + rating_columns + recall_columns)
+    if protocols:  # a benchmark run: its protocol
+        summary.insert(2, "protocol", summary["experiment"].map(protocols).fillna(""))
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
     ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []

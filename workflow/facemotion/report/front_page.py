@@ -10,6 +10,7 @@ import pandas as pd
 
 from facemotion.common.files import reading
 from facemotion.common.targets import TARGET_TITLES, learnt_as_rating
+from facemotion.corpora.reading import protocol_sentence
 from facemotion.extraction.records import OK
 
 
@@ -94,6 +95,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         + f"{manifest['session'].nunique()} sessions; "
         f"{_counts(manifest['label'], config['classes'])}.",
         "",
+        *([f"**Protocol**: {protocol_sentence(corpus['format'], config['classes'])}", ""]
+          if protocol_sentence(corpus["format"], config["classes"]) else []),
         f"**Face extraction**: {extraction['n_frames']} face frames per recording "
         + (f"as {extraction['face_size']} x {extraction['face_size']} greyscale crops"
            if config["features"] == "pixels" else "as dlib's 68 landmarks and 6 geometric features")
