@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from facemotion.__main__ import main
 from facemotion.config import ConfigError, experiment_configs, load_schema
 from facemotion.corpora import dfew, ferv39k, mafw
@@ -468,6 +469,23 @@ def test_a_benchmark_refuses_the_default_classes_at_start_in_one_line(tmp_path, 
     assert validated({"corpus": corpus, "classes": SEED_FOUR})["classes"] == SEED_FOUR  # named: run
     assert experiment_configs({"corpus": corpus, "classes": "all"}, classes_named=False)
     assert validated({"corpus": {"format": "ravdess", "path": str(tmp_path)}})["classes"] == SEED_FOUR
+
+
+@pytest.mark.parametrize("corpus_format, tree, sessions", [
+    ("dfew", lambda root, put_clip: dfew_tree(root, put_clip), [f"set_{k}" for k in range(1, 6)]),
+    ("mafw", lambda root, put_clip: mafw_tree(root, put_clip), [f"set_{k}" for k in range(1, 6)]),
+    ("ferv39k", lambda root, put_clip: ferv_tree(root), ["test", "train"])])
+def test_the_ready_configs_run_the_published_protocol(tmp_path, put_clip, corpus_format, tree, sessions):
+    """config/<benchmark>.yaml as the workflow reads it: the user's file names every class; the
+    official folds, label only, the epoch chosen on a share of the training list."""
+    settings = yaml.safe_load((Path(ROOT) / "config" / f"{corpus_format}.yaml").read_text())
+    settings["corpus"]["path"] = str(tree(tmp_path / corpus_format, put_clip))
+    config = experiment_configs(settings, classes_named=True)["default"]
+    assert config["classes"] == corpus_classes(corpus_format, tmp_path) and config["targets"] == ["label"]
+    assert config["cv"]["protocol"] == "loso" and config["cv"]["validation"] == "share"
+    manifest, _ = build_manifest(config)
+    assert sorted(set(manifest["session"])) == sessions
+    assert protocol_of(corpus_format, config["classes"]).startswith("official")
 
 
 def test_the_protocol_is_official_only_with_every_class():
