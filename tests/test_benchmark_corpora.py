@@ -510,7 +510,10 @@ def test_the_front_page_states_the_benchmark_protocol(tmp_path, put_clip):
                                       "protocol (4 of 7 classes), so these numbers cannot be put beside published"),
                           ("all", "**Protocol**: DFEW's official 7-class protocol: every class of the release")):
         config = validated({"corpus": {"format": "dfew", "path": str(root)}, "classes": classes})
-        assert said in front_page(page_settings(config, "share"), manifest, report, metrics)
+        page = front_page(page_settings(config, "share"), manifest, report, metrics)
+        assert said in page
+        assert "     - chance UAR\n     - WAR (accuracy)\n     - folds" in page  # the results table's header
+        assert "weighted average recall (WAR, the accuracy" in page
 
 
 def test_the_workflow_refuses_a_benchmark_on_the_default_classes(tmp_path):

@@ -216,7 +216,8 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     Returns the summary table (:func:`forest_table` turns it into the forest plot's).
     ``protocols``: a benchmark run's experiment -> "official N-class protocol" or "not the official
     ..." (corpora.reading.protocol_of), written as a ``protocol`` column after ``target`` and said
-    in the log; without it (every other corpus) the table has no such column."""
+    in the log, and ``war`` (weighted average recall: the accuracy) before ``accuracy``; without
+    it (every other corpus) the table has neither column."""
     summary, speakers, comparisons = [], [], []
     protocols = protocols or {}
     for name, targets in experiments.items():
@@ -236,8 +237,9 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     # The rating targets' columns only where there are some: a run of classes has no empty CCC columns.
     rating_columns = RATING_COLUMNS if any("ccc" in row for row in summary) else []
     summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS + rating_columns + recall_columns)
-    if protocols:  # a benchmark run: its protocol
+    if protocols:  # a benchmark run: its protocol, and the accuracy under the name papers print it by
         summary.insert(2, "protocol", summary["experiment"].map(protocols).fillna(""))
+        summary.insert(summary.columns.get_loc("accuracy"), "war", summary["accuracy"])
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
     ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []
