@@ -21,6 +21,8 @@ from facemotion.corpora.reading import (
     SOURCES,
     build_manifest,
     corpus_classes,
+    dropped_as_miss,
+    official_test_counts,
     protocol_of,
     protocol_sentence,
     read_corpus,
@@ -486,6 +488,28 @@ def test_the_ready_configs_run_the_published_protocol(tmp_path, put_clip, corpus
     manifest, _ = build_manifest(config)
     assert sorted(set(manifest["session"])) == sessions
     assert protocol_of(corpus_format, config["classes"]).startswith("official")
+    assert config["cv"]["dropped_test_clips"] == "miss"  # every official test clip scored
+
+
+def test_the_benchmarks_score_every_official_test_clip_unless_asked_not_to(tmp_path, put_clip):
+    """cv.dropped_test_clips: auto is miss for the benchmarks only; the counts are the manifest's
+    test clips per fold and class (FERV39k: the test session; its training clips never)."""
+    assert dropped_as_miss("auto", "dfew") and dropped_as_miss("auto", "ferv39k")
+    assert not dropped_as_miss("auto", "demo") and not dropped_as_miss("auto", "crema-d")
+    assert dropped_as_miss("miss", "ravdess") and not dropped_as_miss("leave_out", "mafw")
+    config = validated({"corpus": {"format": "dfew", "path": str(dfew_tree(tmp_path / "DFEW", put_clip))},
+                        "classes": "all"})
+    assert config["cv"]["dropped_test_clips"] == "auto"
+    manifest, _ = build_manifest(config)
+    counts = official_test_counts(manifest, ["set_1", "set_4"], config["classes"])
+    # clips 1-2 (labels 1, 2) in set_1, 7-8 (labels 7, 1) in set_4
+    assert counts == {"set_1": {"Happy": 1, "Sad": 1}, "set_4": {"Fearful": 1, "Happy": 1}}
+    ferv = validated({"corpus": {"format": "ferv39k", "path": str(ferv_tree(tmp_path / "FERV39k"))},
+                      "classes": "all", "cv": {"dropped_test_clips": "leave_out"}})
+    manifest, _ = build_manifest(ferv)
+    assert sum(official_test_counts(manifest, ["test"], ferv["classes"])["test"].values()) == len(FERV_TEST)
+    with pytest.raises(ConfigError, match="cv.dropped_test_clips: got 'drop'; allowed: one of 'auto', 'miss'"):
+        validated({"cv": {"dropped_test_clips": "drop"}})
 
 
 def test_the_protocol_is_official_only_with_every_class():

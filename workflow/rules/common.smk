@@ -17,7 +17,13 @@ from facemotion.config import (
     schema_of,
     without_scheduling,
 )
-from facemotion.corpora.reading import build_manifest, protocol_of, protocol_sentence
+from facemotion.corpora.reading import (
+    build_manifest,
+    dropped_as_miss,
+    official_test_counts,
+    protocol_of,
+    protocol_sentence,
+)
 from facemotion.learning.folds import validation_method
 from facemotion.corpora.manifest import (
     ManifestError,
@@ -176,6 +182,13 @@ for _name, _protocol in PROTOCOLS.items():
     if _protocol.startswith("not "):
         _sentence = protocol_sentence(config["corpus"]["format"], EXPERIMENTS[_name].settings["classes"])
         logger.warning(f"{'' if _name == 'default' else f'experiment {_name}: '}{_sentence}")
+# cv.dropped_test_clips miss (auto: the benchmarks): per experiment learning `label`, its test
+# recordings per session and class, so that summary.tsv scores every one, a dropped one as a miss.
+OFFICIAL_TESTS = {
+    name: official_test_counts(MANIFEST, SESSIONS, e.settings["classes"])
+    for name, e in EXPERIMENTS.items()
+    if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], config["corpus"]["format"])
+}
 PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
 REFERENCE = next(iter(EXPERIMENTS.values()))

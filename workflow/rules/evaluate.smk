@@ -78,5 +78,7 @@ rule summarise:
         speaker_independent=SPEAKER_INDEPENDENT,
         # dfew, mafw, ferv39k: each experiment's "official N-class protocol" or "not the official ..."
         protocols=PROTOCOLS,
+        # cv.dropped_test_clips miss: each experiment's test recordings per session and class
+        official_tests=OFFICIAL_TESTS,
     script:
         "../scripts/summarise.py"

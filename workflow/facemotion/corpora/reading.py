@@ -67,6 +67,21 @@ def protocol_sentence(corpus_format: str, classes: list[str]) -> str:
             f"{name} results (classes: all runs the official protocol).")
 
 
+def dropped_as_miss(setting: str, corpus_format: str) -> bool:
+    """cv.dropped_test_clips resolved: whether a test recording the extraction dropped is scored as
+    a miss (auto: for the benchmarks, whose published numbers score the whole official test list)."""
+    return setting == "miss" or (setting == "auto" and corpus_format in BENCHMARKS)
+
+
+def official_test_counts(manifest: pd.DataFrame, sessions: list[str], classes: list[str]) -> dict:
+    """{session: {class: recordings}} of the manifest's test recordings (not `split: train`) of
+    `sessions` in `classes`: what every test recording scored means, dropped ones included."""
+    tested = manifest[manifest["session"].isin(sessions) & (manifest["split"] != TRAIN_ONLY)]
+    return {session: {label: int(n) for label, n in tested.loc[tested["session"] == session, "label"]
+                      .value_counts().items() if label in classes}
+            for session in sessions}
+
+
 def sources_of(corpus_format: str) -> tuple[str, ...]:
     """The values of corpus.source that ``corpus_format`` offers, its default first."""
     return SOURCES.get(corpus_format, ("clips",))
