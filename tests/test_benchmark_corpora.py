@@ -2,18 +2,31 @@
 with real naming and split files; the public-code folds of RAVDESS and CREMA-D; `classes: all`."""
 import os
 import re
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 from facemotion.__main__ import main
-from facemotion.config import ConfigError, load_schema
+from facemotion.config import ConfigError, experiment_configs, load_schema
 from facemotion.corpora import dfew, ferv39k, mafw
 from facemotion.corpora.manifest import MANIFEST_COLUMNS, ManifestError, describe_manifest, train_only_sessions
-from facemotion.corpora.reading import READERS, SOURCES, build_manifest, corpus_classes, read_corpus
+from facemotion.corpora.reading import (
+    READERS,
+    SOURCES,
+    build_manifest,
+    corpus_classes,
+    dropped_as_miss,
+    official_test_counts,
+    protocol_of,
+    protocol_sentence,
+    read_corpus,
+)
 from tiny_run import ROOT, SNAKEMAKE, snakemake, validated
 
 SEED_FOUR = ["Angry", "Happy", "Neutral", "Sad"]
@@ -54,7 +67,10 @@ DFEW_CLIPS = {k: 1 + (k - 1) % 7 for k in range(1, 11)}  # clip number -> label 
 DFEW_FOLD = {k: f"set_{(k + 1) // 2}" for k in DFEW_CLIPS}  # clips 1-2 tested in set_1, 3-4 in set_2, ...
 
 
-def dfew_tree(root: Path, put_clip, padded: bool = True) -> Path:
+def dfew_tree(root: Path, put_clip, padded: bool = True, names_padded: bool = True) -> Path:
+    """`padded`: the split files' numbers as 00001 (else 1); `names_padded`: the clips and frame
+    folders as 00001.mp4, 00001/ (else 1.mp4, 1/); the 16-frame copy names its frames 1..16.jpg."""
+    name = "{:05d}".format if names_padded else str
     splits = root / "EmoLabel_DataSplit"
     for fold in sorted(set(DFEW_FOLD.values())):
         for part, tested in (("test", True), ("train", False)):
@@ -64,8 +80,9 @@ def dfew_tree(root: Path, put_clip, padded: bool = True) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n")
     for k in [*DFEW_CLIPS, 11]:  # clip 11: a multi-labelled clip, in no single-labelled set
-        put_clip(root / "Clip" / "original" / f"{k:05d}.mp4")
-        put_frames(root / "Clip" / "clip_224x224" / f"{k:05d}", [f"{k:05d}_{i:05d}.jpg" for i in (1, 2, 10)], 20 * k)
+        put_clip(root / "Clip" / "original" / f"{name(k)}.mp4")
+        put_frames(root / "Clip" / "clip_224x224" / name(k), [f"{k:05d}_{i:05d}.jpg" for i in (1, 2, 10)], 20 * k)
+        put_frames(root / "Clip" / "clip_224x224_16f" / name(k), [f"{i}.jpg" for i in (1, 2, 16)], 20 * k + 1)
     return root
 
 
@@ -94,6 +111,82 @@ def test_dfew_frames_are_the_face_aligned_frame_folders(tmp_path, put_clip):
     assert len(manifest) == 10
     first = manifest.set_index("recording").loc["00001", "path"]
     assert first == os.path.normpath(root / "Clip" / "clip_224x224" / "00001") and os.path.isdir(first)
+
+
+# Rows of the release's test(single-labeled)/set_1.csv as DFER-CLIP's annotation/DFEW_set_1_test.txt
+# lists them (github.com/zengqunzhao/DFER-CLIP; its labels are the release's minus 1), fold 1 only.
+DFEW_SET_1 = {1: 2, 2: 3, 4: 2, 6: 4, 7: 4, 8: 2, 10: 7, 11: 5, 12: 5, 13: 3, 15: 4, 16: 7, 18: 1, 19: 5,
+              20: 4, 21: 1, 22: 2, 24: 2, 25: 4, 26: 4, 27: 3, 29: 1, 31: 4, 32: 7, 33: 1, 34: 1, 46: 6}
+
+
+@pytest.mark.parametrize("source, media", [("clips", "original"), ("frames", "clip_224x224"),
+                                           ("frames_16f", "clip_224x224_16f")])
+@pytest.mark.parametrize("names_padded", [True, False])
+def test_dfew_reads_both_spellings_of_its_clip_names_and_says_which(tmp_path, put_clip, source, media,
+                                                                    names_padded):
+    root = dfew_tree(tmp_path / "DFEW", put_clip, padded=False, names_padded=names_padded)
+    manifest, notes = read_corpus("dfew", root, list(dfew.CLASSES), source=source)
+    rows = manifest.set_index("recording")
+    assert sorted(rows.index) == [f"{k:05d}" for k in DFEW_CLIPS]  # the ids are padded either way
+    suffix = ".mp4" if source == "clips" else ""
+    on_disk = "00003" if names_padded else "3"
+    assert rows.loc["00003", "path"] == os.path.normpath(root / "Clip" / media / (on_disk + suffix))
+    assert rows["session"].to_dict() == {f"{k:05d}": fold for k, fold in DFEW_FOLD.items()}
+    folder = os.path.normpath(root / "Clip" / media)
+    spelt = f"zero-padded (e.g. 00001{suffix})" if names_padded else f"unpadded (e.g. 1{suffix})"
+    assert f"DFEW: {folder} names its clips {spelt}" in notes
+    assert any(f"ignored 1 video file without a label, e.g. {folder}" in note for note in notes)
+
+
+def test_dfew_reads_the_release_fold_with_unpadded_names(tmp_path, put_clip):
+    """Real ids and labels of test set_1 (DFEW_SET_1), the clips spelled 1.mp4 ...; the other folds
+    empty of clips but for one each, so the partition checks hold."""
+    root = tmp_path / "DFEW"
+    others = {3: 3, 5: 1, 9: 2, 14: 6}  # one clip tested in each of set_2..set_5 (made up)
+    fold_of = {**{k: "set_1" for k in DFEW_SET_1}, **dict(zip(others, ["set_2", "set_3", "set_4", "set_5"]))}
+    label = {**DFEW_SET_1, **others}
+    splits = root / "EmoLabel_DataSplit"
+    for fold in dfew.FOLDS:
+        for part, tested in (("test", True), ("train", False)):
+            path = splits / f"{part}(single-labeled)" / f"{fold}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("video_name,label\n" + "".join(f"{k},{label[k]}\n" for k in sorted(label)
+                                                            if (fold_of[k] == fold) == tested))
+    for k in label:
+        put_clip(root / "Clip" / "original" / f"{k}.mp4")
+    manifest, _ = read_corpus("dfew", root, list(dfew.CLASSES))
+    rows = manifest.set_index("recording")
+    assert Counter(rows.loc[rows["session"] == "set_1", "label"]) == {
+        "Angry": 7, "Sad": 5, "Happy": 5, "Surprised": 3, "Neutral": 3, "Fearful": 3, "Disgusted": 1}
+    assert rows.loc["00046", "label"] == "Disgusted" and rows.loc["00018", "label"] == "Happy"
+    assert rows.loc["00046", "path"] == os.path.normpath(root / "Clip" / "original" / "46.mp4")
+
+
+@pytest.mark.parametrize("source, media, suffix", [("clips", "original", ".mp4"), ("frames", "clip_224x224", ""),
+                                                   ("frames_16f", "clip_224x224_16f", "")])
+def test_dfew_refuses_mixed_spellings_or_none_in_one_line_naming_the_folder(tmp_path, put_clip, source, media,
+                                                                           suffix):
+    root = dfew_tree(tmp_path, put_clip)
+    folder = root / "Clip" / media
+    (folder / f"00004{suffix}").rename(folder / f"4{suffix}")
+    mixed = rf"^{re.escape(str(folder))}: mixes zero-padded and unpadded clip names \(e.g. 00001{suffix} and " \
+            rf"4{suffix}\); rename them to one spelling$"
+    with pytest.raises(ManifestError, match=mixed):
+        read_corpus("dfew", root, list(dfew.CLASSES), source=source)
+    for item in folder.iterdir():
+        item.rename(folder / f"clip_{item.name}")
+    with pytest.raises(ManifestError, match=rf"^{re.escape(str(folder))}: no clip named by its number, "
+                                            rf"zero-padded \(00001{suffix}\) or unpadded \(1{suffix}\)$"):
+        read_corpus("dfew", root, list(dfew.CLASSES), source=source)
+
+
+def test_dfew_names_the_other_copies_where_the_one_asked_for_is_absent(tmp_path, put_clip):
+    root = dfew_tree(tmp_path, put_clip)
+    shutil.rmtree(root / "Clip" / "clip_224x224_16f")
+    with pytest.raises(ManifestError, match=r"no Clip/clip_224x224_16f/ folder found \(corpus.source: frames_16f; "
+                                            r"corpus.source: clips reads Clip/original/; corpus.source: frames reads "
+                                            r"Clip/clip_224x224/\)"):
+        read_corpus("dfew", root, list(dfew.CLASSES), source="frames_16f")
 
 
 def test_dfew_a_subset_of_classes_keeps_those_and_counts_the_rest_per_class(tmp_path, put_clip):
@@ -304,6 +397,7 @@ def test_the_workflow_says_at_start_which_classes_it_left_out(tmp_path):
     assert ("manifest: dropped 3 recordings whose category is not in classes: Disgust as Disgusted (1), "
             "Fear as Fearful (1), Surprise as Surprised (1)") in console
     assert "FERV39k names no speakers, so the split is NOT speaker-independent" in console
+    assert "FERV39k with Angry, Happy, Neutral, Sad: not the official 7-class protocol (4 of 7 classes)" in console
     (root / "4_setups" / "All_scenes" / "train_All.csv").write_text("Action/Sad/0011 Sadness\n")
     refused = subprocess.run([*SNAKEMAKE, "--dry-run", "--directory", str(tmp_path / "run"), "--configfile",
                               str(config)], cwd=ROOT, capture_output=True, text=True)
@@ -359,6 +453,106 @@ def test_crema_d_public_folds_are_by_actor_id(tmp_path, put_clip):
         read_corpus("crema-d", tmp_path, ["Angry", "Happy"], actor_folds="public")
 
 
+# --- the protocol: the default classes never shrink a benchmark ---------------------------------------
+
+@pytest.mark.parametrize("corpus_format, name, n", [("dfew", "DFEW", 7), ("mafw", "MAFW", 11),
+                                                    ("ferv39k", "FERV39k", 7)])
+def test_a_benchmark_refuses_the_default_classes_at_start_in_one_line(tmp_path, corpus_format, name, n):
+    corpus = {"format": corpus_format, "path": str(tmp_path)}
+    refused = (rf"^invalid configuration:\n  - classes: Angry, Happy, Neutral, Sad come from the defaults, 4 of "
+               rf"{name}'s {n} classes; set `classes: all` for the official {n}-class protocol, or name the classes "
+               r"to run a subset \(reported as not the official protocol\)$")
+    with pytest.raises(ConfigError, match=refused):
+        validated({"corpus": corpus})
+    # As the workflow sees it: config.yaml's four merged in, no file of the user's naming them.
+    with pytest.raises(ConfigError, match=refused):
+        experiment_configs({"corpus": corpus, "classes": SEED_FOUR}, classes_named=False)
+    assert len(validated({"corpus": corpus, "classes": "all"})["classes"]) == n
+    assert validated({"corpus": corpus, "classes": SEED_FOUR})["classes"] == SEED_FOUR  # named: run
+    assert experiment_configs({"corpus": corpus, "classes": "all"}, classes_named=False)
+    assert validated({"corpus": {"format": "ravdess", "path": str(tmp_path)}})["classes"] == SEED_FOUR
+
+
+@pytest.mark.parametrize("corpus_format, tree, sessions", [
+    ("dfew", lambda root, put_clip: dfew_tree(root, put_clip), [f"set_{k}" for k in range(1, 6)]),
+    ("mafw", lambda root, put_clip: mafw_tree(root, put_clip), [f"set_{k}" for k in range(1, 6)]),
+    ("ferv39k", lambda root, put_clip: ferv_tree(root), ["test", "train"])])
+def test_the_ready_configs_run_the_published_protocol(tmp_path, put_clip, corpus_format, tree, sessions):
+    """config/<benchmark>.yaml as the workflow reads it: the user's file names every class; the
+    official folds, label only, the epoch chosen on a share of the training list."""
+    settings = yaml.safe_load((Path(ROOT) / "config" / f"{corpus_format}.yaml").read_text())
+    settings["corpus"]["path"] = str(tree(tmp_path / corpus_format, put_clip))
+    config = experiment_configs(settings, classes_named=True)["default"]
+    assert config["classes"] == corpus_classes(corpus_format, tmp_path) and config["targets"] == ["label"]
+    assert config["cv"]["protocol"] == "loso" and config["cv"]["validation"] == "share"
+    manifest, _ = build_manifest(config)
+    assert sorted(set(manifest["session"])) == sessions
+    assert protocol_of(corpus_format, config["classes"]).startswith("official")
+    assert config["cv"]["dropped_test_clips"] == "miss"  # every official test clip scored
+
+
+def test_the_benchmarks_score_every_official_test_clip_unless_asked_not_to(tmp_path, put_clip):
+    """cv.dropped_test_clips: auto is miss for the benchmarks only; the counts are the manifest's
+    test clips per fold and class (FERV39k: the test session; its training clips never)."""
+    assert dropped_as_miss("auto", "dfew") and dropped_as_miss("auto", "ferv39k")
+    assert not dropped_as_miss("auto", "demo") and not dropped_as_miss("auto", "crema-d")
+    assert dropped_as_miss("miss", "ravdess") and not dropped_as_miss("leave_out", "mafw")
+    config = validated({"corpus": {"format": "dfew", "path": str(dfew_tree(tmp_path / "DFEW", put_clip))},
+                        "classes": "all"})
+    assert config["cv"]["dropped_test_clips"] == "auto"
+    manifest, _ = build_manifest(config)
+    counts = official_test_counts(manifest, ["set_1", "set_4"], config["classes"])
+    # clips 1-2 (labels 1, 2) in set_1, 7-8 (labels 7, 1) in set_4
+    assert counts == {"set_1": {"Happy": 1, "Sad": 1}, "set_4": {"Fearful": 1, "Happy": 1}}
+    ferv = validated({"corpus": {"format": "ferv39k", "path": str(ferv_tree(tmp_path / "FERV39k"))},
+                      "classes": "all", "cv": {"dropped_test_clips": "leave_out"}})
+    manifest, _ = build_manifest(ferv)
+    assert sum(official_test_counts(manifest, ["test"], ferv["classes"])["test"].values()) == len(FERV_TEST)
+    with pytest.raises(ConfigError, match="cv.dropped_test_clips: got 'drop'; allowed: one of 'auto', 'miss'"):
+        validated({"cv": {"dropped_test_clips": "drop"}})
+
+
+def test_the_protocol_is_official_only_with_every_class():
+    assert protocol_of("dfew", list(reversed(dfew.CLASSES))) == "official 7-class protocol"
+    assert protocol_of("mafw", SEED_FOUR) == "not the official 11-class protocol (4 of 11 classes)"
+    assert protocol_of("ravdess", SEED_FOUR) == protocol_of("demo", SEED_FOUR) == ""
+    assert protocol_sentence("ferv39k", ["Happy", "Sad"]) == (
+        "FERV39k with Happy, Sad: not the official 7-class protocol (2 of 7 classes), so these numbers cannot be put "
+        "beside published FERV39k results (classes: all runs the official protocol).")
+
+
+def test_the_front_page_states_the_benchmark_protocol(tmp_path, put_clip):
+    from facemotion.report.front_page import front_page, page_settings
+
+    root = dfew_tree(tmp_path / "DFEW", put_clip)
+    manifest = pd.DataFrame({"recording": ["00001", "00002"], "speaker": "", "session": ["set_1", "set_2"],
+                             "label": ["Happy", "Sad"]})
+    report = pd.DataFrame({"recording": ["00001", "00002"], "status": ["ok", "ok"]})
+    metrics = pd.DataFrame({"target": "label", "fold": ["set_1", "set_2", "mean", "std"], "uar": [0.5, 0.7, 0.6, 0.1],
+                            "majority_uar": 0.14, "chance_uar": 0.14, "accuracy": 0.55})
+    for classes, said in ((SEED_FOUR, "**Protocol**: DFEW with Angry, Happy, Neutral, Sad: not the official 7-class "
+                                      "protocol (4 of 7 classes), so these numbers cannot be put beside published"),
+                          ("all", "**Protocol**: DFEW's official 7-class protocol: every class of the release")):
+        config = validated({"corpus": {"format": "dfew", "path": str(root)}, "classes": classes})
+        page = front_page(page_settings(config, "share"), manifest, report, metrics)
+        assert said in page
+        assert "     - chance UAR\n     - WAR (accuracy)\n     - folds" in page  # the results table's header
+        assert "weighted average recall (WAR, the accuracy" in page
+
+
+def test_the_workflow_refuses_a_benchmark_on_the_default_classes(tmp_path):
+    """`snakemake -n` with a config of the user's that names no classes (config.yaml's four apply):
+    refused in one line. (Naming them runs: test_the_workflow_says_at_start_which_classes_it_left_out.)"""
+    root = ferv_tree(tmp_path / "FERV39k")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"corpus: {{format: ferv39k, path: {root}}}\n")
+    refused = subprocess.run([*SNAKEMAKE, "--dry-run", "--directory", str(tmp_path / "run"), "--configfile",
+                              str(config)], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert ("classes: Angry, Happy, Neutral, Sad come from the defaults, 4 of FERV39k's 7 classes; set `classes: all` "
+            "for the official 7-class protocol") in refused.stdout + refused.stderr
+
+
 # --- classes: all, the config keys, the check command ------------------------------------------------
 
 def test_classes_all_for_a_tsv_is_its_labels_in_natural_order(tmp_path, put_clip):
@@ -386,9 +580,12 @@ def test_classes_all_is_every_class_of_the_reader_in_a_fixed_order(tmp_path):
 def test_frames_are_refused_for_formats_that_read_video_files(tmp_path):
     with pytest.raises(ConfigError, match="corpus.source: 'frames' is not offered by corpus.format 'msp-improv'"):
         validated({"corpus": {"format": "msp-improv", "path": str(tmp_path), "source": "frames"}})
-    assert validated({"corpus": {"format": "dfew", "path": str(tmp_path)}})["corpus"]["source"] == "clips"
+    assert validated({"corpus": {"format": "dfew", "path": str(tmp_path)}, "classes": "all"})["corpus"]["source"] \
+        == "clips"
     with pytest.raises(ManifestError, match="source 'frames' is read by dfew, mafw, ferv39k only"):
         read_corpus("ravdess", tmp_path, SEED_FOUR, source="frames")
+    with pytest.raises(ManifestError, match="source 'frames_16f' is read by dfew only; mafw reads clips, frames"):
+        read_corpus("mafw", tmp_path, SEED_FOUR, source="frames_16f")
 
 
 def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
@@ -398,6 +595,7 @@ def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
     assert "usable recordings: 10 (unknown speakers, 5 sessions)" in out
     assert "per class: Happy 2, Sad 2, Neutral 2, Angry 1, Surprised 1, Disgusted 1, Fearful 1" in out
     assert "set_5" in out and "Recordings per speaker" not in out
+    assert f"DFEW: {os.path.normpath(root / 'Clip' / 'clip_224x224')} names its clips zero-padded" in out
     ferv = ferv_tree(tmp_path / "FERV39k")
     assert main(["check-corpus", "ferv39k", str(ferv)]) == 0
     assert "sessions used for training only, never tested: train" in capsys.readouterr().out
@@ -409,8 +607,9 @@ def test_check_command_reads_the_benchmark_layouts(tmp_path, put_clip, capsys):
 def test_the_schema_and_the_readers_agree_on_formats_and_sources():
     corpus = load_schema()["properties"]["corpus"]["properties"]
     assert corpus["format"]["enum"] == ["demo", "tsv", *READERS]
-    assert corpus["source"]["enum"] == ["clips", "frames"]
-    assert set(SOURCES) <= set(READERS) and {s for offered in SOURCES.values() for s in offered} <= {"clips", "frames"}
+    assert corpus["source"]["enum"] == ["clips", "frames", "frames_16f"]
+    assert set(SOURCES) <= set(READERS)
+    assert {s for offered in SOURCES.values() for s in offered} == set(corpus["source"]["enum"])
 
 
 def test_check_command_offers_the_public_folds(tmp_path, put_clip, capsys):

@@ -196,7 +196,7 @@ def test_a_benchmark_without_speakers_runs_through_with_intervals_over_clips(ext
     demo.loc[demo["split"] == "train", "session"] = "train"
     manifest = tmp_path / "benchmark.tsv"
     demo.to_csv(manifest, sep="\t", index=False)
-    config = write_config(tmp_path, manifest, targets=["label"])
+    config = write_config(tmp_path, manifest, targets=["label"], cv={"dropped_test_clips": "miss"})
     console = snakemake(tmp_path, "--configfile", str(config))
     text = console.stdout + console.stderr
     assert "does not name its speakers" in text
@@ -208,6 +208,10 @@ def test_a_benchmark_without_speakers_runs_through_with_intervals_over_clips(ext
     summary = pd.read_csv(tmp_path / "results" / "summary.tsv", sep="\t")
     row = summary.iloc[0]
     assert row["ci_note"] == CLIP_NOTE and row["uar_ci_low"] <= row["uar"] <= row["uar_ci_high"]
+    # cv.dropped_test_clips miss: every test clip of the manifest scored, a dropped one as a miss
+    assert row["n_official"] == (demo["split"] != "train").sum()
+    assert row["n_dropped"] == row["n_official"] - row["n_test"] >= 0
+    assert row["war_official"] == pytest.approx(row["accuracy"] * row["n_test"] / row["n_official"], abs=0.05)
     assert "bootstrap of the test clips" in (tmp_path / "results" / "report" / "front_page.rst").read_text()
 
 

@@ -125,6 +125,54 @@ def test_rule_inputs_are_regrouped_by_experiment_and_keyed_by_their_paths():
         summary_inputs(dirs, [f"{f}.tsv" for f in files[1:]], [f"{f}.info.json" for f in files])
 
 
+def test_a_benchmark_summary_says_in_a_column_and_the_log_which_protocol_each_experiment_ran(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    experiments = {"all7": results_from_files(_experiment(tmp_path / "all7", 0.5, rng)),
+                   "four": results_from_files(_experiment(tmp_path / "four", 0.5, rng))}
+    protocols = {"all7": "official 7-class protocol", "four": "not the official 7-class protocol (4 of 7 classes)"}
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")]
+    with caplog.at_level("INFO"):
+        write_summary(experiments, *paths, resamples=50, seed=0, protocols=protocols)
+    summary = pd.read_csv(paths[0], sep="\t")
+    assert list(summary.columns[:4]) == ["experiment", "target", "protocol", "n_test"]
+    assert summary["protocol"].tolist() == list(protocols.values())
+    assert ("four: not the official 7-class protocol (4 of 7 classes); these numbers cannot be put beside the "
+            "benchmark's published results") in caplog.text
+    assert "all7: official" not in caplog.text
+    assert summary["war"].tolist() == summary["accuracy"].tolist()  # the name papers print it by
+    assert list(summary.columns).index("war") == list(summary.columns).index("accuracy") - 1
+    write_summary(experiments, *paths, resamples=50, seed=0)  # any other corpus: neither column
+    assert not {"protocol", "war"} & set(pd.read_csv(paths[0], sep="\t").columns)
+
+
+def test_a_dropped_test_clip_is_scored_as_a_miss_where_asked_and_counted(tmp_path, caplog):
+    """Folds 1-3 score 40 clips each (10 a class); the official lists also hold clips the extraction
+    dropped: fold 1 two Angry, fold 3 four Sad. They count as misses in uar_official and war_official."""
+    rng = np.random.default_rng(0)
+    results = results_from_files(_experiment(tmp_path / "base", 0.5, rng))
+    counts = {"1": {"Angry": 12, "Happy": 10, "Neutral": 10, "Sad": 10}, "2": dict.fromkeys(CLASSES, 10),
+              "3": {"Angry": 10, "Happy": 10, "Neutral": 10, "Sad": 14}}
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")]
+    with caplog.at_level("INFO"):
+        write_summary({"base": results}, *paths, resamples=50, seed=0, official={"base": counts})
+    row = pd.read_csv(paths[0], sep="\t").iloc[0]
+    assert list(pd.read_csv(paths[0], sep="\t").columns[2:7]) == ["n_test", "n_official", "n_dropped",
+                                                                  "uar_official", "war_official"]
+    assert (row["n_test"], row["n_official"], row["n_dropped"]) == (120, 126, 6)
+    wars, uars = [], []
+    for fold, frame in results["label"].folds.items():
+        right = frame["y_true"] == frame["y_pred"]
+        wars.append(right.sum() / sum(counts[fold].values()))
+        uars.append(np.mean([(right & (frame["y_true"] == c)).sum() / counts[fold][c] for c in CLASSES]))
+    assert row["war_official"] == pytest.approx(np.mean(wars), abs=1e-4)
+    assert row["uar_official"] == pytest.approx(np.mean(uars), abs=1e-4)
+    assert row["war_official"] < row["accuracy"] and row["uar_official"] < row["uar"]
+    assert ("base label: 6 of the 126 test recordings were dropped by the extraction and are scored as misses"
+            in caplog.text)
+    write_summary({"base": results}, *paths, resamples=50, seed=0)  # leave_out: no such columns
+    assert "n_official" not in pd.read_csv(paths[0], sep="\t").columns
+
+
 # ------------------------------------------------------------------ python -m facemotion summarise
 
 

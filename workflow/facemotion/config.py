@@ -187,17 +187,24 @@ def repeated_keys(path: str | Path) -> list[str]:
     return problems
 
 
-def experiment_configs(config: dict, workdir: Path | str = ".") -> dict[str, dict]:
+def experiment_configs(config: dict, workdir: Path | str = ".", classes_named: bool | None = None) -> dict[str, dict]:
     """Validate `config` in place and return each experiment's full, validated configuration.
 
     Without `experiments` that is {"default": config}. Each experiment's partial config is
     merged over the top level as written (before defaults, so that e.g. the model follows an
     experiment's `features`) and validated like it; its problems are named
     `experiments.<name>.<key>`. Raises ConfigError listing every problem.
+
+    classes_named: whether the user's config names `classes` (the workflow knows it from its
+    config files); None: whether `config` has the key before defaults are filled. A benchmark's
+    classes that come from the defaults must be all of them (:func:`default_classes_problem`).
     """
     schema = load_schema()
     as_written = copy.deepcopy(config)
+    named = "classes" in config if classes_named is None else classes_named
     problems = _problems(config, schema, Path(workdir))
+    if not problems:
+        problems += filter(None, [default_classes_problem(config, named)])
     experiments = {}
     if not problems:
         for name, override in (config.get("experiments") or {}).items():
@@ -280,6 +287,23 @@ def _resolve_classes(config: dict, workdir: Path) -> list[str]:
                 "at least 2 are needed"]
     config["classes"] = classes
     return []
+
+
+def default_classes_problem(config: dict, named: bool) -> str | None:
+    """A benchmark (dfew, mafw, ferv39k) run on a class subset the user did not name: the defaults'
+    four classes would silently shrink the benchmark into something its published numbers are not."""
+    from facemotion.corpora.reading import BENCHMARKS, corpus_classes
+
+    corpus_format = config["corpus"]["format"]
+    if named or corpus_format not in BENCHMARKS:
+        return None
+    every = corpus_classes(corpus_format, config["corpus"]["path"])
+    if set(config["classes"]) == set(every):
+        return None
+    return (f"classes: {', '.join(config['classes'])} come from the defaults, {len(config['classes'])} of "
+            f"{BENCHMARKS[corpus_format]}'s {len(every)} classes; set `classes: all` for the official "
+            f"{len(every)}-class protocol, or name the classes to run a subset (reported as not the official "
+            "protocol)")
 
 
 def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:

@@ -9,8 +9,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from facemotion.config import ConfigError, canonical, experiment_configs, repeated_keys, without_scheduling
-from facemotion.corpora.reading import build_manifest
+from facemotion.config import (
+    ConfigError,
+    canonical,
+    experiment_configs,
+    repeated_keys,
+    schema_of,
+    without_scheduling,
+)
+from facemotion.corpora.reading import (
+    build_manifest,
+    dropped_as_miss,
+    official_test_counts,
+    protocol_of,
+    protocol_sentence,
+)
 from facemotion.learning.folds import validation_method
 from facemotion.corpora.manifest import (
     ManifestError,
@@ -39,7 +52,13 @@ try:
     if _repeated:
         raise ConfigError("\n".join(_repeated))
     # Validates the top level and every experiment; without `experiments`, one called "default".
-    EXPERIMENT_CONFIGS = experiment_configs(config)
+    # The classes are the user's where a --configfile or --config names them, or where the
+    # project's config.yaml was edited away from the defaults: a benchmark refuses others but all.
+    EXPERIMENT_CONFIGS = experiment_configs(
+        config,
+        classes_named="classes" in workflow.config_settings.overwrite_config
+        or config.get("classes") != schema_of("classes")["default"],
+    )
     MANIFEST, MANIFEST_NOTES = build_manifest(config)
     # The recordings to predict, read (and checked) at start as the corpus is: their videos are the
     # predict job's inputs, so a replaced or newly present video reruns it.
@@ -152,6 +171,24 @@ for _experiment in EXPERIMENTS.values():
                 "ratings for them); allowed: 'label' or a target whose column the manifest fills"
             )
         )
+# A benchmark's (dfew, mafw, ferv39k) class set per experiment, as summary.tsv's protocol column
+# states it: the official N-class protocol or not; empty for every other format (no column).
+PROTOCOLS = {
+    name: protocol_of(config["corpus"]["format"], e.settings["classes"])
+    for name, e in EXPERIMENTS.items()
+    if protocol_of(config["corpus"]["format"], e.settings["classes"])
+}
+for _name, _protocol in PROTOCOLS.items():
+    if _protocol.startswith("not "):
+        _sentence = protocol_sentence(config["corpus"]["format"], EXPERIMENTS[_name].settings["classes"])
+        logger.warning(f"{'' if _name == 'default' else f'experiment {_name}: '}{_sentence}")
+# cv.dropped_test_clips miss (auto: the benchmarks): per experiment learning `label`, its test
+# recordings per session and class, so that summary.tsv scores every one, a dropped one as a miss.
+OFFICIAL_TESTS = {
+    name: official_test_counts(MANIFEST, SESSIONS, e.settings["classes"])
+    for name, e in EXPERIMENTS.items()
+    if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], config["corpus"]["format"])
+}
 PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
 REFERENCE = next(iter(EXPERIMENTS.values()))

@@ -76,5 +76,9 @@ rule summarise:
         statistics=canonical(config["statistics"]),
         dpi=config["plots"]["dpi"],
         speaker_independent=SPEAKER_INDEPENDENT,
+        # dfew, mafw, ferv39k: each experiment's "official N-class protocol" or "not the official ..."
+        protocols=PROTOCOLS,
+        # cv.dropped_test_clips miss: each experiment's test recordings per session and class
+        official_tests=OFFICIAL_TESTS,
     script:
         "../scripts/summarise.py"

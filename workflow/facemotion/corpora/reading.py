@@ -37,7 +37,49 @@ from facemotion.corpora.scan import ROW_COLUMNS, CorpusScan, ReadOptions, record
 READERS = {"msp-improv": msp_improv, "iemocap": iemocap, "crema-d": crema_d, "ravdess": ravdess,
            "dfew": dfew, "mafw": mafw, "ferv39k": ferv39k}
 # What each release offers as corpus.source, its default first; every other format reads video files.
-SOURCES = {"dfew": ("clips", "frames"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
+SOURCES = {"dfew": ("clips", "frames", "frames_16f"), "mafw": ("clips", "frames"), "ferv39k": ("frames",)}
+
+
+# The benchmarks: their published numbers are over every class of the release (the official protocol).
+BENCHMARKS = {"dfew": "DFEW", "mafw": "MAFW", "ferv39k": "FERV39k"}
+
+
+def protocol_of(corpus_format: str, classes: list[str]) -> str:
+    """For a benchmark format, what its outputs say of the class set: the official N-class protocol,
+    or not (a subset); "" for any other format, whose outputs say nothing of it."""
+    if corpus_format not in BENCHMARKS:
+        return ""
+    every = READERS[corpus_format].CLASSES
+    if set(classes) == set(every):
+        return f"official {len(every)}-class protocol"
+    return f"not the official {len(every)}-class protocol ({len(classes)} of {len(every)} classes)"
+
+
+def protocol_sentence(corpus_format: str, classes: list[str]) -> str:
+    """The protocol as the log and the front page state it; "" for a format that is not a benchmark."""
+    protocol = protocol_of(corpus_format, classes)
+    if not protocol:
+        return ""
+    name = BENCHMARKS[corpus_format]
+    if protocol.startswith("official"):
+        return f"{name}'s {protocol}: every class of the release, as published results are."
+    return (f"{name} with {', '.join(classes)}: {protocol}, so these numbers cannot be put beside published "
+            f"{name} results (classes: all runs the official protocol).")
+
+
+def dropped_as_miss(setting: str, corpus_format: str) -> bool:
+    """cv.dropped_test_clips resolved: whether a test recording the extraction dropped is scored as
+    a miss (auto: for the benchmarks, whose published numbers score the whole official test list)."""
+    return setting == "miss" or (setting == "auto" and corpus_format in BENCHMARKS)
+
+
+def official_test_counts(manifest: pd.DataFrame, sessions: list[str], classes: list[str]) -> dict:
+    """{session: {class: recordings}} of the manifest's test recordings (not `split: train`) of
+    `sessions` in `classes`: what every test recording scored means, dropped ones included."""
+    tested = manifest[manifest["session"].isin(sessions) & (manifest["split"] != TRAIN_ONLY)]
+    return {session: {label: int(n) for label, n in tested.loc[tested["session"] == session, "label"]
+                      .value_counts().items() if label in classes}
+            for session in sessions}
 
 
 def sources_of(corpus_format: str) -> tuple[str, ...]:
@@ -75,10 +117,10 @@ def _read(corpus_format: str, root: str | Path, classes: list[str], options: Rea
         raise ManifestError(f"{source}: not a folder (expected the corpus root folder as unpacked)")
     if options.folds < 2:
         raise ManifestError(f"{source}: folds must be at least 2, got {options.folds}")
-    if options.source == "frames" and "frames" not in sources_of(corpus_format):
-        frames = [name for name, offered in SOURCES.items() if "frames" in offered]
-        raise ManifestError(f"{source}: source 'frames' is read by {', '.join(frames)} only; "
-                            f"{corpus_format} is read from its video files")
+    if options.source not in ("", "clips") and options.source not in sources_of(corpus_format):
+        offering = [name for name, offered in SOURCES.items() if options.source in offered]
+        raise ManifestError(f"{source}: source {options.source!r} is read by {', '.join(offering)} only; "
+                            f"{corpus_format} reads {', '.join(sources_of(corpus_format))}")
     scan = READERS[corpus_format].scan(Path(root), options)
     table = pd.DataFrame(scan.rows, columns=ROW_COLUMNS).sort_values("recording", kind="stable")
     exists = {path: recording_exists(path) for path in set(table["path"]) if path}

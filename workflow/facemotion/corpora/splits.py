@@ -127,9 +127,11 @@ def unlisted(media: Path, suffix: str, listed: set[str]) -> list[str]:
 
 
 def scan_folds(root: Path, options, corpus: str, test_files: dict[str, Path], train_files: dict[str, Path],
-               read_split_file, media: dict[str, Path], class_of: dict[str, str]) -> scan.CorpusScan:
+               read_split_file, media: dict[str, Path], class_of: dict[str, str], spelling=None) -> scan.CorpusScan:
     """A release with K official folds (DFEW, MAFW): the split files read and checked, one row per
-    test-listed clip with its fold as session, the clips no split file lists as unlabelled."""
+    test-listed clip with its fold as session, the clips no split file lists as unlabelled.
+    `spelling(folder, suffix)`: a function from a clip's id to its name in the folder, and a note
+    saying how the folder spells them (DFEW: zero-padded or not); without it the names are the ids."""
     source = f"{corpus.lower()} corpus at {root}"
     chosen = options.source or "clips"  # the release's clips unless frames are asked for
     if chosen not in media:
@@ -145,14 +147,17 @@ def scan_folds(root: Path, options, corpus: str, test_files: dict[str, Path], tr
 
     folder = root / media[chosen]
     if not folder.is_dir():
-        other = next(name for name in media if name != chosen)
-        raise ManifestError(f"{source}: no {media[chosen]}/ folder found (corpus.source: {chosen}; "
-                            f"corpus.source: {other} reads {media[other]}/)")
+        others = "; ".join(f"corpus.source: {name} reads {media[name]}/" for name in media if name != chosen)
+        raise ManifestError(f"{source}: no {media[chosen]}/ folder found (corpus.source: {chosen}; {others})")
     suffix = ".mp4" if chosen == "clips" else ""
-    result = scan.CorpusScan(rows=listed_rows(source, fold_of, lambda clip: os.path.join(folder, clip + suffix),
+    name_of, spelt = spelling(folder, suffix) if spelling else (str, "")
+    result = scan.CorpusScan(rows=listed_rows(source, fold_of,
+                                                lambda clip: os.path.join(folder, name_of(clip) + suffix),
                                                 lambda clip: clip, class_of))
     # The clips outside the single-labelled folds (multi-labelled or compound-emotion clips).
-    result.unlabelled = sorted(scan.as_path(folder / name) for name in unlisted(folder, suffix, set(fold_of)))
+    result.unlabelled = sorted(scan.as_path(folder / name)
+                               for name in unlisted(folder, suffix, {name_of(clip) for clip in fold_of}))
+    result.notes += [spelt] if spelt else []
     sizes = ", ".join(f"{fold} {len(entries)}" for fold, entries in test_sets.items())
     result.notes.append(f"{corpus}: {len(fold_of)} single-labelled clips in the {len(test_sets)} official folds "
                         f"({sizes}); {corpus} names no speakers, so the folds are NOT speaker-independent")

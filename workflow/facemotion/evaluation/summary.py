@@ -62,6 +62,8 @@ COMPARISON_COLUMNS = ["experiment", "reference", "target", "n_test", "delta_uar"
 # With rating targets (dimensions: regression) only.
 RATING_COLUMNS = ["ccc", "ccc_ci_low", "ccc_ci_high", "ccc_fold_mean", "ccc_fold_mean_ci_low", "ccc_fold_mean_ci_high",
                   "pearson", "rmse", "mae", "uar_binned", "uar_binned_ci_low", "uar_binned_ci_high"]
+# cv.dropped_test_clips miss: after n_test, every test recording scored, a dropped one as a miss.
+OFFICIAL_COLUMNS = ["n_official", "n_dropped", "uar_official", "war_official"]
 CCC_COMPARISON_COLUMNS = ["delta_ccc", "delta_ccc_ci_low", "delta_ccc_ci_high", "p_value_ccc", "p_holm_ccc"]
 PREDICTION_COLUMNS = ("recording", "speaker", "y_true", "y_pred")
 
@@ -151,6 +153,29 @@ def speakers_span_folds(table: pd.DataFrame) -> bool:
     return bool(len(named)) and bool(named.groupby("speaker")["fold"].nunique().max() > 1)
 
 
+def official_scores(results: TargetResults, counts: Mapping[str, Mapping[str, int]]) -> dict:
+    """UAR and WAR over every test recording of ``counts`` ({fold: {class: recordings}}), a recording
+    without a prediction (dropped by the extraction) counted as a miss: per fold and repeat each
+    class's correct predictions over its test recordings, the repeats averaged, then the folds
+    with test recordings; with n_official (all of them) and n_dropped (those not scored)."""
+    classes = results.classes
+    uars, wars, n_official, n_scored = [], [], 0, 0
+    for fold, per_class in counts.items():
+        totals = np.array([per_class.get(c, 0) for c in classes], dtype=np.float64)
+        n_official += int(totals.sum())
+        frame = results.folds.get(fold, pd.DataFrame(columns=["y_true", "y_pred"]))
+        n_scored += len(repeats_of(frame)[0])
+        if not totals.sum():
+            continue
+        correct = np.array([[((rows["y_true"] == c) & (rows["y_pred"] == c)).sum() for c in classes]
+                            for rows in repeats_of(frame)], dtype=np.float64)
+        uars.append(np.mean(correct[:, totals > 0] / totals[totals > 0]))
+        wars.append(np.mean(correct.sum(axis=1) / totals.sum()))
+    return {"n_official": n_official, "n_dropped": n_official - n_scored,
+            "uar_official": float(np.mean(uars)) if uars else np.nan,
+            "war_official": float(np.mean(wars)) if wars else np.nan}
+
+
 def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[dict]:
     """Rows of speakers.tsv: per speaker of each fold, n_test, uar, accuracy and recall per class
     (over the repeats' predictions together); for a rating target n_test, ccc and rmse (averaged over
@@ -219,13 +244,27 @@ def _repeat_codes(table: pd.DataFrame, common: pd.DataFrame, classes: Sequence[s
 
 
 def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summary_path, speakers_path,
-                  comparison_path, resamples: int, seed: int, speaker_independent: bool = True) -> pd.DataFrame:
+                  comparison_path, resamples: int, seed: int, speaker_independent: bool = True,
+                  protocols: Mapping[str, str] | None = None,
+                  official: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None) -> pd.DataFrame:
     """Write the three tables. ``experiments``: name -> {target: results}, the reference first.
-    Returns the summary table (:func:`forest_table` turns it into the forest plot's)."""
+    Returns the summary table (:func:`forest_table` turns it into the forest plot's).
+    ``protocols``: a benchmark run's experiment -> "official N-class protocol" or "not the official
+    ..." (corpora.reading.protocol_of), written as a ``protocol`` column after ``target`` and said
+    in the log, and ``war`` (weighted average recall: the accuracy) before ``accuracy``; without
+    it (every other corpus) the table has neither column. ``official``: experiment -> {fold: {class:
+    test recordings}} (cv.dropped_test_clips miss): its ``label`` row adds n_official, n_dropped,
+    uar_official and war_official after ``n_test`` (:func:`official_scores`)."""
     summary, speakers, comparisons = [], [], []
+    protocols = protocols or {}
     for name, targets in experiments.items():
+        if protocols.get(name, "").startswith("not "):
+            log.warning("%s: %s; these numbers cannot be put beside the benchmark's published results "
+                        "(classes: all runs the official protocol)", name, protocols[name])
         for target, results in targets.items():
             summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
+            if official and name in official and target == "label":
+                summary[-1].update(official_scores(results, official[name]))
             speakers.extend(speaker_rows(name, target, results))
     reference, *others = list(experiments)
     for name in others:
@@ -236,7 +275,13 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     recall_columns = list(dict.fromkeys(key for row in summary for key in row if key.startswith("recall_")))
     # The rating targets' columns only where there are some: a run of classes has no empty CCC columns.
     rating_columns = RATING_COLUMNS if any("ccc" in row for row in summary) else []
-    summary = pd.DataFrame(summary, columns=SUMMARY_COLUMNS + rating_columns + recall_columns)
+    columns = SUMMARY_COLUMNS + rating_columns + recall_columns
+    if official:
+        columns[columns.index("n_test") + 1:columns.index("n_test") + 1] = OFFICIAL_COLUMNS
+    summary = pd.DataFrame(summary, columns=columns)
+    if protocols:  # a benchmark run: its protocol, and the accuracy under the name papers print it by
+        summary.insert(2, "protocol", summary["experiment"].map(protocols).fillna(""))
+        summary.insert(summary.columns.get_loc("accuracy"), "war", summary["accuracy"])
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
     ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []
@@ -249,6 +294,11 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
         comparison["p_holm_ccc"] = adjusted[:, 1]
     comparison.round(4).to_csv(comparison_path, sep="\t", index=False)
     for row in summary.itertuples():
+        if official and getattr(row, "n_dropped", 0) > 0:
+            log.warning("%s %s: %d of the %d test recordings were dropped by the extraction and are scored as misses "
+                        "(cv.dropped_test_clips): UAR %.3f, WAR %.3f over all of them (uar_official, war_official); "
+                        "the other columns are over the %d scored", row.experiment, row.target, row.n_dropped,
+                        row.n_official, row.uar_official, row.war_official, row.n_test)
         note = f" ({row.ci_note})" if row.ci_note else ""
         if rating_columns and np.isfinite(row.ccc):
             log.info("%s %s (ratings): CCC %.3f (%s), fold mean %.3f (%s) over %d folds, binned UAR %.3f%s",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from facemotion.common.files import reading
 from facemotion.common.targets import TARGET_TITLES, learnt_as_rating
+from facemotion.corpora.reading import protocol_sentence
 from facemotion.extraction.records import OK
 
 
@@ -94,6 +95,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         + f"{manifest['session'].nunique()} sessions; "
         f"{_counts(manifest['label'], config['classes'])}.",
         "",
+        *([f"**Protocol**: {protocol_sentence(corpus['format'], config['classes'])}", ""]
+          if protocol_sentence(corpus["format"], config["classes"]) else []),
         f"**Face extraction**: {extraction['n_frames']} face frames per recording "
         + (f"as {extraction['face_size']} x {extraction['face_size']} greyscale crops"
            if config["features"] == "pixels" else "as dlib's 68 landmarks and 6 geometric features")
@@ -129,8 +132,11 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
                  "The corpus does not name its speakers, so the folds may share them: the 95 % intervals, from a "
                  "bootstrap of the test clips, are in results/summary.tsv (see docs/statistics.md).")
         lines += ["Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
-                  "always predicting the training folds' most frequent class (majority) and chance. " + about, ""]
-        lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "accuracy", "folds"], rows)
+                  "always predicting the training folds' most frequent class (majority) and chance; beside it the "
+                  "weighted average recall (WAR, the accuracy: recalls weighted by the classes' test shares), the "
+                  "two numbers papers print. " + about, ""]
+        lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "WAR (accuracy)", "folds"],
+                             rows)
     if rated:
         lines += _rating_lines(metrics, rated)
     lines += [
