@@ -142,8 +142,11 @@ def test_the_workflow_runs_to_the_end_as_a_module_of_the_users_folder(tmp_path):
                  "results/models/label/fold_1.keras.json", "results/report/front_page.rst", "logs/manifest.log"):
         assert (user / made).is_file(), made
     assert f"facemotion {facemotion.__version__}" in (user / "results/report/front_page.rst").read_text()
+    sidecar = yaml.safe_load((user / "results/models/label/fold_1.keras.json").read_text())
+    assert sidecar["facemotion_version"] == facemotion.__version__
     rerun = snakemake_in(user, "--dry-run")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     snakemake_in(user, "--report", "report.html")
     html = (user / "report.html").read_text()
     assert "facemotion: what this run did" in html and "faces_kept.png" in html
+    assert "Face frames of a sample of kept recordings" in html  # the caption, from the module's report/
