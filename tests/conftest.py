@@ -24,6 +24,12 @@ from pathlib import Path
 import pytest
 from tiny_run import copy_run, snakemake, write_config
 
+# Every process the tests start (Snakemake, its jobs, `python -m facemotion`) imports this
+# checkout's package, whether or not the environment has it installed (the README's install does:
+# envs/requirements.txt), and never another copy.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(__file__).resolve().parents[1] / "workflow"), os.environ.get("PYTHONPATH")]))
+
 EXTRACTION_TARGETS = ("results/manifest.tsv", "results/features.parquet", "results/plots/faces_kept.png")
 
 

@@ -28,9 +28,23 @@ def test_every_config_key_is_documented():
     assert missing == []
 
 
+THIS_PACKAGE = "-e ."  # the lock's line that installs this checkout's package (pyproject.toml)
+
+
 def _lock(name):
+    """The lock's pinned packages (not this checkout's own package)."""
     return {line.strip() for line in (ROOT / "envs" / name).read_text().splitlines()
-            if line.strip() and not line.startswith("#")}
+            if line.strip() and not line.startswith("#")} - {THIS_PACKAGE}
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-gpu.txt"])
+def test_each_lock_installs_this_checkout_editable(lock):
+    """The README's install gives the rules their package and the `facemotion` command; editable, so
+    that what runs is the checkout's code (and its schema, next to the package), never a stale copy.
+    The conda environments leave it out: a job in one finds the package on the search path that
+    Snakemake passes on (docs/deployment.md)."""
+    lines = [line.strip() for line in (ROOT / "envs" / lock).read_text().splitlines()]
+    assert lines.count(THIS_PACKAGE) == 1
 
 
 @pytest.mark.parametrize("lock, conda_file", [("requirements.txt", "facemotion.yaml"),

@@ -1,4 +1,5 @@
 import cv2
+import facemotion
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,6 +162,7 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     html = publish_parts(Environment().from_string(page + links).render(), writer="html",
                          settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
     assert "3 recordings, 3 speakers, 2 sessions; Happy 1, Sad 2." in html
+    assert f"facemotion {facemotion.__version__}." in html  # the release that made the run
     assert "2 of 3 recordings kept</strong>; dropped: no_face 1." in html
     assert "100 x 100 greyscale crops" in html and "seed_cnn, adam with learning rate 0.0001" in html
     # The summary's interval, from the two trained folds: 0.6 +- t(1, 0.975) * 0.1414 / sqrt(2), cut to 0-1.

@@ -1,3 +1,4 @@
+import facemotion
 import keras
 import numpy as np
 import pandas as pd
@@ -284,6 +285,8 @@ def test_save_load_round_trip_and_final_model(tmp_path):
     # What prediction needs to extract as training did, and how the epochs were chosen.
     assert metadata["features"] == "landmarks" and metadata["extraction"] == extraction
     assert metadata["epochs"] == 1 and metadata["fold_best_epochs"] == [1]
+    # Which release trained it (the one version, facemotion.__version__).
+    assert metadata["facemotion_version"] == facemotion.__version__
     rows = np.arange(len(meta))
     np.testing.assert_allclose(apply_model(loaded, geometry, rows), apply_model(model, geometry, rows), rtol=1e-5)
 

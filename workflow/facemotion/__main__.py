@@ -1,13 +1,15 @@
-"""Command line: `python -m facemotion predict MODEL_DIR VIDEO...`, `python -m facemotion check-corpus` and
-`python -m facemotion summarise DIR...`."""
+"""Command line: `facemotion predict MODEL_DIR VIDEO...`, `facemotion check-corpus` and
+`facemotion summarise DIR...` (or `python -m facemotion ...`); `facemotion --version`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
+import facemotion
 from facemotion.config import load_schema, schema_of
 from facemotion.corpora.reading import READERS
 
@@ -18,7 +20,10 @@ def main(argv=None) -> int:
     def default(key):
         return schema_of(key, schema)["default"]
 
-    parser = argparse.ArgumentParser(prog="python -m facemotion", description=__doc__)
+    # Named as it was called: the installed command, or `python -m facemotion`.
+    prog = "facemotion" if Path(sys.argv[0]).name == "facemotion" else "python -m facemotion"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--version", action="version", version=f"facemotion {facemotion.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="predict emotion, activation and valence of videos")
     predict.add_argument("model_dir", help="folder of the final models, e.g. results/final")
@@ -63,8 +68,6 @@ def main(argv=None) -> int:
         return check_corpus_command(args.format, args.root, args.classes, args.folds, args.source, args.actor_folds)
     if args.command == "summarise":
         return summarise_dirs(args)
-    from pathlib import Path
-
     from facemotion.prediction.predict import PredictionInputError, check_segment, load_final_models, predict_recordings
 
     try:
@@ -101,7 +104,6 @@ def check_one_id_each(videos, ids) -> None:
 
 def summarise_dirs(args) -> int:
     import tempfile
-    from pathlib import Path
 
     from facemotion.common.logs import JobError
     from facemotion.evaluation.summary import PredictionsError, read_prediction_dir, write_summary
@@ -134,8 +136,6 @@ def output_problem(dirs, outputs) -> str | None:
     """Why the tables cannot be written where asked, or None. An output never replaces a file the
     same command reads, nor lands in a DIR as a fold_* file that the next call would read as a fold;
     and each output is its own file in a folder that exists."""
-    from pathlib import Path
-
     read = {Path(d).resolve() for d in dirs}
     written = {}
     for option, path in outputs.items():

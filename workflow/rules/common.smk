@@ -3,12 +3,24 @@
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-
+# The package is installed with the environment that runs Snakemake (`-e .` in
+# envs/requirements.txt; docs/deployment.md says why), so the rules import it the same way from a
+# clone and as a module of another repository; the scripts' processes find it through the
+# search path Snakemake hands them.
+try:
+    import facemotion
+except ModuleNotFoundError:
+    logger.error(
+        "the facemotion package is not installed in the environment that runs Snakemake: install the "
+        "workflow's environment from its checkout, `pip install -r envs/requirements.txt` "
+        "(docs/deployment.md)"
+    )
+    sys.exit(1)
 from facemotion.config import (
     ConfigError,
     canonical,
@@ -42,6 +54,21 @@ def refuse(error):
     it would reach Snakemake, which adds the line of this file and 3-5 `File ...` lines of
     facemotion's code: noise to a user, who has a file of theirs to fix."""
     logger.error(f"{type(error).__name__}: {error}")
+    sys.exit(1)
+
+
+# The rules and the package they import must be one release: a module's rules come from its tag,
+# the package from the environment, and a tag changed without installing that release's
+# environment would run new rules on old code.
+_RULES_VERSION = re.search(
+    r'^__version__ = "([^"]+)"', Path(workflow.source_path("../facemotion/__init__.py")).read_text(), re.MULTILINE
+).group(1)
+if _RULES_VERSION != facemotion.__version__:
+    logger.error(
+        f"these rules are facemotion {_RULES_VERSION}, but the environment that runs Snakemake has facemotion "
+        f"{facemotion.__version__} (at {Path(facemotion.__file__).parent}): install the environment of "
+        f"release {_RULES_VERSION} (docs/deployment.md)"
+    )
     sys.exit(1)
 
 

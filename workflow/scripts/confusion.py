@@ -1,8 +1,4 @@
 """One target's averaged confusion matrix and heatmaps (rule confusion)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.evaluation.class_metrics import confusion_title, write_confusion

@@ -1,8 +1,5 @@
 """Render the synthetic demo corpus (rule demo_corpus)."""
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.corpora.demo import plan_demo_corpus, render_demo_corpus

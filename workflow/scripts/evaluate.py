@@ -1,8 +1,4 @@
 """Metrics of every fold and target of one experiment (rule evaluate)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.evaluation.class_metrics import write_metrics

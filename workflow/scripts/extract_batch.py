@@ -1,8 +1,5 @@
 """Extract the face frames of one batch of recordings (rule extract_batch)."""
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.extraction.batch import run_batch

@@ -1,8 +1,4 @@
 """Train the final model of one target on all sessions (rule final_model)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.files import read_json
 from facemotion.common.logs import log_to, skip_last_collection

@@ -1,8 +1,4 @@
 """The report's front page (rule front_page)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.report.front_page import write_front_page

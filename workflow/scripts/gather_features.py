@@ -1,8 +1,4 @@
 """Gather extraction batches into results/features.parquet and the report (rule gather_features)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.extraction.feature_table import gather_batches

@@ -1,8 +1,4 @@
 """Face contact sheets and the extraction overview (rule plot_extraction)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.report.plots import write_extraction_plots

@@ -1,8 +1,4 @@
 """Training curves of every target (rule plot_training)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.evaluation.predictions import fold_files

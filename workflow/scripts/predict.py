@@ -1,11 +1,7 @@
 """Predict new recordings with the final models (rule predict)."""
-import sys
 from pathlib import Path
 
 import pandas as pd
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-
 from facemotion.common.logs import log_to, skip_last_collection
 from facemotion.learning.device import select_device
 

@@ -1,8 +1,4 @@
 """Predicted against rated values of one rating target, per fold (rule rating_scatter)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.report.plots import write_rating_scatter

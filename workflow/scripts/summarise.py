@@ -1,8 +1,4 @@
 """Summary with intervals and tests, per-speaker metrics and the comparison of experiments (rule summarise)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.evaluation.summary import forest_table, results_from_files, summary_inputs, write_summary

@@ -1,9 +1,6 @@
 """Train one fold of one target and predict its held-out session (rule train_fold)."""
 import json
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to, skip_last_collection
 from facemotion.extraction.feature_table import model_input, read_feature_table

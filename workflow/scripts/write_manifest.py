@@ -1,8 +1,4 @@
 """Write results/manifest.tsv (rule manifest)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from facemotion.common.logs import log_to
 from facemotion.corpora.manifest import describe_manifest, write_manifest

@@ -33,6 +33,7 @@ from facemotion.learning.model import FEATURES_OF_KIND, METADATA_FORMAT, as_fram
 import keras
 import tensorflow as tf
 
+import facemotion
 from facemotion.common.targets import DEFAULT_HIGH, DEFAULT_LOW
 from facemotion.learning.device import select_device
 from facemotion.learning.folds import split_fold
@@ -302,6 +303,7 @@ def model_metadata(task, fitted: Fitted, features, info, p: TrainParams) -> dict
     :func:`facemotion.learning.model.save_model`)."""
     return {
         "format": METADATA_FORMAT,
+        "facemotion_version": facemotion.__version__,
         "target": task.target,
         "classes": list(task.classes),
         "model": info["model"],

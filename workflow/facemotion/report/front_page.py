@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import facemotion
 from facemotion.common.files import reading
 from facemotion.common.targets import TARGET_TITLES, learnt_as_rating
 from facemotion.corpora.reading import protocol_sentence
@@ -89,6 +90,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     lines = [
         "facemotion: what this run did",
         "=============================",
+        "",
+        f"**Workflow**: facemotion {facemotion.__version__}.",
         "",
         f"**Corpus**: {corpus_name} at ``{corpus['path']}``: {len(manifest)} recordings, "
         + (f"{manifest['speaker'].nunique()} speakers, " if speakers else "speakers not named, ")
