@@ -12,8 +12,8 @@ from facemotion.evaluation.class_metrics import (
     fold_metrics,
     majority_baseline,
     row_percent,
-    write_metrics,
 )
+from facemotion.evaluation.metrics_table import write_metrics
 from facemotion.evaluation.predictions import fold_files
 
 ABC = ["A", "B", "C"]

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from facemotion.common.scores import ccc
 from facemotion.config import ConfigError
-from facemotion.evaluation.class_metrics import write_confusion, write_metrics
+from facemotion.evaluation.class_metrics import write_confusion
+from facemotion.evaluation.metrics_table import write_metrics
 from facemotion.evaluation.rating_metrics import ccc_summary, fold_ccc, fold_metrics, pooled_ccc_interval
 from facemotion.evaluation.summary import results_from_files, write_summary
 from facemotion.report.plots import read_panels, write_rating_scatter

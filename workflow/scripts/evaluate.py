@@ -1,7 +1,7 @@
 """Metrics of every fold and target of one experiment (rule evaluate)."""
 
 from facemotion.common.logs import log_to
-from facemotion.evaluation.class_metrics import write_metrics
+from facemotion.evaluation.metrics_table import write_metrics
 from facemotion.evaluation.predictions import fold_files
 
 with log_to(snakemake.log[0]) as log:
