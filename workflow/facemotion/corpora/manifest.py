@@ -238,10 +238,11 @@ def speakers_known(table: pd.DataFrame) -> bool:
     return bool(table["speaker"].fillna("").astype(str).ne("").any()) if len(table) else True
 
 
-def speaker_independent(manifest: pd.DataFrame) -> bool:
-    """Whether every speaker is in one session only, so that no fold tests a speaker it trained on
-    (False when speakers are unknown: nothing shows it)."""
-    return speakers_known(manifest) and bool(manifest.groupby("speaker")["session"].nunique().max() <= 1)
+def speaker_independent(table: pd.DataFrame, group: str = "session") -> bool:
+    """Whether every speaker is in one session only (``group``: or one fold of a table of
+    predictions), so that no fold tests a speaker it trained on (False when speakers are unknown:
+    nothing shows it)."""
+    return speakers_known(table) and bool((table.groupby("speaker")[group].nunique() <= 1).all())
 
 
 def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> list[str]:

@@ -24,6 +24,7 @@ import pandas as pd
 from facemotion.common.files import read_json
 from facemotion.common.targets import BINNED_CLASSES, is_rating, target_classes
 from facemotion.common.values import natural_key
+from facemotion.corpora.manifest import speaker_independent as speakers_in_one_fold
 from facemotion.corpora.manifest import speakers_known
 from facemotion.evaluation.class_metrics import aggregate
 from facemotion.evaluation.predictions import (
@@ -133,7 +134,9 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
                                     resamples, seed)
     intervals = interval_summary(units, classes)
     clips = not speakers_known(table)
-    speaker_independent = speaker_independent and not speakers_span_folds(table)
+    # Also where the folds given share a speaker (prediction folders from elsewhere); without
+    # speaker ids the clip note applies instead.
+    speaker_independent = speaker_independent and speakers_in_one_fold(table, "fold")
     if clips:
         intervals.update(clip_intervals(class_codes(tested["y_true"].tolist(), classes, "y_true"), predicted,
                                         tested["fold"].map(fold_index).to_numpy(dtype=np.int64), classes,
@@ -146,13 +149,6 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
             "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
 
 
-def speakers_span_folds(table: pd.DataFrame) -> bool:
-    """Whether a named speaker is tested in more than one fold of a pooled predictions table: the
-    folds then share speakers, and no interval or test over them is about new speakers."""
-    named = table[table["speaker"].fillna("").astype(str) != ""]
-    return bool(len(named)) and bool(named.groupby("speaker")["fold"].nunique().max() > 1)
-
-
 def official_scores(results: TargetResults, counts: Mapping[str, Mapping[str, int]]) -> dict:
     """UAR and WAR over every test recording of ``counts`` ({fold: {class: recordings}}), a recording
     without a prediction (dropped by the extraction) counted as a miss: per fold and repeat each
@@ -163,12 +159,12 @@ def official_scores(results: TargetResults, counts: Mapping[str, Mapping[str, in
     for fold, per_class in counts.items():
         totals = np.array([per_class.get(c, 0) for c in classes], dtype=np.float64)
         n_official += int(totals.sum())
-        frame = results.folds.get(fold, pd.DataFrame(columns=["y_true", "y_pred"]))
-        n_scored += len(repeats_of(frame)[0])
+        repeats = repeats_of(results.folds.get(fold, pd.DataFrame(columns=["y_true", "y_pred"])))
+        n_scored += len(repeats[0])
         if not totals.sum():
             continue
         correct = np.array([[((rows["y_true"] == c) & (rows["y_pred"] == c)).sum() for c in classes]
-                            for rows in repeats_of(frame)], dtype=np.float64)
+                            for rows in repeats], dtype=np.float64)
         uars.append(np.mean(correct[:, totals > 0] / totals[totals > 0]))
         wars.append(np.mean(correct.sum(axis=1) / totals.sum()))
     return {"n_official": n_official, "n_dropped": n_official - n_scored,
