@@ -528,8 +528,9 @@ def test_the_front_page_states_the_benchmark_protocol(tmp_path, put_clip):
     manifest = pd.DataFrame({"recording": ["00001", "00002"], "speaker": "", "session": ["set_1", "set_2"],
                              "label": ["Happy", "Sad"]})
     report = pd.DataFrame({"recording": ["00001", "00002"], "status": ["ok", "ok"]})
-    metrics = pd.DataFrame({"target": "label", "fold": ["set_1", "set_2", "mean", "std"], "uar": [0.5, 0.7, 0.6, 0.1],
-                            "majority_uar": 0.14, "chance_uar": 0.14, "accuracy": 0.55})
+    metrics = pd.DataFrame({"target": "label", "fold": ["set_1", "set_2", "mean", "std"], "n_test": [1, 1, 1, 0],
+                            "uar": [0.5, 0.7, 0.6, 0.1], "majority_uar": 0.14, "chance_uar": 0.14,
+                            "accuracy": [0.5, 0.6, 0.55, 0.07]})
     for classes, said in ((SEED_FOUR, "**Protocol**: DFEW with Angry, Happy, Neutral, Sad: not the official 7-class "
                                       "protocol (4 of 7 classes), so these numbers cannot be put beside published"),
                           ("all", "**Protocol**: DFEW's official 7-class protocol: every class of the release")):
@@ -538,6 +539,9 @@ def test_the_front_page_states_the_benchmark_protocol(tmp_path, put_clip):
         assert said in page
         assert "     - chance UAR\n     - WAR (accuracy)\n     - folds" in page  # the results table's header
         assert "weighted average recall (WAR, the accuracy" in page
+        # the papers' per-fold table: set_1, set_2, mean; UAR and WAR in percent
+        assert ("   * - \n     - set_1\n     - set_2\n     - mean\n   * - UAR (%)\n     - 50.00\n     - 70.00\n"
+                "     - 60.00\n   * - WAR (%)\n     - 50.00\n     - 60.00\n     - 55.00\n") in page
 
 
 def test_the_workflow_refuses_a_benchmark_on_the_default_classes(tmp_path):

@@ -13,7 +13,7 @@ from facemotion.evaluation.class_metrics import (
     majority_baseline,
     row_percent,
 )
-from facemotion.evaluation.metrics_table import write_metrics
+from facemotion.evaluation.metrics_table import benchmark_folds, write_benchmark_folds, write_metrics
 from facemotion.evaluation.predictions import fold_files
 
 ABC = ["A", "B", "C"]
@@ -149,7 +149,7 @@ def _write_folds(folder, folds):
         predictions.append(folder / target / f"fold_{session}.tsv")
         frame.to_csv(predictions[-1], sep="\t", index=False)
         infos.append(folder / target / f"fold_{session}.info.json")
-        infos[-1].write_text(json.dumps({"train_class_counts": counts}))
+        infos[-1].write_text(json.dumps({"train_class_counts": counts, "classes": ABC}))
     return predictions, infos
 
 
@@ -171,3 +171,36 @@ def test_metrics_rows_are_keyed_by_the_files_not_by_their_order(tmp_path):
     assert swapped.read_bytes() == in_order.read_bytes()
     with pytest.raises(ValueError, match=r"\('label', '2'\)\] has only one of them"):
         write_metrics(fold_files(predictions), fold_files(infos[:1] + infos[2:]), tmp_path / "broken.tsv")
+
+
+def test_every_official_test_clip_is_scored_with_a_dropped_one_as_a_miss(tmp_path):
+    """cv.dropped_test_clips miss: metrics.tsv's label rows score each fold's official test list
+    (by hand: fold 1 lost one A clip, fold 2 none), and the papers' table shows those scores."""
+    predictions, infos = _write_folds(tmp_path / "predictions", {
+        ("label", "set_1"): (Y_TRUE, Y_PRED, [1, 5, 2]),  # A 2/3, B 1/2, C 1/1 correct
+        ("label", "set_2"): (["A", "B"], ["A", "A"], [1, 1, 9]),
+    })
+    official = {"set_1": {"A": 4, "B": 2, "C": 1}, "set_2": {"A": 1, "B": 1}}
+    metrics = write_metrics(fold_files(predictions), fold_files(infos), tmp_path / "metrics.tsv", official=official)
+    rows = metrics.set_index("fold")
+    assert rows.loc["set_1", "n_official"] == 7 and rows.loc["set_1", "n_dropped"] == 1
+    assert rows.loc["set_1", "uar_official"] == pytest.approx((2 / 4 + 1 / 2 + 1) / 3)
+    assert rows.loc["set_1", "war_official"] == pytest.approx(4 / 7)
+    assert rows.loc["set_1", "uar"] == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)  # over the clips scored, as before
+    assert rows.loc["set_2", "uar_official"] == rows.loc["set_2", "uar"] == 0.5
+    assert rows.loc["mean", "uar_official"] == pytest.approx(((2 / 4 + 1 / 2 + 1) / 3 + 0.5) / 2)
+    written = pd.read_csv(tmp_path / "metrics.tsv", sep="\t")
+    assert list(written.columns[2:7]) == ["n_test", "n_official", "n_dropped", "uar_official", "war_official"]
+    table = write_benchmark_folds(tmp_path / "metrics.tsv", tmp_path / "benchmark_folds.tsv")
+    assert list(table.columns) == ["set_1", "set_2", "mean"]
+    assert table.loc["UAR (%)"].round(2).tolist() == [66.67, 50.0, 58.33]
+    assert table.loc["WAR (%)"].round(2).tolist() == [57.14, 50.0, 53.57]
+    assert table.loc["dropped, scored as misses", "set_1"] == 1
+    text = (tmp_path / "benchmark_folds.tsv").read_text().splitlines()
+    assert text[:3] == ["metric\tset_1\tset_2\tmean", "UAR (%)\t66.67\t50.00\t58.33", "WAR (%)\t57.14\t50.00\t53.57"]
+    assert text[3:] == ["test clips\t7\t2\t", "dropped, scored as misses\t1\t0\t"]
+    # Without the official lists the table is over the clips scored, and says nothing of drops.
+    write_metrics(fold_files(predictions), fold_files(infos), tmp_path / "scored.tsv")
+    scored = benchmark_folds(pd.read_csv(tmp_path / "scored.tsv", sep="\t", dtype={"fold": str}))
+    assert scored.index.tolist() == ["UAR (%)", "WAR (%)", "test clips"]
+    assert scored.loc["test clips", "set_1"] == 6

@@ -89,6 +89,22 @@ def test_a_validation_share_takes_whole_speakers_where_they_are_known():
     assert not set(sessions[split.val]) & {"2"}
 
 
+def test_without_validation_a_fold_trains_on_the_whole_training_list_for_the_configured_epochs():
+    """cv.validation none: every other session trains (the whole official training list), nothing
+    is held out to choose an epoch, and the final model trains the configured epochs."""
+    from facemotion.learning.fitting import final_epochs
+
+    sessions = np.array(["train"] * 30 + ["set_1"] * 10 + ["set_2"] * 10)
+    y = np.arange(50) % 4
+    split = split_fold(sessions, y, "set_1", "loso", validation="none")
+    assert len(split.val) == 0 and split.val_session is None
+    assert sorted(split.train) == sorted(np.flatnonzero(sessions != "set_1"))
+    assert sorted(split.test) == list(range(30, 40))
+    infos = [{"best_epoch": 4, "repeats": [{"best_epoch": 4}]}]  # what a fold with validation would have chosen
+    assert final_epochs(infos, {"protocol": "loso", "validation": "none", "epochs": 12}) == 12
+    assert final_epochs(infos, {"protocol": "loso", "validation": "share", "epochs": 12}) == 4
+
+
 # ----------------------------------------------------------------------------- intervals over clips
 
 

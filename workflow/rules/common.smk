@@ -216,6 +216,8 @@ OFFICIAL_TESTS = {
     for name, e in EXPERIMENTS.items()
     if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], config["corpus"]["format"])
 }
+# The experiments whose label results a benchmark's papers print per official fold.
+BENCHMARK_TABLES = [name for name, e in EXPERIMENTS.items() if "label" in e.targets and name in PROTOCOLS]
 PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
 REFERENCE = next(iter(EXPERIMENTS.values()))

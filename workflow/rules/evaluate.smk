@@ -14,8 +14,29 @@ rule evaluate:
         CONDA_ENV
     params:
         speaker_independent=SPEAKER_INDEPENDENT,
+        # cv.dropped_test_clips miss: the test recordings per session and class, each scored
+        official_tests=lambda wildcards: OFFICIAL_TESTS.get(experiment(wildcards).name),
     script:
         "../scripts/evaluate.py"
+
+
+rule benchmark_folds:
+    """A benchmark's label results as its papers print them: UAR and WAR per official fold."""
+    message:
+        "Writing the per-fold table as benchmark papers print it: {output}"
+    input:
+        "results/{experiment_dir}metrics.tsv",
+    output:
+        report(
+            "results/{experiment_dir}benchmark_folds.tsv", caption="../report/benchmark_folds.rst", category="Metrics"
+        ),
+    log:
+        "logs/{experiment_dir}benchmark_folds.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/benchmark_folds.py"
 
 
 rule confusion:

@@ -153,6 +153,27 @@ def aggregate(predictions, train_counts: Mapping | None = None, skipped: Mapping
     return pd.DataFrame(rows, columns=columns).fillna({"skipped": ""})
 
 
+OFFICIAL_COLUMNS = ("n_official", "n_dropped", "uar_official", "war_official")
+
+
+def official_fold_scores(frame: pd.DataFrame, test_counts: Mapping[str, int], classes: Sequence[str]) -> dict:
+    """One fold's UAR and WAR over every test recording of ``test_counts`` ({class: recordings}),
+    a recording without a prediction (dropped by the extraction) counted as a miss: each class's
+    correct predictions over its test recordings, per repeat, the repeats averaged. With
+    ``n_official`` (all of them) and ``n_dropped`` (those not scored)."""
+    totals = np.array([test_counts.get(c, 0) for c in classes], dtype=np.float64)
+    repeats = repeats_of(frame) if len(frame) else [frame]
+    n_official = int(totals.sum())
+    scores = {"n_official": n_official, "n_dropped": n_official - len(repeats[0]),
+              "uar_official": np.nan, "war_official": np.nan}
+    if n_official:
+        correct = np.array([[((rows["y_true"] == c) & (rows["y_pred"] == c)).sum() for c in classes]
+                            for rows in repeats], dtype=np.float64)
+        scores["uar_official"] = float(np.mean(correct[:, totals > 0] / totals[totals > 0]))
+        scores["war_official"] = float(np.mean(correct.sum(axis=1) / n_official))
+    return scores
+
+
 @dataclass
 class ConfusionSummary:
     """One target's confusion matrices as DataFrames (index = true, columns = predicted)."""

@@ -15,18 +15,20 @@ from facemotion.common.files import read_json
 from facemotion.common.logs import JobError
 from facemotion.common.targets import is_rating, target_classes
 from facemotion.evaluation import rating_metrics
-from facemotion.evaluation.class_metrics import aggregate, by_target
+from facemotion.evaluation.class_metrics import OFFICIAL_COLUMNS, aggregate, by_target, official_fold_scores
 from facemotion.evaluation.predictions import read_predictions
 
 log = logging.getLogger(__name__)
 
 
 def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
-                  metrics_path: Path) -> pd.DataFrame:
+                  metrics_path: Path, official: Mapping[str, Mapping[str, int]] | None = None) -> pd.DataFrame:
     """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table.
 
     ``prediction_files`` and ``info_files``: {(target, fold): path} (see :func:`fold_files`),
     with the same keys. Targets are listed in the mapping's order, folds in natural order.
+    ``official`` (cv.dropped_test_clips miss): {fold: {class: test recordings}}; the ``label`` rows
+    then also score every one of them, a dropped one as a miss (:func:`official_fold_scores`).
     """
     if set(prediction_files) != set(info_files):
         unpaired = sorted(set(prediction_files) ^ set(info_files))
@@ -56,10 +58,13 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
         metrics = pd.concat([metrics, rated], ignore_index=True).infer_objects()
         metrics = metrics.iloc[np.argsort(metrics["target"].map(order.index).to_numpy(), kind="stable")]
         predictions = {key: frame for key, frame in predictions.items() if key not in ratings}
+    if official:
+        metrics = with_official_scores(metrics, predictions, infos, official)
     written = metrics.round(4)
     # Fold rows count recordings; mean and std rows may be fractional.
-    written["n_test"] = [f"{n:.0f}" if fold not in ("mean", "std") else f"{n:.2f}"
-                         for fold, n in zip(written["fold"], metrics["n_test"])]
+    for column in ("n_test", *(OFFICIAL_COLUMNS[:2] if official else ())):
+        written[column] = [("" if np.isnan(n) else f"{n:.0f}") if fold not in ("mean", "std") else f"{n:.2f}"
+                           for fold, n in zip(written["fold"], metrics[column].astype(float))]
     written.to_csv(metrics_path, sep="\t", index=False)
     for target, folds in by_target(predictions).items():
         mean = metrics[(metrics["target"] == target) & (metrics["fold"] == "mean")].iloc[0]
@@ -71,6 +76,27 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
         log.info("%s (ratings): CCC %.3f (fold mean), RMSE %.3f, binned UAR %.3f (chance %.3f)", target,
                  mean["ccc"], mean["rmse"], mean["uar_binned"], mean["chance_uar"])
     return metrics
+
+
+def with_official_scores(metrics: pd.DataFrame, predictions: Mapping[tuple[str, str], pd.DataFrame],
+                         infos: Mapping[tuple[str, str], Mapping], official: Mapping[str, Mapping[str, int]]):
+    """``metrics`` with :data:`OFFICIAL_COLUMNS` after ``n_test``, filled in the ``label`` rows: per
+    fold of ``official``, with ``mean`` and ``std`` rows (the scores' over the folds with test
+    recordings)."""
+    rows = {}
+    for fold, per_class in official.items():
+        if ("label", fold) in infos:
+            frame = predictions.get(("label", fold), pd.DataFrame(columns=["y_true", "y_pred"]))
+            rows[fold] = official_fold_scores(frame, per_class, infos[("label", fold)]["classes"])
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(OFFICIAL_COLUMNS), dtype=float)
+    tested = table[table["n_official"] > 0]
+    table.loc["mean"] = [*table.iloc[:, :2].mean(), *tested.iloc[:, 2:].mean()]
+    table.loc["std"] = [*table.iloc[:, :2].std(ddof=1), *tested.iloc[:, 2:].std(ddof=1)]
+    scores = pd.DataFrame(np.nan, index=metrics.index, columns=list(OFFICIAL_COLUMNS))
+    label = metrics["target"] == "label"
+    scores.loc[label] = table.reindex(metrics.loc[label, "fold"]).to_numpy()
+    at = list(metrics.columns).index("n_test") + 1
+    return pd.concat([metrics.iloc[:, :at], scores, metrics.iloc[:, at:]], axis=1)
 
 
 def aggregate_regression(predictions: Mapping[tuple[str, str], pd.DataFrame], infos: Mapping[tuple[str, str], Mapping],
@@ -93,3 +119,31 @@ def aggregate_regression(predictions: Mapping[tuple[str, str], pd.DataFrame], in
         per_fold.loc["mean"], per_fold.loc["std"] = trained.mean(), trained.std(ddof=1)
         tables.append(table.join(per_fold, on="fold"))
     return pd.concat(tables, ignore_index=True)
+
+
+def benchmark_folds(metrics: pd.DataFrame, target: str = "label") -> pd.DataFrame:
+    """``target``'s rows of metrics.tsv as benchmark papers print them: a column per official fold
+    (set_1 ... set_5, or FERV39k's test) and their ``mean``, rows UAR and WAR in percent, then the
+    test clips of each fold. Where metrics.tsv scores every official test clip (uar_official), those
+    scores and counts, with the dropped clips that count as misses; else the scored clips'."""
+    rows = metrics[metrics["target"] == target].set_index("fold")
+    official = "uar_official" in rows and rows["uar_official"].notna().any()
+    uar, war, clips = ("uar_official", "war_official", "n_official") if official else ("uar", "accuracy", "n_test")
+    folds = [fold for fold in rows.index if fold not in ("mean", "std")]
+    table = {"UAR (%)": 100 * rows[uar], "WAR (%)": 100 * rows[war]}
+    table["test clips"] = rows[clips]
+    if official:
+        table["dropped, scored as misses"] = rows["n_dropped"]
+    out = pd.DataFrame(table).T[[*folds, "mean"]].astype(float)
+    out.iloc[2:, -1] = np.nan  # counts per fold only: their totals are summary.tsv's n_official, n_dropped
+    return out.rename_axis("metric")
+
+
+def write_benchmark_folds(metrics_path: Path, table_path: Path) -> pd.DataFrame:
+    """:func:`benchmark_folds` of metrics.tsv, written as a TSV: percentages to 2 decimals, counts whole."""
+    table = benchmark_folds(pd.read_csv(metrics_path, sep="\t", keep_default_na=False, na_values=[""]))
+    written = table.astype(object)
+    for metric, values in table.iterrows():
+        written.loc[metric] = [("" if np.isnan(v) else f"{v:.2f}" if "%" in metric else f"{v:.0f}") for v in values]
+    written.to_csv(table_path, sep="\t")
+    return table

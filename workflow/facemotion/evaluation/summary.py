@@ -26,7 +26,7 @@ from facemotion.common.targets import BINNED_CLASSES, is_rating, target_classes
 from facemotion.common.values import natural_key
 from facemotion.corpora.manifest import speaker_independent as speakers_in_one_fold
 from facemotion.corpora.manifest import speakers_known
-from facemotion.evaluation.class_metrics import aggregate
+from facemotion.evaluation.class_metrics import OFFICIAL_COLUMNS, aggregate, official_fold_scores
 from facemotion.evaluation.predictions import (
     classes_from_predictions,
     fold_files,
@@ -63,8 +63,6 @@ COMPARISON_COLUMNS = ["experiment", "reference", "target", "n_test", "delta_uar"
 # With rating targets (dimensions: regression) only.
 RATING_COLUMNS = ["ccc", "ccc_ci_low", "ccc_ci_high", "ccc_fold_mean", "ccc_fold_mean_ci_low", "ccc_fold_mean_ci_high",
                   "pearson", "rmse", "mae", "uar_binned", "uar_binned_ci_low", "uar_binned_ci_high"]
-# cv.dropped_test_clips miss: after n_test, every test recording scored, a dropped one as a miss.
-OFFICIAL_COLUMNS = ["n_official", "n_dropped", "uar_official", "war_official"]
 CCC_COMPARISON_COLUMNS = ["delta_ccc", "delta_ccc_ci_low", "delta_ccc_ci_high", "p_value_ccc", "p_holm_ccc"]
 PREDICTION_COLUMNS = ("recording", "speaker", "y_true", "y_pred")
 
@@ -151,25 +149,15 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
 
 def official_scores(results: TargetResults, counts: Mapping[str, Mapping[str, int]]) -> dict:
     """UAR and WAR over every test recording of ``counts`` ({fold: {class: recordings}}), a recording
-    without a prediction (dropped by the extraction) counted as a miss: per fold and repeat each
-    class's correct predictions over its test recordings, the repeats averaged, then the folds
-    with test recordings; with n_official (all of them) and n_dropped (those not scored)."""
-    classes = results.classes
-    uars, wars, n_official, n_scored = [], [], 0, 0
-    for fold, per_class in counts.items():
-        totals = np.array([per_class.get(c, 0) for c in classes], dtype=np.float64)
-        n_official += int(totals.sum())
-        repeats = repeats_of(results.folds.get(fold, pd.DataFrame(columns=["y_true", "y_pred"])))
-        n_scored += len(repeats[0])
-        if not totals.sum():
-            continue
-        correct = np.array([[((rows["y_true"] == c) & (rows["y_pred"] == c)).sum() for c in classes]
-                            for rows in repeats], dtype=np.float64)
-        uars.append(np.mean(correct[:, totals > 0] / totals[totals > 0]))
-        wars.append(np.mean(correct.sum(axis=1) / totals.sum()))
-    return {"n_official": n_official, "n_dropped": n_official - n_scored,
-            "uar_official": float(np.mean(uars)) if uars else np.nan,
-            "war_official": float(np.mean(wars)) if wars else np.nan}
+    without a prediction (dropped by the extraction) counted as a miss (:func:`official_fold_scores`),
+    averaged over the folds with test recordings; with n_official and n_dropped summed over them."""
+    empty = pd.DataFrame(columns=["y_true", "y_pred"])
+    folds = [official_fold_scores(results.folds.get(fold, empty), per_class, results.classes)
+             for fold, per_class in counts.items()]
+    tested = [scores for scores in folds if scores["n_official"]]
+    return {"n_official": sum(f["n_official"] for f in folds), "n_dropped": sum(f["n_dropped"] for f in folds),
+            "uar_official": float(np.mean([f["uar_official"] for f in tested])) if tested else np.nan,
+            "war_official": float(np.mean([f["war_official"] for f in tested])) if tested else np.nan}
 
 
 def speaker_rows(experiment: str, target: str, results: TargetResults) -> list[dict]:

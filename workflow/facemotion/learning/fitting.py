@@ -64,7 +64,7 @@ class TrainParams:
     seed: int = 0  # the model seed (weights, sample order) of the first repeat; repeat r uses seed + r
     repeats: int = 1  # models trained per fold, each tested on the same recordings
     split_seed: int = 0  # the seed protocol's dev/test halves, a validation share: the same for every model seed
-    validation: str = "next_session"  # loso: "next_session" or a "share" of the training recordings (folds)
+    validation: str = "next_session"  # loso: "next_session", a "share" of the training recordings, or "none"
     validation_share: float = 0.1
     threads: int | None = 2  # TF intra-op threads; None leaves TF's default
     gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
@@ -411,13 +411,14 @@ def skipped_fold_info(meta: pd.DataFrame, task, test_session: str, p: TrainParam
 def final_epochs(fold_infos: Sequence[Mapping], params: Mapping) -> int:
     """How long the final model trains, from its folds' infos (see :func:`train_fold`).
 
-    Under the loso protocol each fold chose its best epoch on a validation session: the final
+    Under the loso protocol each fold chose its best epoch on its validation recordings: the final
     model trains as long as the median of the folds' models did, every repeat counted (Python's
     ``round``: halves go to the even number). Skipped folds chose no epoch. Under the seed
-    protocol the epochs were fixed: the configured ``epochs``.
+    protocol, and without validation recordings (``validation`` none), the epochs were fixed: the
+    configured ``epochs``.
     """
     p = TrainParams.from_mapping(params)
-    if p.protocol != "loso":
+    if p.protocol != "loso" or p.validation == "none":
         if p.epochs is None:
             raise ValueError(f"protocol {p.protocol!r} trains a final model for the configured epochs; none given")
         return p.epochs

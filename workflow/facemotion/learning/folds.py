@@ -1,7 +1,8 @@
 """Leave-one-session-out folds, either as the seed ran them (``"seed"``: the held-out session
 split into a dev and a test half) or with separate validation recordings (``"loso"``): the next
 session, or a random share of the training recordings where the corpus's own folds leave no
-session to spare (``validation``)."""
+session to spare, or none, training on every other session for a fixed number of epochs
+(``validation``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from facemotion.common.values import natural_key
 
 PROTOCOLS = ("loso", "seed")
-VALIDATIONS = ("next_session", "share")
+VALIDATIONS = ("next_session", "share", "none")
 
 
 def validation_method(setting: str, has_train_only_sessions: bool, speakers_known: bool) -> str:
@@ -65,7 +66,8 @@ def split_fold(
     ``y`` with ``random_state=seed``, into val (dev) and test. ``"loso"``: test = the whole
     held-out session; val = the next session (:func:`validation_session`) or, with ``validation``
     ``"share"``, a ``share`` of the other sessions' rows (whole ``speakers`` when given and not
-    empty, else rows stratified by ``y``; drawn with ``seed``); train = the rest.
+    empty, else rows stratified by ``y``; drawn with ``seed``); train = the rest; with
+    ``"none"``, val is empty and train is every other session.
     """
     sess = np.asarray([str(s) for s in sessions])
     y = np.asarray(y)
@@ -80,6 +82,9 @@ def split_fold(
         train = np.flatnonzero(sess != test_session)
         val, test = _half_split(held_out, y[held_out], seed)
         return FoldSplit(train, np.sort(val), np.sort(test), test_session, None)
+    if protocol == "loso" and validation == "none":
+        return FoldSplit(np.flatnonzero(sess != test_session), np.array([], dtype=np.int64), held_out,
+                         test_session, None)
     if protocol == "loso" and validation == "share":
         rest = np.flatnonzero(sess != test_session)
         val = _share(rest, y[rest], None if speakers is None else np.asarray(speakers)[rest], share, seed)

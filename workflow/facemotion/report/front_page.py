@@ -11,7 +11,7 @@ import pandas as pd
 import facemotion
 from facemotion.common.files import reading
 from facemotion.common.targets import TARGET_TITLES, learnt_as_rating
-from facemotion.corpora.reading import protocol_sentence
+from facemotion.corpora.reading import BENCHMARKS, protocol_sentence
 from facemotion.extraction.records import OK
 
 
@@ -47,7 +47,7 @@ PAGE_SETTINGS = {"corpus": ("format", "path"), "cv": ("protocol",),
 
 def page_settings(settings: Mapping, validation: str) -> dict:
     """What the page states of an experiment's validated settings; ``validation``: cv.validation as
-    resolved for the corpus (share or next_session)."""
+    resolved for the corpus (share, next_session or none)."""
     return {**{key: settings[key] for key in ("classes", "features", "binning", "dimensions")},
             **{section: {key: settings[section][key] for key in keys} for section, keys in PAGE_SETTINGS.items()},
             "validation": validation}
@@ -84,7 +84,11 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     validation = ("a random share of the training recordings" if config.get("validation") == "share"
                   else "a validation session")
     rated = {target for target in set(metrics["target"]) if learnt_as_rating(target, config["dimensions"])}
-    epoch = _epoch_choice(validation, bool(set(metrics["target"]) - rated), bool(rated))
+    epoch = (f"no validation: each fold trains on every other session for {config['training']['epochs']} epochs "
+             "and its last epoch is tested" if config.get("validation") == "none"
+             else _epoch_choice(validation, bool(set(metrics["target"]) - rated), bool(rated)))
+    fixed_epochs = config["cv"]["protocol"] == "seed" or config.get("validation") == "none"
+    epochs_bound = "" if fixed_epochs else " at most"
     protocol = {"loso": f"leave one session out; {epoch}",
                 "seed": "the seed's: the held-out session split into dev and test halves, fixed epochs"}
     lines = [
@@ -107,7 +111,7 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         + (f"; dropped: {_counts(dropped)}." if len(dropped) else "."),
         "",
         f"**Training**: {training['model']}, {training['optimizer']} with learning rate "
-        f"{training['learning_rate']}, batch size {training['batch_size']}, {training['epochs']} epochs at most, "
+        f"{training['learning_rate']}, batch size {training['batch_size']}, {training['epochs']} epochs{epochs_bound}, "
         f"{training['normalisation']} normalisation, seed {training['seed']}; protocol: "
         f"{protocol.get(config['cv']['protocol'], config['cv']['protocol'])}. Activation and valence ratings "
         f"binned at <= {config['binning']['low']} and >= {config['binning']['high']}.",
@@ -140,6 +144,8 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
                   "two numbers papers print. " + about, ""]
         lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "WAR (accuracy)", "folds"],
                              rows)
+    if corpus["format"] in BENCHMARKS and "label" in set(metrics["target"]):
+        lines += _benchmark_lines(metrics)
     if rated:
         lines += _rating_lines(metrics, rated)
     lines += [
@@ -158,6 +164,20 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     # The report renders this page with Jinja before reStructuredText: keep names from the data
     # (speakers, paths) from being read as Jinja syntax.
     return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
+
+
+def _benchmark_lines(metrics: pd.DataFrame) -> list[str]:
+    """The label results per official fold, as the benchmark's papers print them (results/benchmark_folds.tsv)."""
+    from facemotion.evaluation.metrics_table import benchmark_folds  # not at the top: see front_page
+
+    table = benchmark_folds(metrics)
+    official = "dropped, scored as misses" in table.index
+    lines = ["Per official fold, as the benchmark's papers print them (results/benchmark_folds.tsv; "
+             + ("every clip of the official test lists scored, a dropped one as a miss)." if official
+                else "the clips scored; dropped ones left out)."), ""]
+    rows = [[metric, *("" if pd.isna(v) else f"{v:.2f}" if "%" in metric else f"{v:.0f}" for v in values)]
+            for metric, values in table.iterrows()]
+    return lines + _list_table(["", *table.columns], rows)
 
 
 def _rating_lines(metrics: pd.DataFrame, rated: set[str]) -> list[str]:
