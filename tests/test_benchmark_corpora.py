@@ -1,5 +1,6 @@
 """The benchmark corpora's readers (DFEW, MAFW, FERV39k) on small fake trees in each official layout,
 with real naming and split files; the public-code folds of RAVDESS and CREMA-D; `classes: all`."""
+import json
 import os
 import re
 import shutil
@@ -479,16 +480,34 @@ def test_a_benchmark_refuses_the_default_classes_at_start_in_one_line(tmp_path, 
     ("ferv39k", lambda root, put_clip: ferv_tree(root), ["test", "train"])])
 def test_the_ready_configs_run_the_published_protocol(tmp_path, put_clip, corpus_format, tree, sessions):
     """config/<benchmark>.yaml as the workflow reads it: the user's file names every class; the
-    official folds, label only, the epoch chosen on a share of the training list."""
+    official folds, label only, the whole training list trained for fixed epochs, three repeats."""
     settings = yaml.safe_load((Path(ROOT) / "config" / f"{corpus_format}.yaml").read_text())
     settings["corpus"]["path"] = str(tree(tmp_path / corpus_format, put_clip))
     config = experiment_configs(settings, classes_named=True)["default"]
     assert config["classes"] == corpus_classes(corpus_format, tmp_path) and config["targets"] == ["label"]
-    assert config["cv"]["protocol"] == "loso" and config["cv"]["validation"] == "share"
+    assert config["cv"]["protocol"] == "loso" and config["cv"]["validation"] == "none"  # the whole training list
+    assert config["training"]["repeats"] >= 3
     manifest, _ = build_manifest(config)
     assert sorted(set(manifest["session"])) == sessions
     assert protocol_of(corpus_format, config["classes"]).startswith("official")
     assert config["cv"]["dropped_test_clips"] == "miss"  # every official test clip scored
+
+
+@pytest.mark.parametrize("corpus_format, classes", [
+    ("msp-improv", SEED_FOUR), ("iemocap", SEED_FOUR),
+    ("crema-d", ["Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted"]),
+    ("ravdess", ["Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted", "Surprised", "Calm"])])
+def test_the_licensed_corpora_have_ready_configs_of_the_protocol_the_field_reports(tmp_path, corpus_format,
+                                                                                  classes):
+    settings = yaml.safe_load((Path(ROOT) / "config" / f"{corpus_format}.yaml").read_text())
+    assert settings["corpus"]["format"] == corpus_format
+    settings["corpus"]["path"] = str(tmp_path)
+    config = experiment_configs(settings, classes_named=True)["default"]
+    assert config["classes"] == classes
+    assert config["cv"]["protocol"] == "loso" and config["cv"]["validation"] == "none"
+    assert config["cv"]["dropped_test_clips"] == "miss" and config["training"]["repeats"] >= 3
+    if corpus_format in ("crema-d", "ravdess"):
+        assert config["corpus"]["actor_folds"] == "public"
 
 
 def test_the_benchmarks_score_every_official_test_clip_unless_asked_not_to(tmp_path, put_clip):
@@ -510,6 +529,63 @@ def test_the_benchmarks_score_every_official_test_clip_unless_asked_not_to(tmp_p
     assert sum(official_test_counts(manifest, ["test"], ferv["classes"])["test"].values()) == len(FERV_TEST)
     with pytest.raises(ConfigError, match="cv.dropped_test_clips: got 'drop'; allowed: one of 'auto', 'miss'"):
         validated({"cv": {"dropped_test_clips": "drop"}})
+
+
+# Real DFEW clips: 7 per official fold, one of each class, with their labels, from the first lines of
+# each fold's test list in DFER-CLIP's annotation/DFEW_set_K_test.txt (github.com/zengqunzhao/DFER-CLIP,
+# d10d5a4), whose labels are the release's minus 1 (written back here as the release's 1-7).
+DFEW_REAL = {
+    "set_1": {1: 2, 2: 3, 6: 4, 10: 7, 11: 5, 18: 1, 46: 6},
+    "set_2": {2522: 6, 2578: 7, 3138: 4, 3271: 1, 3343: 2, 3590: 3, 4357: 5},
+    "set_3": {5566: 7, 6193: 6, 6362: 4, 6419: 2, 6516: 1, 6997: 3, 7573: 5},
+    "set_4": {8685: 7, 9220: 6, 9669: 4, 9739: 1, 9893: 2, 10001: 3, 10670: 5},
+    "set_5": {12583: 7, 12845: 2, 12950: 1, 13080: 4, 13244: 3, 13363: 5, 13581: 6},
+}
+
+
+@pytest.mark.slow
+def test_a_dfew_tree_as_released_runs_through_to_the_papers_table(tmp_path):
+    """config/dfew.yaml on a DFEW tree of real ids and labels, with the unpadded clip folders public
+    code reads, through the whole workflow: each fold trains on every other fold's clips (no
+    validation share), every official test clip is scored (one has too few frames: a miss), and
+    the per-fold table in the papers' layout is written and on the front page."""
+    root = tmp_path / "DFEW"
+    rng = np.random.default_rng(0)
+    for fold, clips in DFEW_REAL.items():
+        for part, listed in (("test", clips), ("train", {k: v for f, c in DFEW_REAL.items() if f != fold
+                                                         for k, v in c.items()})):
+            path = root / "EmoLabel_DataSplit" / f"{part}(single-labeled)" / f"{fold}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("video_name,label\n" + "".join(f"{k:05d},{label}\n" for k, label in listed.items()))
+        for k, label in clips.items():
+            folder = root / "Clip" / "clip_224x224" / str(k)  # unpadded, as public code names them
+            folder.mkdir(parents=True)
+            for i in range(1, 4 if k == 6 else 11):  # clip 6 (set_1) has too few frames for n_frames 8
+                face = np.clip(30 * label + rng.normal(0, 20, (32, 32)), 0, 255).astype(np.uint8)
+                assert cv2.imwrite(str(folder / f"{k:05d}_{i:05d}.jpg"), face)
+    settings = yaml.safe_load((Path(ROOT) / "config" / "dfew.yaml").read_text())
+    settings["corpus"]["path"] = str(root)
+    settings["extraction"].update(face_size=16, recordings_per_job=40)
+    settings["cv"]["test_sessions"] = ["set_1", "set_2"]
+    settings["training"].update(epochs=2, batch_size=8, repeats=1, threads=1)
+    config = tmp_path / "dfew.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    snakemake(tmp_path, "--configfile", str(config))
+    results = tmp_path / "results"
+    info = json.loads((results / "predictions" / "label" / "fold_set_1.info.json").read_text())
+    assert info["n_val"] == 0 and info["n_train"] == 28 and info["epochs_run"] == info["best_epoch"] == 2
+    table = pd.read_csv(results / "benchmark_folds.tsv", sep="\t", index_col="metric")
+    assert list(table.columns) == ["set_1", "set_2", "mean"]
+    assert table.loc["test clips", ["set_1", "set_2"]].tolist() == [7, 7]
+    assert table.loc["dropped, scored as misses", ["set_1", "set_2"]].tolist() == [1, 0]
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t", index_col="fold")
+    assert metrics.loc["set_1", "n_test"] == 6 and metrics.loc["set_1", "n_official"] == 7
+    assert table.loc["UAR (%)", "set_1"] == pytest.approx(100 * metrics.loc["set_1", "uar_official"], abs=0.01)
+    assert table.loc["WAR (%)", "mean"] == pytest.approx(100 * metrics.loc["mean", "war_official"], abs=0.01)
+    summary = pd.read_csv(results / "summary.tsv", sep="\t").iloc[0]
+    assert summary["protocol"] == "official 7-class protocol" and summary["n_official"] == 14
+    page = (results / "report" / "front_page.rst").read_text()
+    assert "Per official fold, as the benchmark's papers print them" in page
 
 
 def test_the_protocol_is_official_only_with_every_class():

@@ -361,3 +361,21 @@ def test_a_session_without_usable_recordings_is_skipped_not_failed(cause):
     # The other folds train without session 4, which holds no usable rows.
     _, _, other = train_fold(meta, geometry, "activation", "3", FAST)
     assert "4" not in other["train_sessions"] and other["val_session"] != "4" and "skipped" not in other
+
+
+def test_under_the_seed_protocol_experiments_that_keep_different_recordings_test_the_same_half():
+    """The test halves are drawn once over the manifest: an experiment that lost some recordings
+    tests the same recordings as one that kept them all, less those it lost (a draw over what each
+    kept would put others in its half)."""
+    meta, _, geometry = make_data(per_session=40)
+    params = {**FAST, "protocol": "seed", "epochs": 1}
+    _, everything, _ = train_fold(meta, geometry, "label", "2", params, manifest=meta)
+    lost = meta.recording.isin(meta.recording[meta.session == "2"].iloc[::7])
+    _, fewer, _ = train_fold(meta[~lost].reset_index(drop=True), geometry[~lost.to_numpy()], "label", "2", params,
+                             manifest=meta)
+    assert set(fewer.recording) == set(everything.recording) - set(meta.recording[lost])
+    _, drawn_over_kept, _ = train_fold(meta[~lost].reset_index(drop=True), geometry[~lost.to_numpy()], "label", "2",
+                                       params)
+    assert set(drawn_over_kept.recording) != set(fewer.recording)
+    # half of the session's 40, stratified by label: 4 of each of its 5 labels, 4 of them in classes
+    assert len(everything) == 16 and everything.y_true.value_counts().tolist() == [4] * 4

@@ -253,6 +253,12 @@ def features_input(wildcards):
     return {"features": ancient(features_file(wildcards)), "digest": ancient(f"{features_file(wildcards)}.sha256")}
 
 
+def test_halves_input(wildcards):
+    """Under the seed protocol, the manifest: each held-out session's test half is drawn over all of
+    its recordings, the same for every experiment and target (learning.folds.test_halves)."""
+    return {"manifest": "results/manifest.tsv"} if experiment(wildcards).training["protocol"] == "seed" else {}
+
+
 def features_digest(wildcards):
     checkpoints.gather_features.get(extraction_dir=experiment(wildcards).extraction_dir)
     path = Path(f"{features_file(wildcards)}.sha256")

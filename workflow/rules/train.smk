@@ -4,6 +4,7 @@ rule train_fold:
         "Training {wildcards.target} with session {wildcards.session} held out; log: {log}"
     input:
         unpack(features_input),
+        unpack(test_halves_input),
     output:
         model="results/{experiment_dir}models/{target}/fold_{session}.keras",
         model_metadata="results/{experiment_dir}models/{target}/fold_{session}.keras.json",

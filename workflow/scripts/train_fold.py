@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 from facemotion.common.logs import log_to, skip_last_collection
 from facemotion.extraction.feature_table import model_input, read_feature_table
 
@@ -13,8 +14,11 @@ with log_to(snakemake.log[0]) as log:
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.features)
     params = training_params(snakemake.params.settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
+    # The seed protocol draws its test halves over the whole manifest, the same for every experiment.
+    manifest = (pd.read_csv(snakemake.input.manifest, sep="\t", dtype=str, keep_default_na=False)
+                if "manifest" in snakemake.input.keys() else None)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
-                                          snakemake.wildcards.session, params)
+                                          snakemake.wildcards.session, params, manifest)
     if model is None:
         # A fold without test data: the evaluation lists it as skipped and averages the others. The
         # model file stays empty (Snakemake needs every output); its sidecar says why.

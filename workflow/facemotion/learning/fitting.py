@@ -36,7 +36,7 @@ import tensorflow as tf
 import facemotion
 from facemotion.common.targets import DEFAULT_HIGH, DEFAULT_LOW
 from facemotion.learning.device import select_device
-from facemotion.learning.folds import split_fold
+from facemotion.learning.folds import split_fold, test_halves
 from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model
 from facemotion.learning.tasks import make_task
 
@@ -322,7 +322,8 @@ def model_metadata(task, fitted: Fitted, features, info, p: TrainParams) -> dict
 
 
 def train_fold(
-    meta: pd.DataFrame, features: np.ndarray, target: str, test_session: str, params: Mapping
+    meta: pd.DataFrame, features: np.ndarray, target: str, test_session: str, params: Mapping,
+    manifest: pd.DataFrame | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict]:
     """Train on all sessions but ``test_session`` and predict its (test part of the) rows.
 
@@ -333,7 +334,10 @@ def train_fold(
     ``info["best_epoch"]`` is the epoch count a final model should train for and
     ``info["model_metadata"]`` goes to :func:`facemotion.learning.model.save_model`. A test session
     without usable rows (no faces, no ratings) is not trained: the model is None, the predictions
-    are empty and ``info["skipped"]`` says why.
+    are empty and ``info["skipped"]`` says why. Under the seed protocol the test half is drawn over
+    ``manifest`` (every recording of the corpus; without it, ``meta``'s), stratified by label
+    (:func:`facemotion.learning.folds.test_halves`), so every experiment and target tests the
+    same half, less what it dropped.
     """
     p = TrainParams.from_mapping(params)
     if len(meta) != len(features):
@@ -346,8 +350,13 @@ def train_fold(
         no_outputs = np.zeros((0, max(task.n_outputs, 1)), np.float32)
         return None, task.predictions(meta, rows[:0], y[:0], no_outputs), \
             skipped_fold_info(meta, task, str(test_session), p)
+    in_test_half = None
+    if p.protocol == "seed":
+        drawn = meta if manifest is None else manifest
+        halves = test_halves(drawn["recording"], drawn["session"], drawn["label"].fillna("").astype(str), p.split_seed)
+        in_test_half = meta["recording"].astype(str).isin(halves).to_numpy()[rows]
     split = split_fold(sessions, strata, test_session, p.protocol, p.split_seed, p.validation, p.validation_share,
-                       meta["speaker"].astype(str).to_numpy()[rows])
+                       meta["speaker"].astype(str).to_numpy()[rows], in_test_half)
     test_rows = rows[split.test]
 
     def fit_and_predict(repeat_params: TrainParams):

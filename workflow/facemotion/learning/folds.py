@@ -55,15 +55,31 @@ class FoldSplit:
     val_session: str | None
 
 
+def test_halves(recordings, sessions, strata, seed: int) -> set[str]:
+    """The seed protocol's test halves: each session's recordings split 50/50 into a dev and a test
+    half, stratified by ``strata`` (per recording), drawn with ``seed``; returns the recordings of
+    the test halves. Drawn over every recording of the corpus (the manifest), the halves are the
+    same for every experiment and target, each testing those of its half it kept."""
+    recordings, sessions = np.asarray(recordings).astype(str), np.asarray(sessions).astype(str)
+    strata = np.asarray(strata)
+    halves: set[str] = set()
+    for session in sorted_sessions(sessions):
+        members = np.flatnonzero(sessions == session)
+        _, test = _half_split(members, strata[members], seed)
+        halves.update(recordings[test])
+    return halves
+
+
 def split_fold(
     sessions, y, test_session: str, protocol: str = "loso", seed: int = 0,
-    validation: str = "next_session", share: float = 0.1, speakers=None,
+    validation: str = "next_session", share: float = 0.1, speakers=None, in_test_half=None,
 ) -> FoldSplit:
     """Split rows into train / val / test for the fold that holds out ``test_session``.
 
     ``sessions`` and ``y`` are per-row (already restricted to the target's usable rows).
-    ``"seed"``: train = all other sessions; the held-out session is split 50/50, stratified by
-    ``y`` with ``random_state=seed``, into val (dev) and test. ``"loso"``: test = the whole
+    ``"seed"``: train = all other sessions; the held-out session is split into val (dev) and
+    test: test = its rows ``in_test_half`` (per row, from :func:`test_halves` over the manifest),
+    or without it a 50/50 split of its rows stratified by ``y`` with ``seed``. ``"loso"``: test = the whole
     held-out session; val = the next session (:func:`validation_session`) or, with ``validation``
     ``"share"``, a ``share`` of the other sessions' rows (whole ``speakers`` when given and not
     empty, else rows stratified by ``y``; drawn with ``seed``); train = the rest; with
@@ -80,8 +96,12 @@ def split_fold(
     held_out = np.flatnonzero(sess == test_session)
     if protocol == "seed":
         train = np.flatnonzero(sess != test_session)
-        val, test = _half_split(held_out, y[held_out], seed)
-        return FoldSplit(train, np.sort(val), np.sort(test), test_session, None)
+        if in_test_half is None:  # the halves drawn over these rows, each named by its position
+            tested = test_halves(held_out, sess[held_out], y[held_out], seed)
+            in_test_half = np.isin(np.arange(len(sess)).astype(str), list(tested))
+        in_test_half = np.asarray(in_test_half, dtype=bool)
+        return FoldSplit(train, held_out[~in_test_half[held_out]], held_out[in_test_half[held_out]], test_session,
+                         None)
     if protocol == "loso" and validation == "none":
         return FoldSplit(np.flatnonzero(sess != test_session), np.array([], dtype=np.int64), held_out,
                          test_session, None)
