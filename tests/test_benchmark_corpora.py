@@ -543,13 +543,9 @@ DFEW_REAL = {
 }
 
 
-@pytest.mark.slow
-def test_a_dfew_tree_as_released_runs_through_to_the_papers_table(tmp_path):
-    """config/dfew.yaml on a DFEW tree of real ids and labels, with the unpadded clip folders public
-    code reads, through the whole workflow: each fold trains on every other fold's clips (no
-    validation share), every official test clip is scored (one has too few frames: a miss), and
-    the per-fold table in the papers' layout is written and on the front page."""
-    root = tmp_path / "DFEW"
+def dfew_real_tree(root: Path, names_padded: bool, frames: int = 10, short: int | None = None) -> Path:
+    """A DFEW tree of DFEW_REAL: the release's split files, and a frame folder per clip, named as
+    the release (00001) or as public code reads it (1); clip ``short`` gets 3 frames only."""
     rng = np.random.default_rng(0)
     for fold, clips in DFEW_REAL.items():
         for part, listed in (("test", clips), ("train", {k: v for f, c in DFEW_REAL.items() if f != fold
@@ -558,11 +554,83 @@ def test_a_dfew_tree_as_released_runs_through_to_the_papers_table(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("video_name,label\n" + "".join(f"{k:05d},{label}\n" for k, label in listed.items()))
         for k, label in clips.items():
-            folder = root / "Clip" / "clip_224x224" / str(k)  # unpadded, as public code names them
+            folder = root / "Clip" / "clip_224x224" / (f"{k:05d}" if names_padded else str(k))
             folder.mkdir(parents=True)
-            for i in range(1, 4 if k == 6 else 11):  # clip 6 (set_1) has too few frames for n_frames 8
+            for i in range(1, 4 if k == short else frames + 1):
                 face = np.clip(30 * label + rng.normal(0, 20, (32, 32)), 0, 255).astype(np.uint8)
                 assert cv2.imwrite(str(folder / f"{k:05d}_{i:05d}.jpg"), face)
+    return root
+
+
+@pytest.mark.parametrize("names_padded", [True, False])
+def test_real_dfew_rows_are_read_into_their_official_folds_and_classes(tmp_path, names_padded):
+    root = dfew_real_tree(tmp_path / "DFEW", names_padded, frames=1)
+    manifest, _ = read_corpus("dfew", root, list(dfew.CLASSES), source="frames")
+    rows = manifest.set_index("recording")
+    assert rows["session"].to_dict() == {f"{k:05d}": fold for fold, clips in DFEW_REAL.items() for k in clips}
+    assert rows["label"].to_dict() == {f"{k:05d}": dfew.CLASSES[label - 1] for clips in DFEW_REAL.values()
+                                       for k, label in clips.items()}
+    assert rows.loc["00018", "label"] == "Happy" and rows.loc["00010", "label"] == "Fearful"  # release labels 1, 7
+    assert protocol_of("dfew", sorted(set(rows["label"]))) == "official 7-class protocol"
+
+
+# Real MAFW clips, 4 per fold, from DFER-CLIP's annotation/MAFW_set_K_test.txt (same commit), whose
+# labels index MAFW's 11 in the release's order (0 anger, 3 happiness, 5 sadness, 6 surprise).
+MAFW_REAL = {"set_1": {"00025": 3, "00055": 5, "00031": 6, "00024": 0},
+             "set_2": {"03747": 3, "05015": 5, "07081": 6, "01745": 0},
+             "set_3": {"07542": 3, "07404": 5, "09456": 6, "03326": 0},
+             "set_4": {"09112": 3, "08521": 5, "09878": 6, "04421": 0},
+             "set_5": {"10337": 3, "09907": 5, "10711": 6, "05065": 0}}
+
+
+def test_real_mafw_rows_are_read_into_their_official_folds_and_classes(tmp_path, put_clip):
+    names = list(mafw.CLASS_OF)  # the release's label names, in its order
+    splits = tmp_path / "MAFW" / "Train & Test Set" / "single" / "no_caption"
+    for fold, clips in MAFW_REAL.items():
+        (splits / fold).mkdir(parents=True)
+        others = {clip: label for f, c in MAFW_REAL.items() if f != fold for clip, label in c.items()}
+        for part, listed in (("test", clips), ("train", others)):
+            (splits / fold / f"{part}.txt").write_text("".join(f"{clip}.mp4 {names[label]}\n"
+                                                               for clip, label in listed.items()))
+        for clip in clips:
+            put_clip(tmp_path / "MAFW" / "data" / "clips" / f"{clip}.mp4")
+    manifest, _ = read_corpus("mafw", tmp_path / "MAFW", list(mafw.CLASSES))
+    rows = manifest.set_index("recording")
+    assert rows["session"].to_dict() == {clip: fold for fold, clips in MAFW_REAL.items() for clip in clips}
+    assert rows["label"].to_dict() == {clip: mafw.CLASSES[label] for clips in MAFW_REAL.values()
+                                       for clip, label in clips.items()}
+    assert protocol_of("mafw", sorted(set(rows["label"]))) == "not the official 11-class protocol (4 of 11 classes)"
+
+
+# Real FERV39k clips, one of each class from the first lines of DFER-CLIP's annotation/FERV39K_test.txt
+# and FERV39K_train.txt (same commit); their paths name scene, class and clip.
+FERV_REAL_TEST = ["Action/Happy/0015", "Action/Sad/0009", "Action/Neutral/0015", "Action/Angry/0009",
+                  "Action/Surprise/0009", "Action/Disgust/0005", "Action/Fear/0005"]
+FERV_REAL_TRAIN = ["Action/Happy/0267", "Action/Sad/0015", "Action/Neutral/0090", "Action/Angry/0015",
+                   "Action/Surprise/0015", "Action/Disgust/0015", "Action/Fear/0015"]
+
+
+def test_real_ferv39k_rows_are_read_into_the_official_split(tmp_path):
+    root = tmp_path / "FERV39k"
+    setups = root / "4_setups" / "All_scenes"
+    setups.mkdir(parents=True)
+    for name, clips in (("test_All.csv", FERV_REAL_TEST), ("train_All.csv", FERV_REAL_TRAIN)):
+        (setups / name).write_text("".join(f"{clip} {clip.split('/')[1]}\n" for clip in clips))
+        for i, clip in enumerate(clips):
+            put_frames(root / "2_ClipsforFaceCrop" / clip, ["1.jpg"], 20 * i)
+    manifest, _ = read_corpus("ferv39k", root, list(ferv39k.CLASSES), source="frames")
+    assert Counter(manifest["session"]) == {"test": 7, "train": 7}
+    assert set(manifest.loc[manifest["split"] == "train", "session"]) == {"train"}
+    assert sorted(manifest.loc[manifest["session"] == "test", "label"]) == sorted(ferv39k.CLASSES)
+
+
+@pytest.mark.slow
+def test_a_dfew_tree_as_released_runs_through_to_the_papers_table(tmp_path):
+    """config/dfew.yaml on a DFEW tree of real ids and labels, with the unpadded clip folders public
+    code reads, through the whole workflow: each fold trains on every other fold's clips (no
+    validation share), every official test clip is scored (one has too few frames: a miss), and
+    the per-fold table in the papers' layout is written and on the front page."""
+    root = dfew_real_tree(tmp_path / "DFEW", names_padded=False, short=6)  # clip 6 (set_1): too few frames
     settings = yaml.safe_load((Path(ROOT) / "config" / "dfew.yaml").read_text())
     settings["corpus"]["path"] = str(root)
     settings["extraction"].update(face_size=16, recordings_per_job=40)
