@@ -1,6 +1,6 @@
 """Deployment (docs/deployment.md): one version, the `facemotion` command that the README's install
-gives, and the workflow used as a Snakemake module of a user's own folder, laid out as
-`snakedeploy deploy-workflow` lays it out."""
+gives, and the workflow used as a Snakemake module of a user's own folder made by
+`snakedeploy deploy-workflow`."""
 
 import os
 import re
@@ -15,42 +15,31 @@ import pytest
 import yaml
 from tiny_run import ROOT, SNAKEMAKE, TINY, jobs_of
 
-# What snakedeploy 0.17 writes as the user's workflow/Snakefile (its use_module.smk.jinja template, less
-# a trailing space).
-SNAKEDEPLOY_SNAKEFILE = """from snakemake.utils import min_version
-
-
-min_version("6.10.0")
-
-
-configfile: "config/config.yaml"
-
-
-# declare {repo} as a module
-module facemotion:
-    snakefile:
-        {snakefile}
-    config:
-        config
-
-
-# use all rules from {repo}
-use rule * from facemotion
-"""
+SNAKEDEPLOY = Path(sys.executable).parent / "snakedeploy"  # envs/requirements-dev.txt
 
 
 def deploy(dest: Path, settings: dict) -> Path:
-    """The folder `snakedeploy deploy-workflow <repository> DEST --tag vX.Y.Z` makes: the template
-    above as workflow/Snakefile and copies of the repository's config/ and profiles/, here with
-    `settings` laid over config/config.yaml as a user edits it. The module's snakefile is this
-    checkout's Snakefile by its absolute path: for the GitHub repository snakedeploy writes
-    `github("<owner>/facemotion", path="Snakefile", tag="vX.Y.Z")`, which needs the network, and
-    for a local path a relative "Snakefile", which would name the user's own file."""
-    (dest / "workflow").mkdir(parents=True)
-    (dest / "workflow" / "Snakefile").write_text(
-        SNAKEDEPLOY_SNAKEFILE.format(repo=ROOT, snakefile=f'"{ROOT / "Snakefile"}"'))
-    shutil.copytree(ROOT / "config", dest / "config")
-    shutil.copytree(ROOT / "profiles", dest / "profiles")  # the link's target, as a copy
+    """The user's folder made by `snakedeploy deploy-workflow <this repository> DEST --tag vX.Y.Z`
+    from the repository's files (those git tracks, as a clone has them), with `settings` laid over
+    its copy of config/config.yaml as a user edits it. One line is mended: given a local path,
+    snakedeploy 0.17 declares the module's snakefile by its path inside the repository
+    (`"Snakefile"`), which the user's workflow/Snakefile would read as itself; for the published
+    repository it declares `github("<owner>/facemotion", path="Snakefile", tag="vX.Y.Z")`."""
+    source = dest.parent / "facemotion"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_symlink():  # profiles -> workflow/profiles
+            (source / name).symlink_to(os.readlink(ROOT / name))
+        elif (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([str(SNAKEDEPLOY), "deploy-workflow", str(source), str(dest), "--tag", f"v{facemotion.__version__}"],
+                   capture_output=True, text=True, check=True)
+    snakefile = dest / "workflow" / "Snakefile"
+    written = snakefile.read_text()
+    assert '\n        "Snakefile"\n' in written and "use rule * from facemotion" in written, written
+    snakefile.write_text(written.replace('\n        "Snakefile"\n', f'\n        "{source / "Snakefile"}"\n'))
+    assert (dest / "profiles" / "slurm").is_dir() and (dest / "config" / "dfew.yaml").is_file()
     config = yaml.safe_load((dest / "config" / "config.yaml").read_text())
     for section, values in settings.items():
         config[section] = {**config.get(section, {}), **values} if isinstance(values, dict) else values
