@@ -105,3 +105,18 @@ def test_session_order_is_natural_and_errors_are_clear():
         split_fold(sessions, y, "1", "kfold")
     with pytest.raises(ValueError):
         split_fold(["1", "1"], [0, 1], "1", "loso")
+
+
+def test_the_seed_protocols_halves_of_a_manifest_do_not_depend_on_its_row_order():
+    """The workflow counts the test halves at start from the manifest it built, and each fold draws
+    them from results/manifest.tsv: the same halves, half of each session, stratified by label."""
+    from facemotion.learning.folds import manifest_test_halves
+
+    manifest = pd.DataFrame({"recording": [f"r{i}" for i in range(60)], "session": np.repeat(["1", "2", "10"], 20),
+                             "label": np.tile(["Angry", "Happy", "Sad", "Neutral", ""], 12)})
+    halves = manifest_test_halves(manifest, 4)
+    assert manifest_test_halves(manifest.sample(frac=1, random_state=1), 4) == halves
+    assert manifest_test_halves(manifest, 5) != halves
+    tested = manifest[manifest.recording.isin(halves)]
+    assert tested.groupby("session").size().tolist() == [10, 10, 10]
+    assert (tested.groupby(["session", "label"]).size() == 2).all()

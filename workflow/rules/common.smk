@@ -36,7 +36,7 @@ from facemotion.corpora.reading import (
     protocol_of,
     protocol_sentence,
 )
-from facemotion.learning.folds import validation_method
+from facemotion.learning.folds import manifest_test_halves, validation_method
 from facemotion.corpora.manifest import (
     ManifestError,
     assign_batches,
@@ -209,10 +209,20 @@ for _name, _protocol in PROTOCOLS.items():
     if _protocol.startswith("not "):
         _sentence = protocol_sentence(config["corpus"]["format"], EXPERIMENTS[_name].settings["classes"])
         logger.warning(f"{'' if _name == 'default' else f'experiment {_name}: '}{_sentence}")
+
+
 # cv.dropped_test_clips miss (auto: the benchmarks): per experiment learning `label`, its test
 # recordings per session and class, so that summary.tsv scores every one, a dropped one as a miss.
+def tested_recordings(e):
+    """The manifest's recordings an experiment tests: all, or under the seed protocol each
+    session's test half (learning.folds.manifest_test_halves), as its folds draw it."""
+    if e.training["protocol"] != "seed":
+        return MANIFEST
+    return MANIFEST[MANIFEST["recording"].isin(manifest_test_halves(MANIFEST, e.training["split_seed"]))]
+
+
 OFFICIAL_TESTS = {
-    name: official_test_counts(MANIFEST, SESSIONS, e.settings["classes"])
+    name: official_test_counts(tested_recordings(e), SESSIONS, e.settings["classes"])
     for name, e in EXPERIMENTS.items()
     if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], config["corpus"]["format"])
 }

@@ -36,7 +36,7 @@ import tensorflow as tf
 import facemotion
 from facemotion.common.targets import DEFAULT_HIGH, DEFAULT_LOW
 from facemotion.learning.device import select_device
-from facemotion.learning.folds import split_fold, test_halves
+from facemotion.learning.folds import manifest_test_halves, split_fold
 from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model
 from facemotion.learning.tasks import make_task
 
@@ -352,8 +352,7 @@ def train_fold(
             skipped_fold_info(meta, task, str(test_session), p)
     in_test_half = None
     if p.protocol == "seed":
-        drawn = meta if manifest is None else manifest
-        halves = test_halves(drawn["recording"], drawn["session"], drawn["label"].fillna("").astype(str), p.split_seed)
+        halves = manifest_test_halves(meta if manifest is None else manifest, p.split_seed)
         in_test_half = meta["recording"].astype(str).isin(halves).to_numpy()[rows]
     split = split_fold(sessions, strata, test_session, p.protocol, p.split_seed, p.validation, p.validation_share,
                        meta["speaker"].astype(str).to_numpy()[rows], in_test_half)

@@ -70,6 +70,16 @@ def test_halves(recordings, sessions, strata, seed: int) -> set[str]:
     return halves
 
 
+def manifest_test_halves(manifest, seed: int) -> set[str]:
+    """:func:`test_halves` of a manifest (columns recording, session, label), stratified by the
+    emotion label (empty where a recording has none), in the recordings' natural order, so that
+    the manifest as built and as read back from results/manifest.tsv give the same halves."""
+    rows = sorted(zip(manifest["recording"].astype(str), manifest["session"].astype(str),
+                      manifest["label"].fillna("").astype(str)), key=lambda row: natural_key(row[0]))
+    recordings, sessions, labels = (np.array(column, dtype=object) for column in zip(*rows)) if rows else ([],) * 3
+    return test_halves(recordings, sessions, labels, seed)
+
+
 def split_fold(
     sessions, y, test_session: str, protocol: str = "loso", seed: int = 0,
     validation: str = "next_session", share: float = 0.1, speakers=None, in_test_half=None,
