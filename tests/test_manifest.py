@@ -248,3 +248,12 @@ def test_a_misspelt_optional_column_is_warned_about(tmp_path):
     assert manifest["valence"].isna().all()
     assert len(notes) == 1 and "column 'valance' is not one facemotion reads and is ignored (did you mean " \
                                "'valence'?)" in notes[0]
+
+
+def test_a_misspelt_class_is_named_before_the_rows_it_leaves_out(tmp_path):
+    """classes [Angry, Hapy] over a manifest of Angry and Happy: the message starts with the cause."""
+    with pytest.raises(ManifestError) as error:
+        build_manifest(corpus(tmp_path, LEAK_FREE[:3], classes=["Angry", "Hapy"]))
+    problem = str(error.value).split("\n  - ")[1]
+    assert problem.startswith("class 'Hapy' in classes matches no label (did you mean 'Happy'?); so the label(s) "
+                              "not in classes ['Angry', 'Hapy']: Happy")

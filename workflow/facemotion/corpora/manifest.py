@@ -54,6 +54,16 @@ def _rows(index: pd.Index) -> str:
     return shown + (f" (and {len(numbers) - MAX_LISTED} more)" if len(numbers) > MAX_LISTED else "")
 
 
+def _misspelt_classes(classes: list[str], labels: set[str]) -> str:
+    """A class that no label matches, with the label it is most like: the likely cause of labels
+    outside classes, said before the rows they are in."""
+    said = []
+    for name in (c for c in classes if c not in labels):
+        guess = difflib.get_close_matches(name, sorted(labels - {""}), n=1)
+        said.append(f"class {name!r} in classes matches no label" + (f" (did you mean {guess[0]!r}?)" if guess else ""))
+    return "; ".join(said) + ("; so the " if said else "")
+
+
 def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
                        drop_unknown_labels: bool, check_files: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Validate a raw manifest (all columns as strings) and return it normalised, plus notes.
@@ -106,7 +116,8 @@ def normalise_manifest(table: pd.DataFrame, classes: list[str], source: str,
         if drop_unknown_labels:
             notes.append(f"dropped {int(unknown.sum())} recording(s) whose label is not in classes: {listing}")
         else:
-            problems.append(f"label(s) not in classes {classes}: {listing}, in row(s) {_rows(table.index[unknown])}")
+            problems.append(_misspelt_classes(classes, set(table["label"]))
+                            + f"label(s) not in classes {classes}: {listing}, in row(s) {_rows(table.index[unknown])}")
 
     numeric = {}
     for column in ("activation", "valence", "start", "end"):
