@@ -648,6 +648,8 @@ def test_a_dfew_tree_as_released_runs_through_to_the_papers_table(tmp_path):
     assert table.loc["dropped, scored as misses", ["set_1", "set_2"]].tolist() == [1, 0]
     metrics = pd.read_csv(results / "metrics.tsv", sep="\t", index_col="fold")
     assert metrics.loc["set_1", "n_test"] == 6 and metrics.loc["set_1", "n_official"] == 7
+    assert list(metrics.columns).index("war") + 1 == list(metrics.columns).index("accuracy")
+    assert metrics["war"].equals(metrics["accuracy"])  # named as the papers name it
     assert table.loc["UAR (%)", "set_1"] == pytest.approx(100 * metrics.loc["set_1", "uar_official"], abs=0.01)
     assert table.loc["WAR (%)", "mean"] == pytest.approx(100 * metrics.loc["mean", "war_official"], abs=0.01)
     summary = pd.read_csv(results / "summary.tsv", sep="\t").iloc[0]

@@ -16,6 +16,8 @@ rule evaluate:
         speaker_independent=SPEAKER_INDEPENDENT,
         # cv.dropped_test_clips miss: the test recordings per session and class, each scored
         official_tests=lambda wildcards: OFFICIAL_TESTS.get(experiment(wildcards).name),
+        # dfew, mafw, ferv39k: the accuracy also named war, as their papers print it
+        benchmark=lambda wildcards: experiment(wildcards).name in PROTOCOLS,
     script:
         "../scripts/evaluate.py"
 

@@ -10,4 +10,5 @@ with log_to(snakemake.log[0]) as log:
                     "under cv.speakers_may_span_sessions, or the corpus does not name its speakers)")
     # Each file's path names its target and held-out session.
     write_metrics(fold_files(snakemake.input.predictions), fold_files(snakemake.input.infos),
-                  snakemake.output.metrics, official=snakemake.params.official_tests)
+                  snakemake.output.metrics, official=snakemake.params.official_tests,
+                  war=snakemake.params.benchmark)

@@ -22,13 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: Mapping[tuple[str, str], Path],
-                  metrics_path: Path, official: Mapping[str, Mapping[str, int]] | None = None) -> pd.DataFrame:
+                  metrics_path: Path, official: Mapping[str, Mapping[str, int]] | None = None,
+                  war: bool = False) -> pd.DataFrame:
     """Evaluate every (target, fold) of one experiment into metrics.tsv; returns the metrics table.
 
     ``prediction_files`` and ``info_files``: {(target, fold): path} (see :func:`fold_files`),
     with the same keys. Targets are listed in the mapping's order, folds in natural order.
     ``official`` (cv.dropped_test_clips miss): {fold: {class: test recordings}}; the ``label`` rows
     then also score every one of them, a dropped one as a miss (:func:`official_fold_scores`).
+    ``war`` (a benchmark run): a ``war`` column before ``accuracy``, the same number under the name
+    the benchmark's papers print.
     """
     if set(prediction_files) != set(info_files):
         unpaired = sorted(set(prediction_files) ^ set(info_files))
@@ -60,6 +63,8 @@ def write_metrics(prediction_files: Mapping[tuple[str, str], Path], info_files: 
         predictions = {key: frame for key, frame in predictions.items() if key not in ratings}
     if official:
         metrics = with_official_scores(metrics, predictions, infos, official)
+    if war:
+        metrics.insert(metrics.columns.get_loc("accuracy"), "war", metrics["accuracy"])
     written = metrics.round(4)
     # Fold rows count recordings; mean and std rows may be fractional.
     for column in ("n_test", *(OFFICIAL_COLUMNS[:2] if official else ())):
