@@ -1,16 +1,24 @@
 """Several corpora in one run (issue 37): small RAVDESS and CREMA-D trees as released (a few actors
-each, every video unique), read into one manifest under each protocol; the refusals at start."""
+each, every video unique), read into one manifest under each protocol; the refusals at start; the
+summary's rows per test corpus and their interval over speakers; a tiny cross-corpus workflow end
+to end, and what a third corpus reruns."""
+import json
+import re
 import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 from facemotion.config import ConfigError
 from facemotion.corpora.cross_corpus import fold_corpora, fold_train_sessions
 from facemotion.corpora.manifest import ManifestError
 from facemotion.corpora.reading import build_manifest
-from tiny_run import validated
+from facemotion.evaluation.cross_corpus import speaker_repeat_interval
+from facemotion.evaluation.summary import TargetResults, write_summary
+from tiny_run import TINY, snakemake, validated
 
 FOUR = ["Angry", "Happy", "Neutral", "Sad"]
 RAVDESS_EMOTIONS = {"01": "Neutral", "02": "Calm", "03": "Happy", "04": "Sad", "05": "Angry"}
@@ -175,3 +183,131 @@ def test_a_single_corpus_is_configured_as_before_and_reads_without_a_corpus_colu
 def test_classes_all_over_several_corpora_are_those_every_one_defines(trees):
     config = validated({**two_corpora(trees), "classes": "all"})
     assert config["classes"] == ["Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted"]
+
+
+def test_the_speaker_interval_covers_at_its_level_with_repeats_varying():
+    """The cross-corpus interval of docs/statistics.md: the speakers' UARs (each the mean over the
+    repeats) and the repeats' means, in a model where both vary: speakers' accuracies drawn around
+    the population's, a shared shift per training repeat, and each speaker's test clips drawn
+    binomially. Its coverage of the population mean is near 95 %; leaving the repeats' variance
+    out covers less."""
+    rng = np.random.default_rng(0)
+    simulations, n_speakers, repeats, clips = 2000, 12, 3, 20
+    true_mean = 0.6
+    covered, covered_without = 0, 0
+    for _ in range(simulations):
+        speaker = rng.normal(0, 0.08, n_speakers)
+        repeat = rng.normal(0, 0.06, repeats)
+        p = np.clip(true_mean + speaker[None, :] + repeat[:, None], 0.01, 0.99)
+        values = rng.binomial(clips, p) / clips  # (repeats, speakers)
+        low, high = speaker_repeat_interval(values)
+        covered += low <= true_mean <= high
+        per_speaker = values.mean(axis=0)
+        half = 2.201 * per_speaker.std(ddof=1) / np.sqrt(n_speakers)  # t(0.975, 11), speakers only
+        covered_without += abs(per_speaker.mean() - true_mean) <= half
+    assert 0.93 <= covered / simulations <= 0.985
+    assert covered_without / simulations < 0.9
+
+
+def test_the_summary_has_a_row_per_test_corpus_naming_the_corpora(tmp_path):
+    """A leave_one_corpus_out run's predictions: one fold per corpus, each with 4 speakers; the rows
+    say where the models trained and tested, and the interval is over the test corpus's speakers."""
+    rng = np.random.default_rng(1)
+    folds = {}
+    for corpus in ("crema", "rav"):
+        rows = []
+        for repeat in range(2):
+            for speaker in range(4):
+                for i in range(8):
+                    true = FOUR[i % 4]
+                    rows.append({"recording": f"{corpus}.r{speaker}_{i}", "speaker": f"{corpus}.s{speaker}",
+                                 "y_true": true, "y_pred": true if rng.random() < 0.7 else FOUR[(i + 1) % 4],
+                                 "repeat": repeat})
+        folds[corpus] = pd.DataFrame(rows)
+    results = TargetResults(folds, FOUR, {"crema": [8, 8, 8, 8], "rav": [8, 8, 8, 8]})
+    fold_corpora_ = {"crema": {"train_corpora": "rav", "test_corpus": "crema"},
+                     "rav": {"train_corpora": "crema", "test_corpus": "rav"}}
+    summary = write_summary({"default": {"label": results}}, tmp_path / "summary.tsv", tmp_path / "speakers.tsv",
+                            tmp_path / "comparison.tsv", 200, 0, fold_corpora=fold_corpora_)
+    written = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
+    assert list(written.columns[:4]) == ["experiment", "target", "train_corpora", "test_corpus"]
+    assert written[["train_corpora", "test_corpus"]].values.tolist() == [["rav", "crema"], ["crema", "rav"]]
+    assert (written["ci_folds"] == 4).all() and written["ci_note"].str.contains("test corpus's speakers").all()
+    assert (written["uar_ci_low"] < written["uar"]).all() and (written["uar"] < written["uar_ci_high"]).all()
+    speakers = pd.read_csv(tmp_path / "speakers.tsv", sep="\t")
+    assert set(map(tuple, speakers[["fold", "train_corpora", "test_corpus"]].values)) == {
+        ("crema", "rav", "crema"), ("rav", "crema", "rav")}
+    assert len(summary) == 2
+
+
+def _tiny_settings(trees, test) -> dict:
+    settings = json.loads(json.dumps(TINY))
+    settings.pop("demo")
+    settings.update(two_corpora(trees, protocol="cross_corpus", train=["crema"], test=test), targets=["label"])
+    settings["extraction"].update(detector="none")
+    settings["training"].update(repeats=2)
+    return settings
+
+
+@pytest.mark.slow
+def test_a_tiny_cross_corpus_run_end_to_end_and_a_third_corpus_reruns_only_its_own(tmp_path, trees):
+    """Trained on CREMA-D, tested on RAVDESS: one fold, trained on every CREMA-D recording (a share of
+    its speakers choosing the epoch), testing every RAVDESS one; summary.tsv, speakers.tsv and the
+    front page name both. Then a second RAVDESS-like corpus added as a test corpus: its recordings
+    alone are extracted, its fold alone is trained."""
+    corpora = dict(trees, rav2=ravdess_tree(tmp_path / "RAVDESS-2", actors=(5, 6, 7, 8)))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(_tiny_settings(corpora, ["rav"])))
+    snakemake(tmp_path, "--configfile", str(config))
+    results = tmp_path / "results"
+    manifest = pd.read_csv(results / "manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(manifest.columns)[-1] == "corpus" and set(manifest["corpus"]) == {"crema", "rav"}
+    info = json.loads((results / "predictions" / "label" / "fold_rav.info.json").read_text())
+    assert all(s.startswith("crema.") for s in info["train_sessions"])
+    assert info["n_train"] + info["n_val"] == 32 and info["n_test"] == 32 and info["n_val"] > 0
+    predictions = pd.read_csv(results / "predictions" / "label" / "fold_rav.tsv", sep="\t")
+    assert predictions["recording"].str.startswith("rav.").all() and set(predictions["repeat"]) == {0, 1}
+    summary = pd.read_csv(results / "summary.tsv", sep="\t")
+    assert summary[["experiment", "target", "train_corpora", "test_corpus"]].values.tolist() == [
+        ["default", "label", "crema", "rav"]]
+    assert summary.loc[0, "ci_folds"] == 4  # RAVDESS's 4 actors
+    speakers = pd.read_csv(results / "speakers.tsv", sep="\t")
+    assert (speakers["test_corpus"] == "rav").all() and speakers["speaker"].str.startswith("rav.Actor_").all()
+    page = (results / "report" / "front_page.rst").read_text()
+    assert "**Corpora**: crema (crema-d at" in page and "     - trained on\n     - tested on" in page
+
+    # A third corpus, tested too: only its recordings are new to extract, only its fold to train.
+    config.write_text(yaml.safe_dump({**_tiny_settings(corpora, ["rav", "rav2"]),
+                                      "corpus": [*two_corpora(trees)["corpus"],
+                                                 {"name": "rav2", "format": "ravdess", "path": str(corpora["rav2"])}]}))
+    shutil.rmtree(tmp_path / "logs" / "extract")  # keep only the logs of the batches that rerun
+    run = snakemake(tmp_path, "--configfile", str(config))
+    console = run.stdout + run.stderr
+    assert "Training label with session rav2 held out" in console
+    assert "Training label with session rav held out" not in console
+    logs = "".join(path.read_text() for path in (tmp_path / "logs" / "extract").glob("*.log"))
+    extracted = re.findall(r"extracted (\S+):", logs)
+    assert len(extracted) == 32 and all(recording.startswith("rav2.") for recording in extracted)
+    summary = pd.read_csv(results / "summary.tsv", sep="\t")
+    assert summary[["train_corpora", "test_corpus"]].values.tolist() == [["crema", "rav"], ["crema", "rav2"]]
+
+
+def test_the_front_page_names_the_corpora_and_the_uar_per_test_corpus(trees):
+    from facemotion.report.front_page import front_page, page_settings
+
+    config = validated(two_corpora(trees, protocol="leave_one_corpus_out"))
+    corpora = {"crema": {"train_corpora": "rav", "test_corpus": "crema"},
+               "rav": {"train_corpora": "crema", "test_corpus": "rav"}}
+    manifest = pd.DataFrame({"recording": ["crema.a", "rav.b"], "speaker": ["crema.1001", "rav.Actor_01"],
+                             "session": ["crema", "rav"], "label": ["Happy", "Sad"], "corpus": ["crema", "rav"]})
+    report = pd.DataFrame({"recording": ["crema.a", "rav.b"], "status": ["ok", "ok"]})
+    metrics = pd.DataFrame({"target": "label", "fold": ["crema", "rav", "mean", "std"], "n_test": [1, 1, 1, 0],
+                            "uar": [0.5, 0.7, 0.6, 0.1], "majority_uar": 0.25, "chance_uar": 0.25,
+                            "accuracy": [0.5, 0.6, 0.55, 0.07]})
+    page = front_page(page_settings(config, "share", corpora), manifest, report, metrics)
+    assert f"**Corpora**: crema (crema-d at ``{trees['crema']}``, 1 recordings); rav (ravdess" in page
+    assert "protocol: leave one corpus out: each corpus a fold, trained on the others" in page
+    assert ("   * - Emotion\n     - crema\n     - rav\n     - **0.700** (over speakers: summary.tsv)\n"
+            "     - 0.250\n     - 1\n") in page
+    single = validated({"corpus": {"format": "ravdess", "path": str(trees["rav"])}, "classes": FOUR})
+    assert "fold_corpora" not in page_settings(single, "next_session")  # a single corpus's page is as before
