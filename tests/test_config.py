@@ -8,6 +8,7 @@ import pytest
 import yaml
 from facemotion.common.targets import EMOTIONS, TARGETS
 from facemotion.config import ConfigError, experiment_configs, load_schema
+from facemotion.corpora.cross_corpus import CORPUS_PROTOCOLS
 from facemotion.learning.folds import PROTOCOLS
 from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
 from tiny_run import validated
@@ -67,7 +68,7 @@ def test_the_schema_lists_what_the_package_knows():
     assert schema["features"]["enum"] == list(MODEL_FOR_FEATURES)
     training = schema["training"]["properties"]
     assert training["model"]["enum"] == list(DEFAULT_EPOCHS) == list(MODEL_FOR_FEATURES.values())
-    assert schema["cv"]["properties"]["protocol"]["enum"] == list(PROTOCOLS)
+    assert schema["cv"]["properties"]["protocol"]["enum"] == [*PROTOCOLS, *CORPUS_PROTOCOLS]
     assert set(training["normalisation"]["enum"]) == {m for ms in NORMALISATIONS.values() for m in ms}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from facemotion.config import load_schema
+from facemotion.config import load_schema, schema_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def _schema_keys(schema, prefix=""):
     for name, sub in schema.get("properties", {}).items():
         key = prefix + name
-        if sub.get("type") == "object" and "properties" in sub:
-            yield from _schema_keys(sub, key + ".")
-        else:
+        # `corpus` is a mapping or a list of mappings: the keys of both
+        options = [option.get("items", option) for option in sub.get("anyOf", [])]
+        mappings = [option for option in [sub, *options] if option.get("type") == "object" and "properties" in option]
+        for mapping in mappings:
+            yield from _schema_keys(mapping, key + ".")
+        if not mappings:
             yield key
 
 
@@ -271,10 +274,7 @@ def test_the_options_listed_in_config_yaml_are_the_schemas():
             listed[".".join(path)] = options
     assert {"corpus.format", "dimensions", "features", "extraction.detector", "cv.protocol"} <= set(listed)
     for key, options in listed.items():
-        node = schema
-        for part in key.split("."):
-            node = node["properties"][part]
-        assert options == node["enum"], key
+        assert options == schema_of(key, schema)["enum"], key
 
 
 def test_whether_a_target_is_a_class_or_a_rating_is_decided_in_one_place():

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from facemotion.corpora.cross_corpus import CORPUS_PROTOCOLS
 from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -41,6 +42,8 @@ def schema_of(key: str, schema: dict | None = None) -> dict:
     """The schema of one dotted config key (``cv.folds``): its ``default``, ``enum``, ``description``."""
     node = schema or load_schema()
     for part in key.split("."):
+        if "properties" not in node:  # `corpus`: a mapping or a list; its keys are the mapping's
+            node = next(option for option in node["anyOf"] if "properties" in option)
         node = node["properties"][part]
     return node
 
@@ -99,6 +102,12 @@ def _describe(error: jsonschema.ValidationError) -> str:
         lists = [e for e in error.context if e.schema_path and options[e.schema_path[0]].get("type") == "array"]
         if lists:
             return _describe(jsonschema.exceptions.best_match(lists))
+    if error.validator == "anyOf" and isinstance(error.instance, dict):
+        # A mapping where a mapping or a list is allowed (corpus): what is wrong with the mapping.
+        options = error.schema["anyOf"]
+        mappings = [e for e in error.context if e.schema_path and options[e.schema_path[0]].get("type") == "object"]
+        if mappings:
+            return "; ".join(_describe(e) for e in mappings)
     if error.validator == "additionalProperties":
         known = ", ".join(sorted(error.schema.get("properties", {})))
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -271,6 +280,8 @@ def _resolve_classes(config: dict, workdir: Path) -> list[str]:
     once, at the start, so everything after sees a list; problems where that cannot be done."""
     if config["classes"] != "all":
         return []
+    if isinstance(config["corpus"], list):
+        return _resolve_shared_classes(config, workdir)
     corpus = config["corpus"]
     path = workdir / corpus["path"]
     if corpus["format"] == "tsv" and not path.is_file():
@@ -289,11 +300,36 @@ def _resolve_classes(config: dict, workdir: Path) -> list[str]:
     return []
 
 
+def _resolve_shared_classes(config: dict, workdir: Path) -> list[str]:
+    """`classes: all` over several corpora: the classes every listed corpus defines, in the first
+    one's order; a class one corpus lacks could be neither trained nor tested everywhere."""
+    from facemotion.corpora.manifest import ManifestError
+    from facemotion.corpora.reading import corpus_classes
+
+    shared = None
+    for corpus in config["corpus"]:
+        path = workdir / corpus["path"]
+        if corpus["format"] == "tsv" and not path.is_file():
+            return []  # the missing manifest is reported as such
+        try:
+            classes = corpus_classes(corpus["format"], path)
+        except ManifestError as error:
+            return [f"classes: 'all' needs the labels of corpus {corpus['name']}: {error}"]
+        shared = classes if shared is None else [c for c in shared if c in classes]
+    if len(shared) < 2:
+        return [f"classes: 'all' over the listed corpora found {len(shared)} class(es) every one of them has "
+                f"({', '.join(shared) or 'none'}); at least 2 are needed: name the classes"]
+    config["classes"] = shared
+    return []
+
+
 def default_classes_problem(config: dict, named: bool) -> str | None:
     """A benchmark (dfew, mafw, ferv39k) run on a class subset the user did not name: the defaults'
     four classes would silently shrink the benchmark into something its published numbers are not."""
     from facemotion.corpora.reading import BENCHMARKS, corpus_classes
 
+    if isinstance(config["corpus"], list):  # several corpora are no benchmark's protocol
+        return None
     corpus_format = config["corpus"]["format"]
     if named or corpus_format not in BENCHMARKS:
         return None
@@ -313,34 +349,25 @@ def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
     if extra:
         problems.append(f"classes: {extra} are not among the top level's classes {top_level['classes']} "
                         "(the corpus is read once, with those)")
-    for key in ("folds", "speakers_may_span_sessions", "test_sessions"):
+    for key in ("folds", "speakers_may_span_sessions", "test_sessions", "train", "test"):
         if experiment["cv"][key] != top_level["cv"][key]:
             problems.append(f"cv.{key}: got {experiment['cv'][key]}; the folds are the corpus's, shared by all "
                             f"experiments (top level: {top_level['cv'][key]})")
+    protocols = {experiment["cv"]["protocol"], top_level["cv"]["protocol"]}
+    if protocols & set(CORPUS_PROTOCOLS) and len(protocols) > 1:
+        problems.append(f"cv.protocol: got {experiment['cv']['protocol']}; {' and '.join(sorted(protocols))} hold out "
+                        "different recordings, and the corpora are read once into the folds of the top level's "
+                        f"protocol ({top_level['cv']['protocol']}), shared by all experiments")
     return problems
 
 
 def _semantic_problems(config: dict, workdir: Path) -> list[str]:
-    problems = []
-    corpus = config["corpus"]
-    from facemotion.corpora.reading import SOURCES, sources_of
-
-    offered = sources_of(corpus["format"])  # FERV39k is released as frames only
-    corpus.setdefault("source", offered[0])
-    if corpus["source"] not in offered:
-        where = ", ".join(f for f, sources in SOURCES.items() if corpus["source"] in sources)
-        problems.append(f"corpus.source: {corpus['source']!r} is not offered by corpus.format {corpus['format']!r} "
-                        f"(allowed: {', '.join(offered)}; {corpus['source']!r} is read by {where}"
-                        + ("; a tsv manifest's path may name frame folders directly)" if corpus["format"] == "tsv"
-                           else ")"))
-    if corpus["format"] == "demo":
-        from facemotion.corpora.demo import demo_folder_problem
-
-        problems.append(demo_folder_problem(workdir / corpus["path"]))
-    elif not (workdir / corpus["path"]).exists():
-        kind = "manifest file" if corpus["format"] == "tsv" else "corpus root folder"
-        problems.append(f"corpus.path: {corpus['path']!r} does not exist (expected the {kind} "
-                        f"for corpus.format {corpus['format']!r})")
+    problems = _cross_corpus_problems(config)
+    if isinstance(config["corpus"], list):
+        for corpus in config["corpus"]:
+            problems += _corpus_problems(corpus, workdir, f"corpus[{corpus['name']}]")
+    else:
+        problems += _corpus_problems(config["corpus"], workdir, "corpus")
     training = config["training"]
     # The seed's defaults depend on the feature type, which a schema default cannot express.
     fitting = MODEL_FOR_FEATURES[config["features"]]
@@ -367,6 +394,65 @@ def _semantic_problems(config: dict, workdir: Path) -> list[str]:
         problems.append(f"extraction.landmark_model: {landmark_model!r} is not a file")
     problems.append(_colour_map_problem(config["plots"]["cmap"]))
     return [problem for problem in problems if problem]
+
+
+def _corpus_problems(corpus: dict, workdir: Path, key: str) -> list[str]:
+    """One corpus's source and path (``key``: how the messages name it)."""
+    from facemotion.corpora.reading import SOURCES, sources_of
+
+    problems = []
+    offered = sources_of(corpus["format"])  # FERV39k is released as frames only
+    corpus.setdefault("source", offered[0])
+    if corpus["source"] not in offered:
+        where = ", ".join(f for f, sources in SOURCES.items() if corpus["source"] in sources)
+        problems.append(f"{key}.source: {corpus['source']!r} is not offered by {key}.format {corpus['format']!r} "
+                        f"(allowed: {', '.join(offered)}; {corpus['source']!r} is read by {where}"
+                        + ("; a tsv manifest's path may name frame folders directly)" if corpus["format"] == "tsv"
+                           else ")"))
+    if corpus["format"] == "demo":
+        from facemotion.corpora.demo import demo_folder_problem
+
+        problems.append(demo_folder_problem(workdir / corpus["path"]))
+    elif not (workdir / corpus["path"]).exists():
+        kind = "manifest file" if corpus["format"] == "tsv" else "corpus root folder"
+        problems.append(f"{key}.path: {corpus['path']!r} does not exist (expected the {kind} "
+                        f"for {key}.format {corpus['format']!r})")
+    return problems
+
+
+def _cross_corpus_problems(config: dict) -> list[str]:
+    """The corpus list and the protocols over it: unique names; cv.train and cv.test name listed
+    corpora, disjoint, under cross_corpus only; leave_one_corpus_out needs two corpora or more."""
+    cv, corpora = config["cv"], config["corpus"]
+    protocol = cv["protocol"]
+    if not isinstance(corpora, list):
+        if protocol in CORPUS_PROTOCOLS:
+            return [f"cv.protocol: {protocol} needs several corpora: write `corpus` as a list of corpora, each with "
+                    "a name (docs/cross_corpus.md)"]
+        return [f"cv.{key}: names corpora, but `corpus` is a single corpus; cv.{key} is for cv.protocol "
+                "cross_corpus with a list of corpora" for key in ("train", "test") if cv[key]]
+    names = [corpus["name"] for corpus in corpora]
+    problems = [f"corpus: the name {name!r} is given to {names.count(name)} corpora; each needs its own"
+                for name in dict.fromkeys(names) if names.count(name) > 1]
+    if protocol == "cross_corpus":
+        for key in ("train", "test"):
+            if not cv[key]:
+                problems.append(f"cv.{key}: empty; cv.protocol cross_corpus needs the corpora to {key} on "
+                                f"(known: {', '.join(names)})")
+            unknown = [name for name in cv[key] if name not in names]
+            if unknown:
+                problems.append(f"cv.{key}: {', '.join(unknown)} not among the corpora listed in `corpus` "
+                                f"({', '.join(names)})")
+        both = [name for name in cv["train"] if name in cv["test"]]
+        if both:
+            problems.append(f"cv.train and cv.test both name {', '.join(both)}: a corpus is trained on or tested, "
+                            "never both (within a corpus: cv.protocol loso)")
+    else:
+        problems += [f"cv.{key}: names corpora, which only cv.protocol cross_corpus uses (got {protocol})"
+                     for key in ("train", "test") if cv[key]]
+    if protocol == "leave_one_corpus_out" and len(corpora) < 2:
+        problems.append(f"cv.protocol: leave_one_corpus_out needs at least 2 corpora, `corpus` lists {len(corpora)}")
+    return problems
 
 
 def _colour_map_problem(name: str) -> str | None:

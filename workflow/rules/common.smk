@@ -36,7 +36,8 @@ from facemotion.corpora.reading import (
     protocol_of,
     protocol_sentence,
 )
-from facemotion.learning.folds import manifest_test_halves, validation_method
+from facemotion.corpora.cross_corpus import fold_corpora, fold_train_sessions, several_corpora
+from facemotion.learning.folds import manifest_test_halves, training_protocol, validation_method
 from facemotion.corpora.manifest import (
     ManifestError,
     assign_batches,
@@ -154,9 +155,15 @@ def training_settings(settings):
         {
             "classes": settings["classes"],
             "binning": settings["binning"],
-            "protocol": settings["cv"]["protocol"],
+            # cross_corpus, leave_one_corpus_out: the manifest's sessions make their folds, trained as loso's
+            "protocol": training_protocol(settings["cv"]["protocol"]),
             "split_seed": settings["cv"]["split_seed"],
-            "validation": validation_method(settings["cv"]["validation"], bool(TRAIN_ONLY_SESSIONS), SPEAKERS_KNOWN),
+            "validation": validation_method(
+                settings["cv"]["validation"],
+                bool(TRAIN_ONLY_SESSIONS),
+                SPEAKERS_KNOWN,
+                folds_are_corpora=settings["cv"]["protocol"] == "leave_one_corpus_out",
+            ),
             "validation_share": settings["cv"]["validation_share"],
             **without_scheduling(settings["training"]),
         }
@@ -198,16 +205,18 @@ for _experiment in EXPERIMENTS.values():
                 "ratings for them); allowed: 'label' or a target whose column the manifest fills"
             )
         )
+# The format of a single corpus; several corpora have none (no benchmark protocol, no demo).
+CORPUS_FORMAT = "" if several_corpora(config) else config["corpus"]["format"]
 # A benchmark's (dfew, mafw, ferv39k) class set per experiment, as summary.tsv's protocol column
 # states it: the official N-class protocol or not; empty for every other format (no column).
 PROTOCOLS = {
-    name: protocol_of(config["corpus"]["format"], e.settings["classes"])
+    name: protocol_of(CORPUS_FORMAT, e.settings["classes"])
     for name, e in EXPERIMENTS.items()
-    if protocol_of(config["corpus"]["format"], e.settings["classes"])
+    if protocol_of(CORPUS_FORMAT, e.settings["classes"])
 }
 for _name, _protocol in PROTOCOLS.items():
     if _protocol.startswith("not "):
-        _sentence = protocol_sentence(config["corpus"]["format"], EXPERIMENTS[_name].settings["classes"])
+        _sentence = protocol_sentence(CORPUS_FORMAT, EXPERIMENTS[_name].settings["classes"])
         logger.warning(f"{'' if _name == 'default' else f'experiment {_name}: '}{_sentence}")
 
 
@@ -224,8 +233,12 @@ def tested_recordings(e):
 OFFICIAL_TESTS = {
     name: official_test_counts(tested_recordings(e), SESSIONS, e.settings["classes"])
     for name, e in EXPERIMENTS.items()
-    if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], config["corpus"]["format"])
+    if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], CORPUS_FORMAT)
 }
+# Several corpora: per fold, the corpora its model trains on and the one it tests (summary.tsv,
+# speakers.tsv and the front page name them); {} for a single corpus. The protocol is the top
+# level's: experiments may not change it over several corpora (facemotion.config).
+FOLD_CORPORA = fold_corpora(MANIFEST, SESSIONS, config["cv"]["protocol"])
 # The experiments whose label results a benchmark's papers print per official fold.
 BENCHMARK_TABLES = [name for name, e in EXPERIMENTS.items() if "label" in e.targets and name in PROTOCOLS]
 PLOT_SETTINGS = canonical(config["plots"])
@@ -269,10 +282,23 @@ def test_halves_input(wildcards):
     return {"manifest": "results/manifest.tsv"} if experiment(wildcards).training["protocol"] == "seed" else {}
 
 
+# cross_corpus: the sessions every fold trains on, the training corpora's; None otherwise.
+FOLD_TRAIN_SESSIONS = fold_train_sessions(MANIFEST, config["cv"]["protocol"])
+
+
 def features_digest(wildcards):
+    """The feature table's digest; under cross_corpus that of the rows a fold reads (its training
+    corpora and its test corpus), so that adding a test corpus retrains no other fold."""
     checkpoints.gather_features.get(extraction_dir=experiment(wildcards).extraction_dir)
     path = Path(f"{features_file(wildcards)}.sha256")
-    return path.read_text().strip() if path.is_file() else ""
+    if not path.is_file():
+        return ""
+    whole, *lines = path.read_text().strip().split("\n")
+    if FOLD_TRAIN_SESSIONS is None or not hasattr(wildcards, "session"):
+        return whole
+    by_session = dict(line.split("\t") for line in lines)
+    read = "".join(f"{s}\t{by_session.get(s, '')}\n" for s in sorted({*FOLD_TRAIN_SESSIONS, wildcards.session}))
+    return hashlib.sha256(read.encode()).hexdigest()
 
 
 def experiment_predictions(suffix):
@@ -299,6 +325,14 @@ def target_training(wildcards):
     if learnt_as_rating(wildcards.target, e.settings["dimensions"]):
         return canonical({**e.training, "dimensions": e.settings["dimensions"]})
     return e.training
+
+
+def fold_training(wildcards):
+    """A fold's training settings: the target's, and under cross_corpus the sessions it trains on
+    (not another test corpus; the same list when a test corpus is added, so nothing reruns)."""
+    if FOLD_TRAIN_SESSIONS is None:
+        return target_training(wildcards)
+    return canonical({**target_training(wildcards), "train_sessions": FOLD_TRAIN_SESSIONS})
 
 
 def rating_targets(e):

@@ -1,4 +1,4 @@
-if config["corpus"]["format"] == "demo":
+if CORPUS_FORMAT == "demo":
 
     rule demo_corpus:
         """Render the synthetic demo corpus (procedurally drawn faces; nothing is downloaded)."""
@@ -32,7 +32,7 @@ rule manifest:
     # The demo is the exception: this job re-reads the corpus (and hashes its videos), so it must
     # wait until the demo's renderer has finished writing them.
     input:
-        rules.demo_corpus.output.manifest if config["corpus"]["format"] == "demo" else [],
+        rules.demo_corpus.output.manifest if CORPUS_FORMAT == "demo" else [],
     output:
         "results/manifest.tsv",
     log:

@@ -103,5 +103,7 @@ rule summarise:
         protocols=PROTOCOLS,
         # cv.dropped_test_clips miss: each experiment's test recordings per session and class
         official_tests=OFFICIAL_TESTS,
+        # several corpora: per fold, the corpora it trains on and the corpus it tests
+        fold_corpora=FOLD_CORPORA,
     script:
         "../scripts/summarise.py"

@@ -68,5 +68,7 @@ checkpoint gather_features:
         # Those no fold tests (training only, or sessions cv.test_sessions leaves out): a dropped
         # recording of the others shrinks a test set, which the job says on the console.
         untested=list(MANIFEST.loc[~MANIFEST["session"].isin(SESSIONS), "recording"]),
+        # cross_corpus: a digest per session too, for features_digest
+        session_digests=FOLD_TRAIN_SESSIONS is not None,
     script:
         "../scripts/gather_features.py"

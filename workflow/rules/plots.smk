@@ -100,6 +100,6 @@ rule front_page:
     params:
         # What the page states, for the experiment whose tables it shows (the first), with
         # cv.validation as resolved for this corpus (auto -> share or next_session).
-        config=canonical(page_settings(REFERENCE.settings, REFERENCE.training["validation"])),
+        config=canonical(page_settings(REFERENCE.settings, REFERENCE.training["validation"], FOLD_CORPORA)),
     script:
         "../scripts/front_page.py"

@@ -20,7 +20,7 @@ rule train_fold:
         runtime=lambda wildcards: experiment(wildcards).settings["training"]["runtime"],
         gpu=lambda wildcards: experiment(wildcards).settings["training"]["gpu"],
     params:
-        settings=target_training,
+        settings=fold_training,
         features=lambda wildcards: experiment(wildcards).extraction["features"],
         features_digest=features_digest,
     script:

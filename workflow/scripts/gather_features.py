@@ -6,4 +6,4 @@ from facemotion.extraction.feature_table import gather_batches
 with log_to(snakemake.log[0]):
     gather_batches(snakemake.params.recordings, snakemake.input.tables, snakemake.input.reports,
                    snakemake.output.features, snakemake.output.report, snakemake.output.digest,
-                   snakemake.params.untested)
+                   snakemake.params.untested, snakemake.params.session_digests)

@@ -11,5 +11,6 @@ with log_to(snakemake.log[0]):
     summary = write_summary(experiments, snakemake.output.summary, snakemake.output.speakers,
                             snakemake.output.comparison, statistics["resamples"], statistics["seed"],
                             speaker_independent=snakemake.params.speaker_independent,
-                            protocols=snakemake.params.protocols, official=snakemake.params.official_tests)
+                            protocols=snakemake.params.protocols, official=snakemake.params.official_tests,
+                            fold_corpora=snakemake.params.fold_corpora)
     plot_forest(forest_table(summary), snakemake.output.plot, dpi=snakemake.params.dpi)

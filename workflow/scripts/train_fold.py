@@ -13,12 +13,15 @@ with log_to(snakemake.log[0]) as log:
 
     table = read_feature_table(snakemake.input.features)
     features = model_input(table, snakemake.params.features)
-    params = training_params(snakemake.params.settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
+    # cross_corpus: the sessions of the training corpora, the only ones this fold trains on
+    settings = dict(snakemake.params.settings)
+    train_sessions = settings.pop("train_sessions", None)
+    params = training_params(settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     # The seed protocol draws its test halves over the whole manifest, the same for every experiment.
     manifest = (pd.read_csv(snakemake.input.manifest, sep="\t", dtype=str, keep_default_na=False)
                 if "manifest" in snakemake.input.keys() else None)
     model, predictions, info = train_fold(table.meta, features, snakemake.wildcards.target,
-                                          snakemake.wildcards.session, params, manifest)
+                                          snakemake.wildcards.session, params, manifest, train_sessions)
     if model is None:
         # A fold without test data: the evaluation lists it as skipped and averages the others. The
         # model file stays empty (Snakemake needs every output); its sidecar says why.

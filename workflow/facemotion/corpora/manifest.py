@@ -14,6 +14,8 @@ Columns of results/manifest.tsv:
   region     empty, left or right: the half of the frame that holds the speaker's face
   split      empty, or `train`: a recording used for training only, never tested (FERV39k's
              training set); the same in every row of a session, and such a session is not a fold
+  corpus     only where `corpus` lists several corpora: the name of the row's corpus, whose name
+             then prefixes its recording, speaker and session ids (corpora.cross_corpus)
 """
 
 from __future__ import annotations
@@ -359,7 +361,9 @@ def content_hash(path: str | os.PathLike, whole: bool, edge: int = 65536) -> str
 
 
 def write_manifest(table: pd.DataFrame, path: Path | str) -> None:
-    table[MANIFEST_COLUMNS].to_csv(path, sep="\t", index=False, na_rep="", float_format="%.10g")
+    # Several corpora: each row's corpus too (corpora.cross_corpus); a single corpus has no such column.
+    columns = MANIFEST_COLUMNS + [column for column in ("corpus",) if column in table.columns]
+    table[columns].to_csv(path, sep="\t", index=False, na_rep="", float_format="%.10g")
 
 
 def describe_manifest(table: pd.DataFrame, notes: list[str]) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 from facemotion.common.targets import EMOTIONS
 from facemotion.common.values import natural_key
 from facemotion.corpora import crema_d, dfew, ferv39k, iemocap, mafw, msp_improv, ravdess
+from facemotion.corpora.cross_corpus import class_problems, corpus_rows, several_corpora, used_corpora
 from facemotion.corpora.manifest import (
     MANIFEST_COLUMNS,
     TRAIN_ONLY,
@@ -254,22 +255,47 @@ def demo_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
     return normalise_manifest(table, config["classes"], "demo corpus", drop_unknown_labels=False, check_files=False)
 
 
+def _read_configured(corpus: dict, config: dict) -> tuple[pd.DataFrame, list[str]]:
+    """One configured corpus (a `corpus` mapping or an entry of the list) read into its manifest."""
+    if corpus["format"] == "demo":
+        return demo_manifest(config)
+    if corpus["format"] == "tsv":
+        return read_tsv_manifest(corpus["path"], config["classes"])
+    return read_corpus(corpus["format"], corpus["path"], config["classes"], folds=config["cv"]["folds"],
+                       source=corpus.get("source", ""), actor_folds=corpus.get("actor_folds", "balanced"))
+
+
+def _read_several(config: dict) -> tuple[pd.DataFrame, list[str]]:
+    """The corpora of a `corpus` list in one manifest (corpora.cross_corpus), each corpus's notes
+    named by it; the classes a tested (or every training) corpus lacks are refused."""
+    tables, notes = [], []
+    for corpus in used_corpora(config):
+        table, corpus_notes = _read_configured(corpus, config)
+        table, more = corpus_rows(table, corpus["name"], config["cv"])
+        tables.append(table)
+        notes += [f"{corpus['name']}: {note}" for note in corpus_notes] + more
+    manifest = pd.concat(tables, ignore_index=True)
+    problems = class_problems(manifest, config["classes"], config["cv"])
+    if problems:
+        names = ", ".join(corpus["name"] for corpus in used_corpora(config))
+        raise ManifestError(f"corpora {names}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    return manifest, notes
+
+
 def build_manifest(config: dict) -> tuple[pd.DataFrame, list[str]]:
-    """Read the configured corpus into a normalised manifest (validated config expected) and
-    check it against the configuration (check_corpus)."""
-    corpus_format = config["corpus"]["format"]
-    if corpus_format == "demo":
-        manifest, notes = demo_manifest(config)
-    elif corpus_format == "tsv":
-        manifest, notes = read_tsv_manifest(config["corpus"]["path"], config["classes"])
+    """Read the configured corpus (or corpora) into a normalised manifest (validated config
+    expected) and check it against the configuration (check_corpus): across corpora too, so a
+    video in two corpora is refused as a video in two sessions of one is."""
+    if several_corpora(config):
+        manifest, notes = _read_several(config)
+        source = "corpora " + ", ".join(corpus["name"] for corpus in used_corpora(config))
+        rows_are_lines = False
     else:
         corpus = config["corpus"]
-        manifest, notes = read_corpus(corpus_format, corpus["path"], config["classes"], folds=config["cv"]["folds"],
-                                      source=corpus.get("source", ""),
-                                      actor_folds=corpus.get("actor_folds", "balanced"))
-    path = config["corpus"]["path"]
-    source = path if corpus_format == "tsv" else f"{corpus_format} corpus {path}"
-    problems = check_corpus(manifest, config, rows_are_lines=corpus_format == "tsv")
+        manifest, notes = _read_configured(corpus, config)
+        source = corpus["path"] if corpus["format"] == "tsv" else f"{corpus['format']} corpus {corpus['path']}"
+        rows_are_lines = corpus["format"] == "tsv"
+    problems = check_corpus(manifest, config, rows_are_lines=rows_are_lines)
     if problems:
         raise ManifestError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     manifest = manifest.reset_index(drop=True)

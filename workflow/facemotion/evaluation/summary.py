@@ -27,6 +27,7 @@ from facemotion.common.values import natural_key
 from facemotion.corpora.manifest import speaker_independent as speakers_in_one_fold
 from facemotion.corpora.manifest import speakers_known
 from facemotion.evaluation.class_metrics import OFFICIAL_COLUMNS, aggregate, official_fold_scores
+from facemotion.evaluation.cross_corpus import SPEAKER_NOTE, by_speaker, fold_groups, speaker_intervals
 from facemotion.evaluation.predictions import (
     classes_from_predictions,
     fold_files,
@@ -147,6 +148,30 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
             "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
 
 
+def corpus_summary_rows(experiment: str, target: str, results: TargetResults,
+                        fold_corpora: Mapping[str, Mapping[str, str]], resamples: int, seed: int,
+                        speaker_independent: bool = True) -> list[dict]:
+    """Several corpora: the rows of one target, one per test corpus with the corpora it trained on;
+    a test corpus of one fold with its speakers as the units (:mod:`facemotion.evaluation.cross_corpus`)."""
+    rows = []
+    for corpora, folds in fold_groups(list(results.folds), fold_corpora):
+        part = TargetResults({fold: results.folds[fold] for fold in folds}, results.classes,
+                             {fold: counts for fold, counts in (results.train_counts or {}).items() if fold in folds},
+                             results.thresholds)
+        frame = results.folds[folds[0]]
+        if len(folds) == 1 and part.thresholds is None and frame["speaker"].astype(str).ne("").all():
+            speaker_folds = by_speaker(frame)
+            counts = (part.train_counts or {}).get(folds[0])
+            part = TargetResults(speaker_folds, part.classes,
+                                 None if counts is None else dict.fromkeys(speaker_folds, counts))
+            row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
+            row.update(speaker_intervals(speaker_folds, part.classes), ci_note=SPEAKER_NOTE)
+        else:
+            row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
+        rows.append({**corpora, **row})
+    return rows
+
+
 def official_scores(results: TargetResults, counts: Mapping[str, Mapping[str, int]]) -> dict:
     """UAR and WAR over every test recording of ``counts`` ({fold: {class: recordings}}), a recording
     without a prediction (dropped by the extraction) counted as a miss (:func:`official_fold_scores`),
@@ -230,7 +255,8 @@ def _repeat_codes(table: pd.DataFrame, common: pd.DataFrame, classes: Sequence[s
 def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summary_path, speakers_path,
                   comparison_path, resamples: int, seed: int, speaker_independent: bool = True,
                   protocols: Mapping[str, str] | None = None,
-                  official: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None) -> pd.DataFrame:
+                  official: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+                  fold_corpora: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
     """Write the three tables. ``experiments``: name -> {target: results}, the reference first.
     Returns the summary table (:func:`forest_table` turns it into the forest plot's).
     ``protocols``: a benchmark run's experiment -> "official N-class protocol" or "not the official
@@ -238,7 +264,9 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     in the log, and ``war`` (weighted average recall: the accuracy) before ``accuracy``; without
     it (every other corpus) the table has neither column. ``official``: experiment -> {fold: {class:
     test recordings}} (cv.dropped_test_clips miss): its ``label`` row adds n_official, n_dropped,
-    uar_official and war_official after ``n_test`` (:func:`official_scores`)."""
+    uar_official and war_official after ``n_test`` (:func:`official_scores`). ``fold_corpora``:
+    several corpora, fold -> its train_corpora and test_corpus: a summary row per test corpus, both
+    named after ``target`` in summary.tsv and speakers.tsv (:mod:`facemotion.evaluation.cross_corpus`)."""
     summary, speakers, comparisons = [], [], []
     protocols = protocols or {}
     for name, targets in experiments.items():
@@ -246,7 +274,11 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
             log.warning("%s: %s; these numbers cannot be put beside the benchmark's published results "
                         "(classes: all runs the official protocol)", name, protocols[name])
         for target, results in targets.items():
-            summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
+            if fold_corpora:
+                summary.extend(corpus_summary_rows(name, target, results, fold_corpora, resamples, seed,
+                                                   speaker_independent))
+            else:
+                summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
             if official and name in official and target == "label":
                 summary[-1].update(official_scores(results, official[name]))
             speakers.extend(speaker_rows(name, target, results))
@@ -262,12 +294,18 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     columns = SUMMARY_COLUMNS + rating_columns + recall_columns
     if official:
         columns[columns.index("n_test") + 1:columns.index("n_test") + 1] = OFFICIAL_COLUMNS
-    summary = pd.DataFrame(summary, columns=columns)
+    summary_rows, summary = summary, pd.DataFrame(summary, columns=columns)
     if protocols:  # a benchmark run: its protocol, and the accuracy under the name papers print it by
         summary.insert(2, "protocol", summary["experiment"].map(protocols).fillna(""))
         summary.insert(summary.columns.get_loc("accuracy"), "war", summary["accuracy"])
+    speakers = pd.DataFrame(speakers)
+    if fold_corpora:  # several corpora: the corpora each row's models trained on and tested
+        for position, column in enumerate(("train_corpora", "test_corpus"), start=2):
+            summary.insert(position, column, [row.get(column, "") for row in summary_rows])
+            if len(speakers):
+                speakers.insert(position, column, [fold_corpora[fold][column] for fold in speakers["fold"]])
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
-    pd.DataFrame(speakers).round(4).to_csv(speakers_path, sep="\t", index=False)
+    speakers.round(4).to_csv(speakers_path, sep="\t", index=False)
     ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []
     comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS + ccc_columns)
     # One family: every p-value of the file, the CCC's too.
@@ -315,6 +353,8 @@ def forest_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as the forest plot shows it: a rating target shows its binned UAR, the one number
     a binned and a regression experiment share."""
     forest = summary.copy()
+    if "test_corpus" in forest:  # several corpora: a point per experiment and test corpus
+        forest["experiment"] = forest["experiment"] + ": " + forest["train_corpora"] + " -> " + forest["test_corpus"]
     if "uar_binned" in forest:
         for suffix in ("", "_ci_low", "_ci_high"):
             forest[f"uar{suffix}"] = forest[f"uar{suffix}"].fillna(forest[f"uar_binned{suffix}"])

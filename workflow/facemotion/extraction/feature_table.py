@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -202,11 +203,13 @@ def _differences(a: dict, b: dict) -> str:
 def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str | os.PathLike],
                    report_paths: Sequence[str | os.PathLike], out_features: str | os.PathLike,
                    out_report: str | os.PathLike, out_digest: str | os.PathLike | None = None,
-                   untested: Sequence[str] = ()) -> None:
+                   untested: Sequence[str] = (), session_digests: bool = False) -> None:
     """Concatenate batch tables into the final table (sorted by recording) and the batch
     reports into one report in the order of `recordings` (the manifest's), each of which must
     have a report row. `out_digest`: where to write the table's SHA-256, which decides whether
-    training reruns (the table's time does not: it is rewritten whenever a batch reruns)."""
+    training reruns (the table's time does not: it is rewritten whenever a batch reruns);
+    `session_digests` (several corpora): then one line per session, its name and the SHA-256 of
+    its rows, so that a fold reruns only when the rows it reads change."""
     if not table_paths:
         raise ValueError("no extraction batches to gather")
     tables, metas = [], []
@@ -238,14 +241,32 @@ def gather_batches(recordings: Sequence[str] | None, table_paths: Sequence[str |
     if len(set(ids)) != len(ids):
         raise ValueError("a recording appears in more than one extraction batch")
     # Byte order of UTF-8 is code point order: sorted as _to_table sorts.
-    _write_table(table.sort_by("recording"), out_features)
+    table = table.sort_by("recording")
+    _write_table(table, out_features)
     if out_digest is not None:
+        lines = [content_hash(out_features, whole=True)]
+        if session_digests:
+            lines += [f"{session}\t{digest}" for session, digest in _session_digests(table).items()]
         with atomic_path(out_digest) as temporary:
-            Path(temporary).write_text(content_hash(out_features, whole=True) + "\n")
+            Path(temporary).write_text("\n".join(lines) + "\n")
     write_report(report, out_report)
     counts = ", ".join(f"{s} {n}" for s, n in sorted(collections.Counter(row["status"] for row in report).items()))
     warn_dropped_tests(report, set(untested), out_report)
     log.info("gathered %d batches: %d of %d recordings kept (%s)", len(table_paths), len(ids), len(report), counts)
+
+
+def _session_digests(table: pa.Table) -> dict[str, str]:
+    """{session: SHA-256 of its rows} (all columns, in recording order): a session's rows hash the
+    same whatever other sessions the table holds."""
+    sessions = table.column("session").to_pylist()
+    digests = {}
+    for session in sorted(set(sessions)):
+        rows = table.filter(pa.array([s == session for s in sessions])).combine_chunks()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, rows.schema) as writer:
+            writer.write_table(rows)
+        digests[session] = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    return digests
 
 
 def warn_dropped_tests(report: Sequence[dict], untested: set[str], report_path: str | os.PathLike) -> None:

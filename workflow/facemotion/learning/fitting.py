@@ -323,9 +323,11 @@ def model_metadata(task, fitted: Fitted, features, info, p: TrainParams) -> dict
 
 def train_fold(
     meta: pd.DataFrame, features: np.ndarray, target: str, test_session: str, params: Mapping,
-    manifest: pd.DataFrame | None = None,
+    manifest: pd.DataFrame | None = None, train_sessions: Sequence[str] | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict]:
-    """Train on all sessions but ``test_session`` and predict its (test part of the) rows.
+    """Train on all sessions but ``test_session`` (or on ``train_sessions`` only, when given: under
+    cross_corpus the training corpora's, never another test corpus) and predict its (test part of
+    the) rows.
 
     ``features`` rows align with ``meta`` rows: uint8 pixels (N, n, s, s) or float features
     (N, n, 6) / (N, n, 68, 2). Returns the model, the predictions (columns ``recording``,
@@ -345,6 +347,9 @@ def train_fold(
     task = make_task(target, p)
     device = start_tensorflow(p)
     rows, y, strata = task.examples(meta)
+    if train_sessions is not None:
+        kept = meta["session"].astype(str).isin([*train_sessions, str(test_session)]).to_numpy()[rows]
+        rows, y, strata = rows[kept], y[kept], strata[kept]
     sessions = meta["session"].astype(str).to_numpy()[rows]
     if str(test_session) not in set(sessions):
         no_outputs = np.zeros((0, max(task.n_outputs, 1)), np.float32)

@@ -11,19 +11,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from facemotion.common.values import natural_key
+from facemotion.corpora.cross_corpus import CORPUS_PROTOCOLS
 
 PROTOCOLS = ("loso", "seed")
 VALIDATIONS = ("next_session", "share", "none")
 
 
-def validation_method(setting: str, has_train_only_sessions: bool, speakers_known: bool) -> str:
+def training_protocol(protocol: str) -> str:
+    """How a fold of ``cv.protocol`` trains: the protocols over several corpora are leave-one-session-out
+    folds of a manifest whose sessions are corpora (corpora.cross_corpus)."""
+    return "loso" if protocol in CORPUS_PROTOCOLS else protocol
+
+
+def validation_method(setting: str, has_train_only_sessions: bool, speakers_known: bool,
+                      folds_are_corpora: bool = False) -> str:
     """``cv.validation`` resolved: ``auto`` draws a share of the training recordings where the
     corpus defines its own splits (training-only sessions, or folds of clips without speakers:
-    holding out a whole further fold would train on less than the official protocol does), and
-    takes the next session otherwise."""
+    holding out a whole further fold would train on less than the official protocol does) or the
+    folds are whole corpora (leave_one_corpus_out: the next corpus would leave one training corpus),
+    and takes the next session otherwise."""
     if setting != "auto":
         return setting
-    return "share" if has_train_only_sessions or not speakers_known else "next_session"
+    return "share" if has_train_only_sessions or not speakers_known or folds_are_corpora else "next_session"
 
 
 def sorted_sessions(sessions) -> list[str]:

@@ -39,18 +39,25 @@ def _repeats_sentence(training: Mapping) -> str:
 
 
 # The settings the page states (rule front_page's params): a change to any other key leaves the page as it is.
-PAGE_SETTINGS = {"corpus": ("format", "path"), "cv": ("protocol",),
+PAGE_SETTINGS = {"cv": ("protocol",),
                  "extraction": ("n_frames", "face_size", "detector", "detect_width", "upsample", "margin"),
                  "training": ("model", "optimizer", "learning_rate", "batch_size", "epochs", "normalisation", "seed",
                               "repeats")}
 
 
-def page_settings(settings: Mapping, validation: str) -> dict:
+def page_settings(settings: Mapping, validation: str, fold_corpora: Mapping | None = None) -> dict:
     """What the page states of an experiment's validated settings; ``validation``: cv.validation as
-    resolved for the corpus (share, next_session or none)."""
+    resolved for the corpus (share, next_session or none); ``fold_corpora``: several corpora, per
+    fold the corpora it trains on and the one it tests (corpora.cross_corpus.fold_corpora)."""
+    corpus = settings["corpus"]
+    if isinstance(corpus, list):
+        stated = [{key: entry[key] for key in ("name", "format", "path")} for entry in corpus]
+    else:
+        stated = {key: corpus[key] for key in ("format", "path")}
     return {**{key: settings[key] for key in ("classes", "features", "binning", "dimensions")},
             **{section: {key: settings[section][key] for key in keys} for section, keys in PAGE_SETTINGS.items()},
-            "validation": validation}
+            "corpus": stated, "validation": validation,
+            **({"fold_corpora": dict(fold_corpora)} if fold_corpora else {})}
 
 
 def _detector(extraction: Mapping) -> str:
@@ -80,7 +87,9 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     dropped = report.loc[~kept, "status"]
     # Without speaker ids the intervals are over test clips (a bootstrap): they are in summary.tsv only.
     speakers = bool((manifest["speaker"] != "").any())
-    corpus_name = "synthetic demo corpus" if corpus["format"] == "demo" else f"{corpus['format']} corpus"
+    several = isinstance(corpus, list)
+    corpus_name = "" if several else (
+        "synthetic demo corpus" if corpus["format"] == "demo" else f"{corpus['format']} corpus")
     validation = ("a random share of the training recordings" if config.get("validation") == "share"
                   else "a validation session")
     rated = {target for target in set(metrics["target"]) if learnt_as_rating(target, config["dimensions"])}
@@ -90,20 +99,24 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     fixed_epochs = config["cv"]["protocol"] == "seed" or config.get("validation") == "none"
     epochs_bound = "" if fixed_epochs else " at most"
     protocol = {"loso": f"leave one session out; {epoch}",
-                "seed": "the seed's: the held-out session split into dev and test halves, fixed epochs"}
+                "seed": "the seed's: the held-out session split into dev and test halves, fixed epochs",
+                "cross_corpus": f"cross-corpus: trained on the training corpora, each test corpus one fold that "
+                                f"never trains on it; {epoch}",
+                "leave_one_corpus_out": f"leave one corpus out: each corpus a fold, trained on the others; {epoch}"}
     lines = [
         "facemotion: what this run did",
         "=============================",
         "",
         f"**Workflow**: facemotion {facemotion.__version__}.",
         "",
-        f"**Corpus**: {corpus_name} at ``{corpus['path']}``: {len(manifest)} recordings, "
+        (_corpora_sentence(corpus, manifest) if several else f"**Corpus**: {corpus_name} at ``{corpus['path']}``: ")
+        + f"{len(manifest)} recordings, "
         + (f"{manifest['speaker'].nunique()} speakers, " if speakers else "speakers not named, ")
         + f"{manifest['session'].nunique()} sessions; "
         f"{_counts(manifest['label'], config['classes'])}.",
         "",
         *([f"**Protocol**: {protocol_sentence(corpus['format'], config['classes'])}", ""]
-          if protocol_sentence(corpus["format"], config["classes"]) else []),
+          if not several and protocol_sentence(corpus["format"], config["classes"]) else []),
         f"**Face extraction**: {extraction['n_frames']} face frames per recording "
         + (f"as {extraction['face_size']} x {extraction['face_size']} greyscale crops"
            if config["features"] == "pixels" else "as dlib's 68 landmarks and 6 geometric features")
@@ -122,8 +135,13 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         _repeats_sentence(training),
         "",
     ]
+    if config.get("fold_corpora") and set(metrics["target"]) - rated:
+        lines += _corpora_results(metrics, sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index),
+                                  config["fold_corpora"])
     rows = []
-    for target in sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index):
+    # Several corpora: the table per test corpus above instead.
+    for target in [] if config.get("fold_corpora") else sorted(set(metrics["target"]) - rated,
+                                                                key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
@@ -144,7 +162,7 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
                   "two numbers papers print. " + about, ""]
         lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "WAR (accuracy)", "folds"],
                              rows)
-    if corpus["format"] in BENCHMARKS and "label" in set(metrics["target"]):
+    if not several and corpus["format"] in BENCHMARKS and "label" in set(metrics["target"]):
         lines += _benchmark_lines(metrics)
     if rated:
         lines += _rating_lines(metrics, rated)
@@ -164,6 +182,41 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     # The report renders this page with Jinja before reStructuredText: keep names from the data
     # (speakers, paths) from being read as Jinja syntax.
     return "{% raw %}\n" + "\n".join(lines) + "\n{% endraw %}\n"
+
+
+def _corpora_sentence(corpora: Sequence[Mapping], manifest: pd.DataFrame) -> str:
+    """Several corpora: each with its format, path and recordings in the manifest."""
+    counts = manifest["corpus"].value_counts() if "corpus" in manifest else pd.Series(dtype=int)
+    listed = "; ".join(f"{c['name']} ({c['format']} at ``{c['path']}``, {int(counts.get(c['name'], 0))} recordings)"
+                       for c in corpora)
+    return f"**Corpora**: {listed}. Together: "
+
+
+def _corpora_results(metrics: pd.DataFrame, targets: Sequence[str], fold_corpora: Mapping) -> list[str]:
+    """Several corpora: the class targets' UAR per test corpus, naming the corpora its models trained on.
+    A test corpus of several folds has a t-interval over them; one that is a single fold has its
+    interval over its speakers in summary.tsv (docs/statistics.md)."""
+    from facemotion.evaluation.statistics import PROPORTION, t_interval  # not at the top: see front_page
+
+    rows = []
+    for target in targets:
+        by_fold = metrics[metrics["target"] == target].set_index("fold")
+        trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
+        folds = [f for f in by_fold.index[trained] if f not in ("mean", "std") and f in fold_corpora]
+        parts: dict[tuple[str, str], list[str]] = {}
+        for fold in folds:
+            parts.setdefault((fold_corpora[fold]["train_corpora"], fold_corpora[fold]["test_corpus"]), []).append(fold)
+        for (train, test), part in parts.items():
+            uar = by_fold.loc[part, "uar"].to_numpy(dtype=float)
+            mean, low, high, _ = t_interval(uar, PROPORTION)
+            interval = f"({low:.3f}-{high:.3f})" if len(part) > 1 else "(over speakers: summary.tsv)"
+            rows.append([TARGET_TITLES.get(target, target), train, test, f"**{mean:.3f}** {interval}",
+                         f"{by_fold.loc[part, 'chance_uar'].astype(float).mean():.3f}", str(len(part))])
+    return ["Unweighted average recall (UAR) per test corpus, with the corpora its models trained on. A test corpus "
+            "held out in several folds has a t-interval over them; one that is a single fold has its interval over "
+            "its speakers, with the variance between training repeats, in results/summary.tsv "
+            "(see docs/statistics.md).", "",
+            *_list_table(["target", "trained on", "tested on", "UAR (95 % CI)", "chance UAR", "folds"], rows)]
 
 
 def _benchmark_lines(metrics: pd.DataFrame) -> list[str]:

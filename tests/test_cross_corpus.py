@@ -1,0 +1,313 @@
+"""Several corpora in one run (issue 37): small RAVDESS and CREMA-D trees as released (a few actors
+each, every video unique), read into one manifest under each protocol; the refusals at start; the
+summary's rows per test corpus and their interval over speakers; a tiny cross-corpus workflow end
+to end, and what a third corpus reruns."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from facemotion.config import ConfigError
+from facemotion.corpora.cross_corpus import fold_corpora, fold_train_sessions
+from facemotion.corpora.manifest import ManifestError
+from facemotion.corpora.reading import build_manifest
+from facemotion.evaluation.cross_corpus import speaker_repeat_interval
+from facemotion.evaluation.summary import TargetResults, write_summary
+from tiny_run import TINY, snakemake, validated
+
+FOUR = ["Angry", "Happy", "Neutral", "Sad"]
+RAVDESS_EMOTIONS = {"01": "Neutral", "02": "Calm", "03": "Happy", "04": "Sad", "05": "Angry"}
+CREMA_EMOTIONS = {"NEU": "Neutral", "HAP": "Happy", "SAD": "Sad", "ANG": "Angry", "DIS": "Disgusted"}
+SHADES = {"Neutral": 60, "Calm": 90, "Happy": 200, "Sad": 30, "Angry": 140, "Disgusted": 110}
+
+
+def write_video(path: Path, label: str) -> Path:
+    """A small mp4 whose frames are whole "faces" (for extraction.detector none): a grey shade of its
+    class, with noise drawn from its name, so that no two videos have the same content."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(list(path.name.encode()))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (32, 32))
+    for _ in range(6):
+        noise = rng.integers(-20, 21, (32, 32, 1))
+        writer.write(np.clip(SHADES[label] + noise, 0, 255).astype(np.uint8).repeat(3, axis=2))
+    writer.release()
+    assert path.stat().st_size, "OpenCV could not write a test video"
+    return path
+
+
+def ravdess_tree(root: Path, actors=(1, 2, 3, 4)) -> Path:
+    """Actor_NN/01-01-EE-01-SS-01-NN.mp4: speech videos of 5 emotions (Calm among them), 2 statements."""
+    for actor in actors:
+        for code, label in RAVDESS_EMOTIONS.items():
+            for statement in ("01", "02"):
+                write_video(root / f"Actor_{actor:02d}" / f"01-01-{code}-01-{statement}-01-{actor:02d}.mp4", label)
+    return root
+
+
+def crema_tree(root: Path, actors=(1001, 1002, 1003, 1004)) -> Path:
+    """VideoFlash/AAAA_SSS_EEE_XX.mp4: 5 emotions (Disgusted among them), 2 sentences."""
+    for actor in actors:
+        for code, label in CREMA_EMOTIONS.items():
+            for sentence in ("IEO", "TIE"):
+                write_video(root / "VideoFlash" / f"{actor}_{sentence}_{code}_XX.mp4", label)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpora")
+    return {"rav": ravdess_tree(root / "RAVDESS"), "crema": crema_tree(root / "CREMA-D")}
+
+
+def two_corpora(trees, **cv) -> dict:
+    return {"corpus": [{"name": "crema", "format": "crema-d", "path": str(trees["crema"])},
+                       {"name": "rav", "format": "ravdess", "path": str(trees["rav"])}],
+            "classes": list(FOUR), "cv": {"folds": 2, **cv}}
+
+
+def test_a_corpus_list_is_one_manifest_with_each_corpus_named_on_its_rows(trees):
+    """Pooled leave-one-session-out (cv.protocol loso): each corpus keeps its own folds, named by it."""
+    manifest, notes = build_manifest(validated(two_corpora(trees)))
+    assert manifest.groupby("corpus").size().to_dict() == {"crema": 32, "rav": 32}
+    rav = manifest[manifest["corpus"] == "rav"]
+    assert rav["recording"].str.startswith("rav.").all() and rav["speaker"].str.startswith("rav.Actor_").all()
+    assert manifest.groupby("corpus")["session"].nunique().to_dict() == {"crema": 2, "rav": 2}
+    assert (manifest["session"].str.split(".").str[0] == manifest["corpus"]).all()
+    assert (manifest["split"] == "").all()
+    # the classes outside `classes` are left out with a count, each corpus naming its own
+    assert any(n.startswith("rav: ") and "Calm (8)" in n for n in notes)
+    assert any(n.startswith("crema: ") and "Disgusted" in n for n in notes)
+    folds = fold_corpora(manifest, sorted(set(manifest["session"])), "loso")
+    assert {f["train_corpora"] for f in folds.values()} == {"crema, rav"}
+    assert {s: f["test_corpus"] for s, f in folds.items()} == {s: s.split(".")[0] for s in folds}
+
+
+def test_cross_corpus_trains_on_the_training_corpora_and_tests_each_test_corpus_as_one_fold(trees):
+    config = validated(two_corpora(trees, protocol="cross_corpus", train=["crema"], test=["rav"]))
+    manifest, _ = build_manifest(config)
+    crema, rav = manifest[manifest["corpus"] == "crema"], manifest[manifest["corpus"] == "rav"]
+    assert (crema["split"] == "train").all() and crema["session"].str.startswith("crema.").all()
+    assert (rav["split"] == "").all() and set(rav["session"]) == {"rav"}
+    assert fold_train_sessions(manifest, "cross_corpus") == sorted(set(crema["session"]))
+    assert fold_corpora(manifest, ["rav"], "cross_corpus") == {"rav": {"train_corpora": "crema", "test_corpus": "rav"}}
+
+
+def test_leave_one_corpus_out_makes_each_corpus_one_fold(trees):
+    manifest, _ = build_manifest(validated(two_corpora(trees, protocol="leave_one_corpus_out")))
+    assert set(manifest["session"]) == {"crema", "rav"} and (manifest["split"] == "").all()
+    assert fold_corpora(manifest, ["crema", "rav"], "leave_one_corpus_out") == {
+        "crema": {"train_corpora": "rav", "test_corpus": "crema"},
+        "rav": {"train_corpora": "crema", "test_corpus": "rav"}}
+
+
+def test_two_corpora_may_both_have_a_speaker_m01_in_a_session_1(tmp_path):
+    corpora = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        rows = ["recording\tpath\tspeaker\tsession\tlabel"]
+        for session, speaker in (("1", "M01"), ("2", "F01")):
+            for label in FOUR:
+                video = write_video(folder / f"{name}{session}{label}.mp4", label)
+                rows.append(f"r{session}{label}\t{video}\t{speaker}\t{session}\t{label}")
+        (folder / "manifest.tsv").write_text("\n".join(rows) + "\n")
+        corpora.append({"name": name, "format": "tsv", "path": str(folder / "manifest.tsv")})
+    manifest, _ = build_manifest(validated({"corpus": corpora, "classes": FOUR}))
+    assert sorted(set(manifest["speaker"])) == ["a.F01", "a.M01", "b.F01", "b.M01"]
+    assert manifest.groupby("speaker")["session"].nunique().max() == 1  # no speaker spans folds
+    assert manifest["recording"].is_unique
+
+
+@pytest.mark.parametrize("classes, cv, said", [
+    # CREMA-D has no Calm, and is tested
+    ([*FOUR, "Calm"], {"protocol": "cross_corpus", "train": ["rav"], "test": ["crema"]},
+     "corpus crema has no recording of class(es) Calm, and it is tested"),
+    # RAVDESS has Calm, but the only training corpus does not
+    ([*FOUR, "Calm"], {"protocol": "cross_corpus", "train": ["crema"], "test": ["rav"]},
+     "no training corpus (crema) has a recording of class(es) Calm"),
+    ([*FOUR, "Calm"], {"protocol": "leave_one_corpus_out"}, "corpus crema has no recording of class(es) Calm")])
+def test_a_class_the_test_corpus_or_every_training_corpus_lacks_is_refused(trees, classes, cv, said):
+    config = validated({**two_corpora(trees, **cv), "classes": classes})
+    with pytest.raises(ManifestError, match="corpora") as refused:
+        build_manifest(config)
+    assert said in str(refused.value)
+
+
+def test_a_video_in_two_corpora_is_refused(tmp_path):
+    rav, crema = ravdess_tree(tmp_path / "RAVDESS", (1, 2)), crema_tree(tmp_path / "CREMA-D", (1001, 1002))
+    shutil.copy(rav / "Actor_01" / "01-01-03-01-01-01-01.mp4", crema / "VideoFlash" / "1001_IEO_HAP_XX.mp4")
+    config = {"corpus": [{"name": "crema", "format": "crema-d", "path": str(crema)},
+                         {"name": "rav", "format": "ravdess", "path": str(rav)}],
+              "classes": FOUR, "cv": {"folds": 2, "protocol": "cross_corpus", "train": ["crema"], "test": ["rav"]}}
+    with pytest.raises(ManifestError) as refused:
+        build_manifest(validated(config))
+    message = str(refused.value)
+    assert "crema.1001_IEO_HAP_XX, rav.01-01-03-01-01-01-01" in message
+    assert "files of identical content" in message and "a fold would test a video it trained on" in message
+
+
+@pytest.mark.parametrize("corpus, cv, said", [
+    ("one", {"protocol": "cross_corpus", "train": ["a"], "test": ["b"]}, "cv.protocol: cross_corpus needs several"),
+    ("one", {"train": ["a"]}, "cv.train: names corpora, but `corpus` is a single corpus"),
+    ("two", {"protocol": "cross_corpus", "train": ["crema"]}, "cv.test: empty; cv.protocol cross_corpus needs"),
+    ("two", {"protocol": "cross_corpus", "train": ["crema"], "test": ["ravdess"]},
+     "cv.test: ravdess not among the corpora listed in `corpus` (crema, rav)"),
+    ("two", {"protocol": "cross_corpus", "train": ["crema", "rav"], "test": ["rav"]},
+     "cv.train and cv.test both name rav"),
+    ("two", {"test": ["rav"]}, "cv.test: names corpora, which only cv.protocol cross_corpus uses (got loso)"),
+    ("same", {}, "corpus: the name 'crema' is given to 2 corpora"),
+    ("solo", {"protocol": "leave_one_corpus_out"}, "leave_one_corpus_out needs at least 2 corpora")])
+def test_the_corpus_list_and_its_protocols_are_checked_at_start(trees, corpus, cv, said):
+    config = two_corpora(trees, **cv)
+    if corpus == "one":
+        config["corpus"] = {"format": "ravdess", "path": str(trees["rav"])}
+    elif corpus == "same":
+        config["corpus"][1]["name"] = "crema"
+    elif corpus == "solo":
+        config["corpus"] = config["corpus"][:1]
+    with pytest.raises(ConfigError) as refused:
+        validated(config)
+    assert said in str(refused.value)
+
+
+def test_a_single_corpus_is_configured_as_before_and_reads_without_a_corpus_column(trees):
+    manifest, _ = build_manifest(validated({"corpus": {"format": "ravdess", "path": str(trees["rav"])},
+                                            "classes": FOUR, "cv": {"folds": 2}}))
+    assert "corpus" not in manifest.columns and not manifest["recording"].str.startswith("rav.").any()
+
+
+def test_classes_all_over_several_corpora_are_those_every_one_defines(trees):
+    config = validated({**two_corpora(trees), "classes": "all"})
+    assert config["classes"] == ["Angry", "Happy", "Neutral", "Sad", "Fearful", "Disgusted"]
+
+
+def test_the_speaker_interval_covers_at_its_level_with_repeats_varying():
+    """The cross-corpus interval of docs/statistics.md: the speakers' UARs (each the mean over the
+    repeats) and the repeats' means, in a model where both vary: speakers' accuracies drawn around
+    the population's, a shared shift per training repeat, and each speaker's test clips drawn
+    binomially. Its coverage of the population mean is near 95 %; leaving the repeats' variance
+    out covers less."""
+    rng = np.random.default_rng(0)
+    simulations, n_speakers, repeats, clips = 2000, 12, 3, 20
+    true_mean = 0.6
+    covered, covered_without = 0, 0
+    for _ in range(simulations):
+        speaker = rng.normal(0, 0.08, n_speakers)
+        repeat = rng.normal(0, 0.06, repeats)
+        p = np.clip(true_mean + speaker[None, :] + repeat[:, None], 0.01, 0.99)
+        values = rng.binomial(clips, p) / clips  # (repeats, speakers)
+        low, high = speaker_repeat_interval(values)
+        covered += low <= true_mean <= high
+        per_speaker = values.mean(axis=0)
+        half = 2.201 * per_speaker.std(ddof=1) / np.sqrt(n_speakers)  # t(0.975, 11), speakers only
+        covered_without += abs(per_speaker.mean() - true_mean) <= half
+    assert 0.93 <= covered / simulations <= 0.985
+    assert covered_without / simulations < 0.9
+
+
+def test_the_summary_has_a_row_per_test_corpus_naming_the_corpora(tmp_path):
+    """A leave_one_corpus_out run's predictions: one fold per corpus, each with 4 speakers; the rows
+    say where the models trained and tested, and the interval is over the test corpus's speakers."""
+    rng = np.random.default_rng(1)
+    folds = {}
+    for corpus in ("crema", "rav"):
+        rows = []
+        for repeat in range(2):
+            for speaker in range(4):
+                for i in range(8):
+                    true = FOUR[i % 4]
+                    rows.append({"recording": f"{corpus}.r{speaker}_{i}", "speaker": f"{corpus}.s{speaker}",
+                                 "y_true": true, "y_pred": true if rng.random() < 0.7 else FOUR[(i + 1) % 4],
+                                 "repeat": repeat})
+        folds[corpus] = pd.DataFrame(rows)
+    results = TargetResults(folds, FOUR, {"crema": [8, 8, 8, 8], "rav": [8, 8, 8, 8]})
+    fold_corpora_ = {"crema": {"train_corpora": "rav", "test_corpus": "crema"},
+                     "rav": {"train_corpora": "crema", "test_corpus": "rav"}}
+    summary = write_summary({"default": {"label": results}}, tmp_path / "summary.tsv", tmp_path / "speakers.tsv",
+                            tmp_path / "comparison.tsv", 200, 0, fold_corpora=fold_corpora_)
+    written = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
+    assert list(written.columns[:4]) == ["experiment", "target", "train_corpora", "test_corpus"]
+    assert written[["train_corpora", "test_corpus"]].values.tolist() == [["rav", "crema"], ["crema", "rav"]]
+    assert (written["ci_folds"] == 4).all() and written["ci_note"].str.contains("test corpus's speakers").all()
+    assert (written["uar_ci_low"] < written["uar"]).all() and (written["uar"] < written["uar_ci_high"]).all()
+    speakers = pd.read_csv(tmp_path / "speakers.tsv", sep="\t")
+    assert set(map(tuple, speakers[["fold", "train_corpora", "test_corpus"]].values)) == {
+        ("crema", "rav", "crema"), ("rav", "crema", "rav")}
+    assert len(summary) == 2
+
+
+def _tiny_settings(trees, test) -> dict:
+    settings = json.loads(json.dumps(TINY))
+    settings.pop("demo")
+    settings.update(two_corpora(trees, protocol="cross_corpus", train=["crema"], test=test), targets=["label"])
+    settings["extraction"].update(detector="none")
+    settings["training"].update(repeats=2)
+    return settings
+
+
+@pytest.mark.slow
+def test_a_tiny_cross_corpus_run_end_to_end_and_a_third_corpus_reruns_only_its_own(tmp_path, trees):
+    """Trained on CREMA-D, tested on RAVDESS: one fold, trained on every CREMA-D recording (a share of
+    its speakers choosing the epoch), testing every RAVDESS one; summary.tsv, speakers.tsv and the
+    front page name both. Then a second RAVDESS-like corpus added as a test corpus: its recordings
+    alone are extracted, its fold alone is trained."""
+    corpora = dict(trees, rav2=ravdess_tree(tmp_path / "RAVDESS-2", actors=(5, 6, 7, 8)))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(_tiny_settings(corpora, ["rav"])))
+    snakemake(tmp_path, "--configfile", str(config))
+    results = tmp_path / "results"
+    manifest = pd.read_csv(results / "manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(manifest.columns)[-1] == "corpus" and set(manifest["corpus"]) == {"crema", "rav"}
+    info = json.loads((results / "predictions" / "label" / "fold_rav.info.json").read_text())
+    assert all(s.startswith("crema.") for s in info["train_sessions"])
+    assert info["n_train"] + info["n_val"] == 32 and info["n_test"] == 32 and info["n_val"] > 0
+    predictions = pd.read_csv(results / "predictions" / "label" / "fold_rav.tsv", sep="\t")
+    assert predictions["recording"].str.startswith("rav.").all() and set(predictions["repeat"]) == {0, 1}
+    summary = pd.read_csv(results / "summary.tsv", sep="\t")
+    assert summary[["experiment", "target", "train_corpora", "test_corpus"]].values.tolist() == [
+        ["default", "label", "crema", "rav"]]
+    assert summary.loc[0, "ci_folds"] == 4  # RAVDESS's 4 actors
+    speakers = pd.read_csv(results / "speakers.tsv", sep="\t")
+    assert (speakers["test_corpus"] == "rav").all() and speakers["speaker"].str.startswith("rav.Actor_").all()
+    page = (results / "report" / "front_page.rst").read_text()
+    assert "**Corpora**: crema (crema-d at" in page and "     - trained on\n     - tested on" in page
+
+    # A third corpus, tested too: only its recordings are new to extract, only its fold to train.
+    config.write_text(yaml.safe_dump({**_tiny_settings(corpora, ["rav", "rav2"]),
+                                      "corpus": [*two_corpora(trees)["corpus"],
+                                                 {"name": "rav2", "format": "ravdess", "path": str(corpora["rav2"])}]}))
+    shutil.rmtree(tmp_path / "logs" / "extract")  # keep only the logs of the batches that rerun
+    run = snakemake(tmp_path, "--configfile", str(config))
+    console = run.stdout + run.stderr
+    assert "Training label with session rav2 held out" in console
+    assert "Training label with session rav held out" not in console
+    logs = "".join(path.read_text() for path in (tmp_path / "logs" / "extract").glob("*.log"))
+    extracted = re.findall(r"extracted (\S+):", logs)
+    assert len(extracted) == 32 and all(recording.startswith("rav2.") for recording in extracted)
+    summary = pd.read_csv(results / "summary.tsv", sep="\t")
+    assert summary[["train_corpora", "test_corpus"]].values.tolist() == [["crema", "rav"], ["crema", "rav2"]]
+
+
+def test_the_front_page_names_the_corpora_and_the_uar_per_test_corpus(trees):
+    from facemotion.report.front_page import front_page, page_settings
+
+    config = validated(two_corpora(trees, protocol="leave_one_corpus_out"))
+    corpora = {"crema": {"train_corpora": "rav", "test_corpus": "crema"},
+               "rav": {"train_corpora": "crema", "test_corpus": "rav"}}
+    manifest = pd.DataFrame({"recording": ["crema.a", "rav.b"], "speaker": ["crema.1001", "rav.Actor_01"],
+                             "session": ["crema", "rav"], "label": ["Happy", "Sad"], "corpus": ["crema", "rav"]})
+    report = pd.DataFrame({"recording": ["crema.a", "rav.b"], "status": ["ok", "ok"]})
+    metrics = pd.DataFrame({"target": "label", "fold": ["crema", "rav", "mean", "std"], "n_test": [1, 1, 1, 0],
+                            "uar": [0.5, 0.7, 0.6, 0.1], "majority_uar": 0.25, "chance_uar": 0.25,
+                            "accuracy": [0.5, 0.6, 0.55, 0.07]})
+    page = front_page(page_settings(config, "share", corpora), manifest, report, metrics)
+    assert f"**Corpora**: crema (crema-d at ``{trees['crema']}``, 1 recordings); rav (ravdess" in page
+    assert "protocol: leave one corpus out: each corpus a fold, trained on the others" in page
+    assert ("   * - Emotion\n     - crema\n     - rav\n     - **0.700** (over speakers: summary.tsv)\n"
+            "     - 0.250\n     - 1\n") in page
+    single = validated({"corpus": {"format": "ravdess", "path": str(trees["rav"])}, "classes": FOUR})
+    assert "fold_corpora" not in page_settings(single, "next_session")  # a single corpus's page is as before
