@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from corpus_simulation import SHAPES, ClipShape, simulate, simulate_clip_pair, simulate_clip_runs, true_uar
+from facemotion.common.scores import ccc
 from facemotion.evaluation.class_metrics import fold_metrics
+from facemotion.evaluation.rating_metrics import corrected_pooled_ccc
 from facemotion.evaluation.statistics import (
     clip_bootstrap,
     clip_intervals,
@@ -249,3 +251,38 @@ def test_the_interval_over_clips_and_runs_by_hand():
     assert compared["delta_uar"] == pytest.approx(0.0, abs=1e-12) and compared["p_value"] == pytest.approx(1.0)
     assert compared["delta_ci_low"] < -0.1 and compared["delta_ci_high"] > 0.1  # the runs' spread, both sides
 
+
+# ----------------------------------------------------------------------------- the pooled CCC
+
+
+def test_the_pooled_ccc_interval_is_centred_on_an_estimate_without_the_few_folds_bias():
+    """Issue 34, item 3: with 6 folds whose rating levels differ much, the pooled CCC sits about 2.5
+    points below the population's; the moment-corrected estimate that centres its interval, about 1."""
+    rng = np.random.default_rng(29)
+    y, p = _rated_folds(rng, 4000, 200)
+    truth = ccc(y.ravel(), p.ravel())
+    plain, corrected = [], []
+    for _ in range(300):
+        y, p = _rated_folds(rng, 6, 40)
+        plain.append(ccc(y.ravel(), p.ravel()))
+        corrected.append(corrected_pooled_ccc(y.ravel(), p.ravel(), np.repeat(np.arange(6), 40)))
+    assert np.mean(plain) - truth < -0.015
+    assert abs(np.mean(corrected) - truth) < 0.6 * abs(np.mean(plain) - truth)
+    # Equal folds by hand: the fold means' variance (ddof 1) less the within-fold variance over n.
+    y, p = _rated_folds(rng, 3, 5)
+
+    def moment(a, b):
+        within = np.mean([np.cov(a_fold, b_fold)[0, 1] for a_fold, b_fold in zip(a, b)])
+        return within + np.cov(a.mean(1), b.mean(1))[0, 1] - within / 5
+
+    difference = (y - p).mean(1)
+    squared = difference.mean() ** 2 - np.var(difference, ddof=1) / 3
+    assert corrected_pooled_ccc(y.ravel(), p.ravel(), np.repeat(np.arange(3), 5)) == pytest.approx(
+        2 * moment(y, p) / (moment(y, y) + moment(p, p) + squared))
+
+
+def _rated_folds(rng, n_folds, per_fold):
+    """Folds whose rating level differs much (sd 0.7) and whose weak models differ (bench_ccc_coverage)."""
+    level, slope, bias = rng.normal(3, 0.7, n_folds), rng.normal(0.3, 0.15, n_folds), rng.normal(0, 0.25, n_folds)
+    y = level[:, None] + rng.normal(0, 0.8, (n_folds, per_fold))
+    return y, 3 + slope[:, None] * (y - 3) + bias[:, None] + rng.normal(0, 0.6, (n_folds, per_fold))
