@@ -13,7 +13,13 @@ from facemotion.common.scores import ccc
 from facemotion.config import ConfigError
 from facemotion.evaluation.class_metrics import write_confusion
 from facemotion.evaluation.metrics_table import write_metrics
-from facemotion.evaluation.rating_metrics import ccc_summary, fold_ccc, fold_metrics, pooled_ccc_interval
+from facemotion.evaluation.rating_metrics import (
+    ccc_summary,
+    corrected_pooled_ccc,
+    fold_ccc,
+    fold_metrics,
+    pooled_ccc_interval,
+)
 from facemotion.evaluation.summary import results_from_files, write_summary
 from facemotion.report.plots import read_panels, write_rating_scatter
 from scipy import stats
@@ -70,18 +76,19 @@ def test_pooled_and_fold_mean_ccc_by_hand():
     assert again["ccc_fold_mean"] == pytest.approx(((fold_a + 1) / 2 + (fold_b + 1) / 2) / 2)
 
 
-def test_the_pooled_interval_is_the_jackknife_over_folds_on_fishers_z():
+def test_the_pooled_interval_is_the_jackknife_over_folds_on_fishers_z_of_the_corrected_ccc():
     rng = np.random.default_rng(3)
     folds = {str(f): (y := rng.normal(3, 1, 20), y + rng.normal(0, 0.7, 20)) for f in range(5)}
     table = _table(folds)
     value, low, high, n = pooled_ccc_interval(table)
-    left_out = np.array([ccc(table.loc[table["fold"] != f, "y_true"], table.loc[table["fold"] != f, "y_pred"])
-                         for f in folds])
+    kept = [table[table["fold"] != f] for f in folds]
+    left_out = np.array([corrected_pooled_ccc(t["y_true"], t["y_pred"], t["fold"]) for t in kept])
     z = np.arctanh(left_out)
     se = np.sqrt(4 / 5 * np.sum((z - z.mean()) ** 2))
     half = stats.t.ppf(0.975, 4) * se
+    centre = np.arctanh(corrected_pooled_ccc(table["y_true"], table["y_pred"], table["fold"]))
     assert n == 5 and value == pytest.approx(ccc(table["y_true"], table["y_pred"]))
-    assert (low, high) == pytest.approx((np.tanh(np.arctanh(value) - half), np.tanh(np.arctanh(value) + half)))
+    assert (low, high) == pytest.approx((np.tanh(centre - half), np.tanh(centre + half)))
     assert np.isnan(pooled_ccc_interval(table[table["fold"] == "0"])[1])  # one fold: no interval
 
 

@@ -7,14 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from facemotion.evaluation.summary import (
+    CLIP_NOTE,
     COMPARISON_COLUMNS,
+    ONE_RUN_COMPARISON_NOTE,
     SUMMARY_COLUMNS,
+    TargetResults,
+    compare_target,
     forest_table,
     results_from_files,
     summary_inputs,
     write_summary,
 )
-from facemotion.report.plots import plot_forest
+from facemotion.report.plots import FOREST_AXES, plot_forest
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
@@ -382,3 +386,64 @@ def test_the_command_refuses_fewer_than_one_permutation_in_one_line(tmp_path, co
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"--permutations {count}: p_chance needs at least 1 permutation" in result.stderr
     assert not (tmp_path / "summary.tsv").exists()
+
+
+def _clip_experiment(rng, accuracy, repeats, folds=("1", "2")):
+    """A benchmark without speaker ids: 200 clips a fold, each repeat right with ``accuracy``."""
+    frames = {}
+    for fold in folds:
+        true = np.array(CLASSES)[rng.integers(0, 4, 200)]
+        frames[fold] = pd.concat([pd.DataFrame({"recording": [f"{fold}_{i}" for i in range(200)], "speaker": "",
+                                                "y_true": true, "repeat": r,
+                                                "y_pred": np.where(rng.random(200) < accuracy, true,
+                                                                   np.array(CLASSES)[rng.integers(0, 4, 200)])})
+                                  for r in range(repeats)], ignore_index=True)
+    return TargetResults(frames, CLASSES, {fold: [100] * 4 for fold in folds})
+
+
+def test_without_speaker_ids_the_outputs_say_what_the_intervals_are_about(tmp_path):
+    """Issue 34, item 1: with one training run the intervals over clips are about these trained
+    models only (summary.tsv's ci_note, the forest plot's axis, comparison.tsv's note); with
+    repeats they include the spread between runs."""
+    rng = np.random.default_rng(8)
+    experiments = {"one run": {"label": _clip_experiment(rng, 0.5, 1)},
+                   "other run": {"label": _clip_experiment(rng, 0.6, 1)},
+                   "three runs": {"label": _clip_experiment(rng, 0.6, 3)}}
+    # the same clips for every experiment, so that the comparisons pair them
+    for name in ("other run", "three runs"):
+        for fold, frame in experiments[name]["label"].folds.items():
+            reference = experiments["one run"]["label"].folds[fold]
+            frame["y_true"] = np.tile(reference["y_true"].to_numpy(), len(frame) // len(reference))
+    paths = [tmp_path / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")]
+    summary = write_summary(experiments, *paths, resamples=500, seed=0)
+    notes = dict(zip(summary["experiment"], summary["ci_note"]))
+    assert notes["one run"] == CLIP_NOTE and "these trained models only" in notes["one run"]
+    assert "not about training again" in notes["one run"]
+    assert "the spread between the 3 training runs" in notes["three runs"]
+    assert forest_table(summary)["interval"].tolist() == ["clips", "clips", "clips and runs"]
+    assert "these trained models only" in FOREST_AXES["clips"] and "over folds" not in FOREST_AXES["clips"]
+    assert "training runs" in FOREST_AXES["clips and runs"] and "over folds" not in FOREST_AXES["clips and runs"]
+    comparison = pd.read_csv(paths[2], sep="\t", keep_default_na=False)
+    assert list(comparison.columns) == COMPARISON_COLUMNS
+    assert comparison["note"].tolist() == [ONE_RUN_COMPARISON_NOTE] * 2  # the reference ran once
+    assert "ignore" in ONE_RUN_COMPARISON_NOTE and "training randomness" in ONE_RUN_COMPARISON_NOTE
+    both_repeated = compare_target("a", "b", "label", experiments["three runs"]["label"],
+                                   experiments["three runs"]["label"], 500, 0)
+    assert both_repeated["note"] == "" and both_repeated["p_value"] == pytest.approx(1.0)
+
+
+def test_the_front_page_says_what_intervals_over_clips_are_about(tmp_path):
+    from facemotion.report.front_page import front_page
+    from tiny_run import validated
+
+    (tmp_path / "corpus.tsv").write_text("")
+    config = validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
+    manifest = pd.DataFrame({"recording": ["a", "b"], "speaker": "", "session": ["1", "2"], "label": ["Sad", "Happy"]})
+    report = pd.DataFrame({"recording": ["a", "b"], "status": ["ok", "ok"]})
+    metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "mean", "std"], "uar": [0.5, 0.7, 0.6, 0.1],
+                            "majority_uar": 0.25, "chance_uar": 0.25, "accuracy": 0.55})
+    once = front_page(config, manifest, report, metrics)
+    assert "about these trained models only, not about training again" in " ".join(once.split())
+    repeated = front_page({**config, "training": {**config["training"], "repeats": 3}}, manifest, report, metrics)
+    assert "include the spread between the 3 training runs" in " ".join(repeated.split())
+    assert "these trained models only" not in repeated

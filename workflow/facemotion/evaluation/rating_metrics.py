@@ -10,10 +10,14 @@ ratings binned as the classification targets bin them.
   :mod:`facemotion.evaluation.statistics`.
 - ``ccc`` is the CCC of all test recordings pooled over folds (the MSP-Podcast convention; per
   repeat, then averaged over repeats). Folds differ in their rating means, so it differs from
-  the fold mean. Its interval is a delete-one-fold jackknife on Fisher's z = atanh(CCC) with
-  t(F - 1), mapped back: the fold stays the unit of independence, as for every other interval,
-  and z keeps the bounds inside (-1, 1) (Lin's own inference for the CCC is on z).
-  ``tests/test_regression.py`` checks its coverage in a simulation with folds that differ.
+  the fold mean. With few folds it is biased low: the spread between the folds' rating levels,
+  which its moments include, is estimated from F fold means. Its interval is therefore centred on
+  :func:`corrected_pooled_ccc`, the CCC of moments that correct that bias, and is a
+  delete-one-fold jackknife of that estimate on Fisher's z = atanh(CCC) with t(F - 1), mapped
+  back: the fold stays the unit of independence, as for every other interval, and z keeps the
+  bounds inside (-1, 1) (Lin's own inference for the CCC is on z).
+  ``tests/benchmarks/bench_ccc_coverage.py`` measures its coverage, and ``tests/test_regression.py``
+  checks it, in simulations with folds that differ (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -68,10 +72,45 @@ def fold_ccc(table: pd.DataFrame, folds: Sequence[str]) -> np.ndarray:
     return values
 
 
+def corrected_pooled_ccc(y_true, y_pred, folds) -> float:
+    """The CCC of the population the folds are drawn from, with moments that correct the few-folds
+    bias of the pooled CCC (the plain CCC with one fold, or with no recording left over).
+
+    Ratings vary within folds (variance W, pooled over folds on N - F degrees of freedom) and
+    between them (the folds' mean ratings, weighted by their shares w_f of the N recordings, spread
+    by B). E[B] = s_b^2 (1 - sum w_f^2) + W (F - 1) / N, so s_b^2 = (B - W (F - 1) / N) / (1 - sum
+    w_f^2); the variances and the covariance are W + s_b^2, and the squared difference of the mean
+    rating and prediction loses its expected sampling part, s_b^2(difference) sum w_f^2 + W(difference) / N.
+    """
+    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    fold_ids, fold_index = np.unique(np.asarray(folds).astype(str), return_inverse=True)
+    n_folds, n = len(fold_ids), len(y)
+    if n_folds < 2 or n <= n_folds:
+        return ccc(y, p)
+    sizes = np.bincount(fold_index)
+    weights = sizes / n
+
+    def moment(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+        """(the population moment, its within-fold part, its between-fold part) of a and b."""
+        a_means, b_means = np.bincount(fold_index, a) / sizes, np.bincount(fold_index, b) / sizes
+        within = np.sum((a - a_means[fold_index]) * (b - b_means[fold_index])) / (n - n_folds)
+        a_mean, b_mean = weights @ a_means, weights @ b_means
+        between = weights @ ((a_means - a_mean) * (b_means - b_mean))
+        spread = (between - within * (n_folds - 1) / n) / (1 - np.sum(weights**2))
+        return within + spread, within, spread
+
+    var_y, var_p, cov = moment(y, y)[0], moment(p, p)[0], moment(y, p)[0]
+    _, within_difference, spread_difference = moment(y - p, y - p)
+    squared_difference = ((y.mean() - p.mean()) ** 2 - spread_difference * np.sum(weights**2)
+                          - within_difference / n)
+    return float(2 * cov / (var_y + var_p + squared_difference))
+
+
 def pooled_ccc_interval(table: pd.DataFrame) -> tuple[float, float, float, int]:
     """The pooled CCC of a table of every fold's predictions (``fold``, ``recording``, ``y_true``,
-    ``y_pred``, optional ``repeat``), averaged over repeats, and its delete-one-fold jackknife
-    t-interval on Fisher's z: (ccc, low, high, folds)."""
+    ``y_pred``, optional ``repeat``), averaged over repeats, and the delete-one-fold jackknife
+    t-interval on Fisher's z of :func:`corrected_pooled_ccc` (averaged over repeats), centred on
+    that estimate: (ccc, low, high, folds)."""
     repeats = repeats_of(table, order=("fold", "recording"))
     folds = list(dict.fromkeys(repeats[0]["fold"].astype(str)))
     if not len(repeats[0]):
@@ -79,14 +118,18 @@ def pooled_ccc_interval(table: pd.DataFrame) -> tuple[float, float, float, int]:
     full = float(np.mean([ccc(r["y_true"], r["y_pred"]) for r in repeats]))
     if len(folds) < 2:
         return full, np.nan, np.nan, len(folds)
-    # Leaving out one fold at a time; each value is the repeats' mean, like the point estimate.
-    left_out = np.array([np.mean([ccc(r.loc[r["fold"].astype(str) != fold, "y_true"],
-                                      r.loc[r["fold"].astype(str) != fold, "y_pred"]) for r in repeats])
-                         for fold in folds])
+
+    def corrected(kept: list[str]) -> float:
+        # The repeats' mean, like the point estimate.
+        return float(np.mean([corrected_pooled_ccc(r.loc[in_folds, "y_true"], r.loc[in_folds, "y_pred"],
+                                                   r.loc[in_folds, "fold"])
+                              for r in repeats for in_folds in [r["fold"].astype(str).isin(kept)]]))
+
+    centre = corrected(folds)
+    left_out = np.array([corrected([f for f in folds if f != fold]) for fold in folds])
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        z, z_left_out = np.arctanh(np.clip(full, -1 + 1e-12, 1 - 1e-12)), np.arctanh(
-            np.clip(left_out, -1 + 1e-12, 1 - 1e-12))
+        z, z_left_out = (np.arctanh(np.clip(value, -1 + 1e-12, 1 - 1e-12)) for value in (centre, left_out))
     n = len(folds)
     se = np.sqrt((n - 1) / n * np.sum((z_left_out - z_left_out.mean()) ** 2))
     half = stats.t.ppf(0.5 + LEVEL / 2, n - 1) * se

@@ -197,9 +197,11 @@ def clip_bootstrap(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, n
                                             return_counts=True)
         draws = rng.multinomial(int(in_fold.sum()), frequency / frequency.sum(), size=resamples)
         for r in range(len(predicted)):
-            cells = np.zeros((len(combinations), k * k))
-            cells[np.arange(len(combinations)), combinations[:, 0] * k + combinations[:, 1 + r]] = 1.0
-            counts[:, r, column] = draws @ cells
+            # Each confusion cell of this repeat sums the draws of the combinations that fall in it.
+            cell = combinations[:, 0] * k + combinations[:, 1 + r]
+            order = np.argsort(cell, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(cell[order]) != 0])
+            counts[:, r, column, cell[order][starts]] = np.add.reduceat(draws[:, order], starts, axis=1)
     return counts.reshape(resamples, len(predicted), len(fold_ids), k, k)
 
 
@@ -216,37 +218,103 @@ def _percentile_interval(statistic: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def clip_intervals(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, classes: Sequence[str],
-                   resamples: int, seed: int) -> dict[str, float]:
-    """Percentile intervals at ``LEVEL`` of every metric and each class's recall (``<name>_ci_low``,
-    ``<name>_ci_high``) from :func:`clip_bootstrap`, of the statistic :func:`interval_summary`
-    reports: the mean over folds of the repeat-mean fold value."""
-    counts = clip_bootstrap(true, predicted, folds, len(classes), resamples, seed)
+def _clip_values(counts: np.ndarray, classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Every metric and each class's recall (``recall_<class>``) of confusion counts (..., k, k)."""
     values = dict(metrics_from_counts(counts))
     recall = recall_from_counts(counts)
     values.update({f"recall_{name}": recall[..., c] for c, name in enumerate(classes)})
+    return values
+
+
+def _repeat_variance(values: np.ndarray) -> float:
+    """The variance between training repeats of the fold-mean statistic: ``values`` (repeats, folds)."""
+    per_repeat = _nanmean(values, axis=1)
+    per_repeat = per_repeat[np.isfinite(per_repeat)]
+    return float(np.var(per_repeat, ddof=1)) if len(per_repeat) > 1 else np.nan
+
+
+def runs_se(bootstrap_variance: float, repeat_variances: Sequence[tuple[float, int]]) -> tuple[float, int]:
+    """Standard error and degrees of freedom of a mean over training runs, for a t-interval.
+
+    The variance is ``bootstrap_variance`` (of the test clips, given the trained models: thousands
+    of resamples behind it, so taken as known) plus, per system, s_r^2 / R: ``repeat_variances``
+    holds (s_r^2, R), the variance between that system's R runs. The degrees of freedom are the
+    fewest runs' R - 1: with a known part added, (estimate - truth) / se has lighter tails than
+    t(R - 1) whatever the ratio of the parts, and exactly t(R - 1) where the runs' spread
+    dominates (for two systems, Hsu's conservative solution of the Behrens-Fisher problem).
+    Welch-Satterthwaite degrees of freedom, estimated from s_r^2 itself, fall short with 2 or 3
+    runs (docs/statistics.md).
+    """
+    variance = bootstrap_variance + sum(spread / repeats for spread, repeats in repeat_variances)
+    return float(np.sqrt(variance)), min(repeats for _, repeats in repeat_variances) - 1
+
+
+def clip_intervals(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, classes: Sequence[str],
+                   resamples: int, seed: int) -> dict[str, float]:
+    """Intervals at ``LEVEL`` of every metric and each class's recall (``<name>_ci_low``,
+    ``<name>_ci_high``) of the statistic :func:`interval_summary` reports: the mean over folds of the
+    repeat-mean fold value. ``predicted`` (repeats, n).
+
+    With one repeat, the percentile interval of :func:`clip_bootstrap`: about these trained models
+    on more clips like these. With R >= 2 repeats, about the expected value of a training run: the
+    statistic +- t(R - 1) * sqrt(its bootstrap variance + s_r^2 / R), s_r^2 the variance between
+    the repeats' fold means (:func:`runs_se`), cut to [0, 1].
+    """
+    predicted = np.atleast_2d(predicted)
+    repeats = len(predicted)
+    resampled = _clip_values(clip_bootstrap(true, predicted, folds, len(classes), resamples, seed), classes)
+    as_tested = _clip_values(_counts(true, predicted, folds, len(classes)), classes)
     out = {}
-    for name, value in values.items():
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = _percentile_interval(_fold_mean(value))
+    for name, values in resampled.items():
+        statistic = _fold_mean(values)
+        if repeats == 1:
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = _percentile_interval(statistic)
+            continue
+        estimate = float(_fold_mean(as_tested[name][None])[0])
+        statistic = statistic[np.isfinite(statistic)]
+        if not np.isfinite(estimate) or len(statistic) < 2:
+            out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = np.nan
+            continue
+        se, df = runs_se(float(np.var(statistic, ddof=1)), [(_repeat_variance(as_tested[name]), repeats)])
+        half = stats.t.ppf(0.5 + LEVEL / 2, df) * se
+        out[f"{name}_ci_low"] = float(max(estimate - half, PROPORTION[0]))
+        out[f"{name}_ci_high"] = float(min(estimate + half, PROPORTION[1]))
     return out
 
 
 def paired_clip_comparison(true: np.ndarray, reference: np.ndarray, other: np.ndarray, folds: np.ndarray,
                            n_classes: int, resamples: int, seed: int) -> dict[str, float]:
     """:func:`paired_comparison` where the unit is the clip: the same resampled clips score both
-    systems (``reference`` and ``other``: (repeats, n) predicted codes). The p-value is twice the
-    smaller share of resampled differences on either side of 0."""
+    systems (``reference`` and ``other``: (repeats, n) predicted codes).
+
+    With R >= 2 repeats on both sides, about the expected UARs of training runs: the variance of
+    the difference is its bootstrap variance plus s_A^2 / R_A + s_B^2 / R_B (each system's variance
+    between its runs), the interval and the two-sided p-value from t with the fewer runs' R - 1
+    degrees of freedom (:func:`runs_se`). With one repeat on either side, about these trained models only: the
+    percentile interval, and the p-value twice the smaller share of resampled differences on
+    either side of 0.
+    """
     reference, other = np.atleast_2d(reference), np.atleast_2d(other)
     both = np.vstack([reference, other])
     uar = metrics_from_counts(clip_bootstrap(true, both, folds, n_classes, resamples, seed))["uar"]
     differences = _fold_mean(uar[:, len(reference):]) - _fold_mean(uar[:, :len(reference)])
+    reference_uar = metrics_from_counts(_counts(true, reference, folds, n_classes))["uar"]
+    other_uar = metrics_from_counts(_counts(true, other, folds, n_classes))["uar"]
+    observed = float((_fold_mean(other_uar[None]) - _fold_mean(reference_uar[None]))[0])
+    row = {"delta_uar": observed, "ci_folds": len(np.unique(folds))}
+    differences = differences[np.isfinite(differences)]
+    if len(reference) >= 2 and len(other) >= 2 and len(differences) > 1 and np.isfinite(observed):
+        se, df = runs_se(float(np.var(differences, ddof=1)), [(_repeat_variance(reference_uar), len(reference)),
+                                                               (_repeat_variance(other_uar), len(other))])
+        half = stats.t.ppf(0.5 + LEVEL / 2, df) * se
+        p_value = 2 * stats.t.sf(abs(observed) / se, df) if se > 0 else float(observed == 0)
+        # a difference of two UARs lies in [-1, 1]
+        return {**row, "delta_ci_low": max(observed - half, -1.0), "delta_ci_high": min(observed + half, 1.0),
+                "p_value": float(min(1.0, p_value))}
     low, high = _percentile_interval(differences)
-    observed = (_fold_mean(metrics_from_counts(_counts(true, other, folds, n_classes))["uar"][None])
-                - _fold_mean(metrics_from_counts(_counts(true, reference, folds, n_classes))["uar"][None]))[0]
     share_below = float(np.mean(differences <= 0)) if len(differences) else np.nan
     share_above = float(np.mean(differences >= 0)) if len(differences) else np.nan
-    return {"delta_uar": float(observed), "delta_ci_low": low, "delta_ci_high": high,
-            "ci_folds": len(np.unique(folds)), "p_value": min(1.0, 2 * min(share_below, share_above))}
+    return {**row, "delta_ci_low": low, "delta_ci_high": high, "p_value": min(1.0, 2 * min(share_below, share_above))}
 
 
 def _counts(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, k: int) -> np.ndarray:

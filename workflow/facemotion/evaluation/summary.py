@@ -1,11 +1,13 @@
 """The tables a publication needs, over every experiment (rule summarise, ``python -m facemotion summarise``).
 
 - ``summary.tsv``: per experiment and target, the fold means of ``metrics.tsv`` (averaged over
-  training repeats) with 95 % t-intervals over folds, the spread between repeats, the baselines,
-  tests against chance and each class's recall with its interval;
+  training repeats) with 95 % t-intervals over folds (over test clips where the corpus does not
+  name its speakers: ``ci_note`` says what they are about), the spread between repeats, the
+  baselines, tests against chance and each class's recall with its interval;
 - ``speakers.tsv``: per experiment, target and speaker, the speaker's own metrics and recalls;
 - ``comparison.tsv``: every experiment after the first against the first (the reference), paired
-  on the test recordings both predicted, with Holm-corrected p-values over the file;
+  on the test recordings both predicted, with Holm-corrected p-values over the file and a
+  ``note`` where a p-value ignores training randomness (over test clips, one training run);
 - ``plots/comparison.png``: UAR with its interval per experiment and target (a forest plot).
 
 The statistics are in :mod:`facemotion.evaluation.statistics`.
@@ -60,7 +62,7 @@ SUMMARY_COLUMNS = ["experiment", "target", "n_test", "repeats",
                    "ci_folds", "ci_note", "majority_accuracy", "majority_uar", "chance_uar", "p_chance",
                    "p_chance_speakers"]  # then recall_<class>, recall_<class>_ci_low, _ci_high per class
 COMPARISON_COLUMNS = ["experiment", "reference", "target", "n_test", "delta_uar", "delta_ci_low",
-                      "delta_ci_high", "ci_folds", "p_value", "p_holm"]
+                      "delta_ci_high", "ci_folds", "p_value", "p_holm", "note"]
 # With rating targets (dimensions: regression) only.
 RATING_COLUMNS = ["ccc", "ccc_ci_low", "ccc_ci_high", "ccc_fold_mean", "ccc_fold_mean_ci_low", "ccc_fold_mean_ci_high",
                   "pearson", "rmse", "mae", "uar_binned", "uar_binned_ci_low", "uar_binned_ci_high"]
@@ -93,14 +95,20 @@ def pooled(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-CLIP_NOTE = ("speakers unknown: intervals from a bootstrap of the test clips, about more clips like these tested by "
-             "these models; not about new speakers, nor about retraining")
+CLIP_NOTE = ("speakers unknown: intervals from a bootstrap of the test clips, about these trained models only "
+             "(on more clips like these), not about training again, nor about new speakers")
+CLIP_RUNS_NOTE = ("speakers unknown: intervals from a bootstrap of the test clips and the spread between the {repeats} "
+                  "training runs, about the expected result of a training run (on more clips like these); not about "
+                  "new speakers")
+# comparison.tsv's note where a p-value over clips rests on one training run of either experiment.
+ONE_RUN_COMPARISON_NOTE = ("one training run: the p-value and interval are about these trained models only and ignore "
+                           "training randomness (a seed's luck can make it small); use training.repeats >= 2 in both")
 
 
-def ci_note(n_folds: int, speaker_independent: bool, clips: bool = False) -> str:
+def ci_note(n_folds: int, speaker_independent: bool, clips: bool = False, repeats: int = 1) -> str:
     """Where the intervals do not keep their stated level, or mean something else, say so."""
     if clips:
-        return CLIP_NOTE
+        return CLIP_NOTE if repeats < 2 else CLIP_RUNS_NOTE.format(repeats=repeats)
     notes = []
     if n_folds < 2:
         notes.append(f"{n_folds} fold(s) with test recordings: no interval")
@@ -143,7 +151,7 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
     if clips or not speaker_independent:
         intervals["p_chance_speakers"] = np.nan  # a test about new speakers: there are none to generalise to
     return {"experiment": experiment, "target": target, "n_test": len(tested), **intervals,
-            "ci_note": ci_note(intervals["ci_folds"], speaker_independent, clips),
+            "ci_note": ci_note(intervals["ci_folds"], speaker_independent, clips, units.repeats),
             "majority_accuracy": mean["majority_accuracy"], "majority_uar": mean["majority_uar"],
             "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
 
@@ -237,12 +245,13 @@ def compare_target(reference: str, experiment: str, target: str, reference_resul
         common = common.sort_values(["fold", "recording"], kind="stable")
         folds = common["fold"].map({f: i for i, f in enumerate(fold_names)}).to_numpy(dtype=np.int64)
         true = class_codes(common["y_true"].tolist(), classes, "y_true")
-        return {**row, **paired_clip_comparison(true, _repeat_codes(ours, common, classes),
-                                                _repeat_codes(theirs, common, classes), folds, len(classes),
-                                                resamples, seed)}
+        reference_codes, codes = _repeat_codes(ours, common, classes), _repeat_codes(theirs, common, classes)
+        note = ONE_RUN_COMPARISON_NOTE if min(len(reference_codes), len(codes)) < 2 else ""
+        return {**row, **paired_clip_comparison(true, reference_codes, codes, folds, len(classes), resamples, seed),
+                "note": note}
     reference_units = units_from_predictions(ours.merge(common, on=keys), classes, fold_names)
     units = units_from_predictions(theirs.merge(common, on=keys), classes, fold_names)
-    return {**row, **paired_comparison(reference_units, units)}
+    return {**row, **paired_comparison(reference_units, units), "note": ""}
 
 
 def _repeat_codes(table: pd.DataFrame, common: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
@@ -307,7 +316,7 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     speakers.round(4).to_csv(speakers_path, sep="\t", index=False)
     ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []
-    comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS + ccc_columns)
+    comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS[:-1] + ccc_columns + COMPARISON_COLUMNS[-1:])
     # One family: every p-value of the file, the CCC's too.
     p_values = comparison[["p_value", *ccc_columns[3:4]]].to_numpy(dtype=np.float64)
     adjusted = holm(p_values.ravel()).reshape(p_values.shape)
@@ -328,13 +337,14 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
                      row.ccc_fold_mean, _interval(row.ccc_fold_mean_ci_low, row.ccc_fold_mean_ci_high), row.ci_folds,
                      row.uar_binned, note)
             continue
-        log.info("%s %s: UAR %.3f (%s over %d folds, %d repeat(s)), p against chance %.4f, over speakers %.4f%s",
+        over = "folds" if interval_kind(row.ci_note) == "folds" else "folds' test clips"
+        log.info("%s %s: UAR %.3f (%s over %d %s, %d repeat(s)), p against chance %.4f, over speakers %.4f%s",
                  row.experiment, row.target, row.uar, _interval(row.uar_ci_low, row.uar_ci_high), row.ci_folds,
-                 row.repeats, row.p_chance, row.p_chance_speakers, note)
+                 over, row.repeats, row.p_chance, row.p_chance_speakers, note)
     for row in comparison.itertuples():
-        log.info("%s - %s, %s: UAR difference %.3f (%s), p %.4f (Holm %.4f)", row.experiment, row.reference,
+        log.info("%s - %s, %s: UAR difference %.3f (%s), p %.4f (Holm %.4f)%s", row.experiment, row.reference,
                  row.target, row.delta_uar, _interval(row.delta_ci_low, row.delta_ci_high, " to "), row.p_value,
-                 row.p_holm)
+                 row.p_holm, f" ({row.note})" if row.note else "")
         if ccc_columns and np.isfinite(row.delta_ccc):
             log.info("%s - %s, %s: CCC difference %.3f (%s), p %.4f (Holm %.4f)", row.experiment, row.reference,
                      row.target, row.delta_ccc, _interval(row.delta_ccc_ci_low, row.delta_ccc_ci_high, " to "),
@@ -349,15 +359,27 @@ def _interval(low: float, high: float, between: str = "-") -> str:
     return f"{100 * LEVEL:.0f}% CI {low:.3f}{between}{high:.3f}"
 
 
+def interval_kind(note: str) -> str:
+    """What a row's UAR interval is over, from its ``ci_note``: ``folds``, ``clips`` (these trained
+    models only) or ``clips and runs`` (the expected result of a training run)."""
+    if note.startswith(CLIP_NOTE):
+        return "clips"
+    if note.startswith(CLIP_RUNS_NOTE.split("{")[0]):
+        return "clips and runs"
+    return "folds"
+
+
 def forest_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as the forest plot shows it: a rating target shows its binned UAR, the one number
-    a binned and a regression experiment share."""
+    a binned and a regression experiment share; ``interval`` says what each interval is over
+    (:func:`interval_kind`)."""
     forest = summary.copy()
     if "test_corpus" in forest:  # several corpora: a point per experiment and test corpus
         forest["experiment"] = forest["experiment"] + ": " + forest["train_corpora"] + " -> " + forest["test_corpus"]
     if "uar_binned" in forest:
         for suffix in ("", "_ci_low", "_ci_high"):
             forest[f"uar{suffix}"] = forest[f"uar{suffix}"].fillna(forest[f"uar_binned{suffix}"])
+    forest["interval"] = forest["ci_note"].fillna("").astype(str).map(interval_kind)
     return forest
 
 
@@ -375,8 +397,8 @@ def summarise_ratings(experiment: str, target: str, results: TargetResults, resa
             "chance_uar")
     row = {**{key: classes_row[key] for key in kept}, **ccc_summary(table, list(results.folds)),
            **{f"uar_binned{suffix}": classes_row[f"uar{suffix}"] for suffix in ("", "_ci_low", "_ci_high")}}
-    if classes_row["ci_note"] == CLIP_NOTE:  # the clip bootstrap is the binned UAR's; the CCC's stay over folds
-        row["ci_note"] = f"{CLIP_NOTE}: for uar_binned; the CCC intervals are t-intervals over folds"
+    if interval_kind(classes_row["ci_note"]) != "folds":  # the clips' interval is the binned UAR's
+        row["ci_note"] = f"{classes_row['ci_note']}: for uar_binned; the CCC intervals are t-intervals over folds"
     return row
 
 

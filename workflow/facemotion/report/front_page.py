@@ -155,7 +155,10 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         about = ("The 95 % intervals are t-intervals over the folds, which hold disjoint speakers: they are about "
                  "new speakers (see results/summary.tsv and docs/statistics.md)." if speakers else
                  "The corpus does not name its speakers, so the folds may share them: the 95 % intervals, from a "
-                 "bootstrap of the test clips, are in results/summary.tsv (see docs/statistics.md).")
+                 "bootstrap of the test clips, are in results/summary.tsv (see docs/statistics.md); "
+                 + ("with one training run per fold they are about these trained models only, not about training "
+                    "again." if training["repeats"] < 2 else
+                    f"they include the spread between the {training['repeats']} training runs."))
         lines += ["Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
                   "always predicting the training folds' most frequent class (majority) and chance; beside it the "
                   "weighted average recall (WAR, the accuracy: recalls weighted by the classes' test shares), the "
