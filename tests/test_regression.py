@@ -256,6 +256,14 @@ def test_dimensions_is_validated_at_the_top_level_and_in_experiments(tmp_path):
     assert shipped["dimensions"] == "binned"
 
 
+def test_the_rating_calibration_is_validated_and_defaults_to_the_training_rows(tmp_path):
+    corpus = {"path": str(tmp_path / "demo")}
+    assert validated({"corpus": corpus}, tmp_path)["training"]["rating_calibration"] == "training"
+    with pytest.raises(ConfigError, match=r"training\.rating_calibration: got 'validation'; allowed: one of "
+                                          r"'none', 'training'"):
+        validated({"corpus": corpus, "training": {"rating_calibration": "validation"}}, tmp_path)
+
+
 # ------------------------------------------------------------------ training, the final model and prediction
 
 
@@ -266,7 +274,7 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
     from test_training import FAST, make_data
 
     meta, _, geometry = make_data()
-    params = {**FAST, "dimensions": "regression"}
+    params = {**FAST, "dimensions": "regression", "rating_calibration": "training"}
     model, predictions, info = train_fold(meta, geometry, "valence", "4", params)
     assert model.output_shape == (None, 1)
     assert model.layers[-1].get_layer("rating").get_config()["activation"] == "linear"
@@ -280,6 +288,7 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
     assert info["best_epoch"] == best["epoch"]  # the epoch of the validation session's best CCC
     metadata = info["model_metadata"]
     assert metadata["task"] == "regression" and metadata["params"]["dimensions"] == "regression"
+    assert metadata["output_scaling"] == info["output_scaling"]
     # The label stays a class under dimensions: regression.
     _, label_predictions, label_info = train_fold(meta, geometry, "label", "4", {**params, "epochs": 1})
     assert "task" not in label_info and "p_Angry" in label_predictions
@@ -290,11 +299,40 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
     loaded, loaded_metadata = load_final_models(tmp_path / "final")["valence"]
     row = predict_rating(loaded, geometry[:1], loaded_metadata, "valence")
     z = final.predict_on_batch(geometry[:1])[0, 0]
-    scaling = final_info["model_metadata"]["target_scaling"]
-    assert row["valence"] == pytest.approx(z * scaling["std"] + scaling["mean"], rel=1e-5)
+    scaling, outputs = (final_info["model_metadata"][key] for key in ("target_scaling", "output_scaling"))
+    assert row["valence"] == pytest.approx((z - outputs["mean"]) / outputs["std"] * scaling["std"] + scaling["mean"],
+                                           rel=1e-5)
     assert row["valence_bin"] == _bins([row["valence"]])[0].replace("low", "negative").replace(
         "medium", "neutral").replace("high", "positive")
     assert predict_rating(loaded, None, loaded_metadata, "valence")["valence_bin"] == ""
+
+
+def test_the_calibration_gives_the_training_rows_predictions_the_spread_of_their_ratings():
+    from facemotion.learning.fitting import train_fold
+    from facemotion.learning.model import predict_ratings
+    from test_training import FAST, make_data
+
+    meta, _, geometry = make_data()
+    params = {**FAST, "dimensions": "regression", "epochs": 1}
+    model, predictions, info = train_fold(meta, geometry, "valence", "4", {**params, "rating_calibration": "training"})
+    train = np.flatnonzero(meta.session.isin(info["train_sessions"]))
+    scaling, outputs = info["target_scaling"], info["output_scaling"]
+    on_training = predict_ratings(model, geometry, train, scaling, output_scaling=outputs)
+    assert on_training.mean() == pytest.approx(meta.valence.iloc[train].mean())
+    assert on_training.std() == pytest.approx(meta.valence.iloc[train].std(ddof=0))
+    test = np.flatnonzero(meta.session == "4")
+    np.testing.assert_allclose(predictions["y_pred"], predict_ratings(model, geometry, test, scaling,
+                                                                      output_scaling=outputs), rtol=1e-5)
+
+    # Off: the same model (the calibration is applied after training), its outputs as they are.
+    plain, plain_predictions, plain_info = train_fold(meta, geometry, "valence", "4",
+                                                      {**params, "rating_calibration": "none"})
+    assert "output_scaling" not in plain_info and "output_scaling" not in plain_info["model_metadata"]
+    for w1, w2 in zip(model.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+    z = (plain_predictions["y_pred"] - scaling["mean"]) / scaling["std"]
+    np.testing.assert_allclose((z - outputs["mean"]) / outputs["std"] * scaling["std"] + scaling["mean"],
+                               predictions["y_pred"], rtol=1e-6)
 
 
 # ------------------------------------------------------------------ the workflow: a rating and a binned experiment
@@ -379,6 +417,11 @@ def test_a_workflow_with_a_rating_and_a_binned_experiment(extracted, tmp_path):
     jobs = planned_jobs(tmp_path, "--configfile", str(config))
     assert jobs["train_fold"] == len(sessions) and "extract_batch" not in jobs and "plot_training" not in jobs
     assert jobs["rating_scatter"] == 1
+    # The calibration is read by rating targets only: the label's and the binned experiment's folds stay.
+    changed = json.loads(json.dumps(TINY))
+    changed["training"]["rating_calibration"] = "none"
+    config.write_text(yaml.safe_dump(changed, sort_keys=False))
+    assert planned_jobs(tmp_path, "--configfile", str(config))["train_fold"] == len(sessions)
 
 
 def test_a_fold_with_one_rated_recording_logs_no_interval_instead_of_nan(tmp_path, caplog):

@@ -206,12 +206,15 @@ def test_nothing_from_the_test_session_reaches_training(protocol):
 def test_nothing_from_the_test_session_reaches_training_of_ratings(protocol):
     meta, _, geometry = make_data()
     meta.loc[meta.index[::7], "activation"] = np.nan  # recordings without a rating are left out
-    params = {**FAST, "protocol": protocol, "dimensions": "regression"}
+    params = {**FAST, "protocol": protocol, "dimensions": "regression", "rating_calibration": "training"}
     model, pred, info = train_fold(meta, geometry, "activation", "2", params)
     assert set(pred.session) == {"2"} and pred["y_true"].notna().all()
     train = meta[meta.session.isin(info["train_sessions"]) & meta.activation.notna()]
     scaling = {"mean": train.activation.mean(), "std": train.activation.std(ddof=0)}
     assert info["target_scaling"] == pytest.approx(scaling)
+    # The calibration: the outputs' mean and sd on the training rows, not the validation or test rows.
+    outputs = apply_model(model, geometry, np.flatnonzero(meta.index.isin(train.index)))[:, 0].astype(np.float64)
+    assert info["output_scaling"] == pytest.approx({"mean": outputs.mean(), "std": outputs.std()}, rel=1e-6)
 
     # Poison the held-out session: extreme features and ratings (still on the scale).
     held_out = (meta.session == "2").to_numpy()
@@ -221,6 +224,7 @@ def test_nothing_from_the_test_session_reaches_training_of_ratings(protocol):
     model2, _, info2 = train_fold(poisoned_meta, poisoned, "activation", "2", params)
     assert info2["model_metadata"]["normalisation"] == info["model_metadata"]["normalisation"]
     assert info2["target_scaling"] == info["target_scaling"]
+    assert info2["output_scaling"] == info["output_scaling"] == info["model_metadata"]["output_scaling"]
     assert info2["train_class_counts"] == info["train_class_counts"]
     for w1, w2 in zip(model.get_weights(), model2.get_weights()):
         np.testing.assert_array_equal(w1, w2)

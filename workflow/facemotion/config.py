@@ -24,9 +24,20 @@ SCHEDULING_KEYS = ("threads", "mem_mb", "runtime", "gpu")
 # corpus.source: what each format's release offers (any other format reads video files).
 
 
+# The `training` keys only rating targets (dimensions: regression) read: a class target's jobs
+# leave them out, so that changing them reruns nothing of the classes.
+RATING_KEYS = ("rating_calibration",)
+
+
 def without_scheduling(training: dict) -> dict:
-    """The `training` settings results depend on: all but :data:`SCHEDULING_KEYS`."""
-    return {key: value for key, value in training.items() if key not in SCHEDULING_KEYS}
+    """The `training` settings results depend on: all but :data:`SCHEDULING_KEYS`, and those of
+    :data:`RATING_KEYS` (which :func:`rating_settings` adds for a rating target)."""
+    return {key: value for key, value in training.items() if key not in SCHEDULING_KEYS + RATING_KEYS}
+
+
+def rating_settings(training: dict) -> dict:
+    """The `training` settings only a rating target depends on (:data:`RATING_KEYS`)."""
+    return {key: training[key] for key in RATING_KEYS if key in training}
 
 
 class ConfigError(ValueError):

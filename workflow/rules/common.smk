@@ -25,6 +25,7 @@ from facemotion.config import (
     ConfigError,
     canonical,
     experiment_configs,
+    rating_settings,
     repeated_keys,
     schema_of,
     without_scheduling,
@@ -319,11 +320,12 @@ def experiment_predictions(suffix):
 
 def target_training(wildcards):
     """The training settings of one target: under `dimensions: regression` activation and valence add
-    it (the label stays a class, and binned targets keep the settings they had, so nothing of
-    theirs reruns)."""
+    it and the rating keys (training.rating_calibration; the label stays a class, and binned targets
+    keep the settings they had, so nothing of theirs reruns)."""
     e = experiment(wildcards)
     if learnt_as_rating(wildcards.target, e.settings["dimensions"]):
-        return canonical({**e.training, "dimensions": e.settings["dimensions"]})
+        return canonical({**e.training, "dimensions": e.settings["dimensions"],
+                          **rating_settings(e.settings["training"])})
     return e.training
 
 

@@ -71,6 +71,7 @@ class TrainParams:
     precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
     verbose: int = 2  # keras fit verbosity: 2 = one line per epoch
     dimensions: str = "binned"  # config dimensions: activation, valence binned into classes or as ratings
+    rating_calibration: str = "training"  # ratings: one of tasks.RATING_CALIBRATIONS
 
     @classmethod
     def from_mapping(cls, params: Mapping | None) -> TrainParams:
@@ -281,6 +282,7 @@ def fit(task, features, train_rows, y_train, val_rows, y_val, p: TrainParams, se
     if select and monitor is not None and monitor.best_weights is not None:
         model.set_weights(monitor.best_weights)
         best_epoch = monitor.best_epoch
+    state = task.trained(model, features, train_rows, state, p.batch_size)
     info = {
         "model": model_name,
         "input_kind": kind,

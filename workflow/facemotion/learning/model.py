@@ -106,10 +106,15 @@ def apply_model(model, features, rows, batch_size: int = 128) -> np.ndarray:
     ])
 
 
-def predict_ratings(model, features, rows, scaling: Mapping, batch_size: int = 128) -> np.ndarray:
+def predict_ratings(model, features, rows, scaling: Mapping, batch_size: int = 128,
+                    output_scaling: Mapping | None = None) -> np.ndarray:
     """A rating model's outputs for ``features[rows]`` mapped back to the rating scale with the
-    training ratings' ``scaling`` (``{"mean", "std"}``, the sidecar's ``target_scaling``)."""
+    training ratings' ``scaling`` (``{"mean", "std"}``, the sidecar's ``target_scaling``); with
+    ``output_scaling`` (the sidecar's: the outputs' mean and std on the training rows) the outputs
+    are z-scored with it first, so that they spread as the training ratings do."""
     z = apply_model(model, features, rows, batch_size)[:, 0].astype(np.float64)
+    if output_scaling is not None:
+        z = (z - output_scaling["mean"]) / output_scaling["std"]
     return z * scaling["std"] + scaling["mean"]
 
 

@@ -10,9 +10,12 @@ on, how the validation recordings score an epoch, and what a fold's predictions 
 - :class:`RatingTask` (``dimensions: regression``): activation / valence as ratings. One linear
   output trained on the MSE of the ratings z-scored with the training rows' mean and standard
   deviation, mapped back to the rating scale; an epoch is scored by the validation CCC (ties: lower
-  RMSE). The folds and the seed protocol's dev/test halves are stratified by the rating's bin, as
-  the classes are; ``y_true`` and ``y_pred`` are ratings. Measured against a CCC loss in
-  tests/benchmarks/bench_regression_loss.py (docs/ratings.md).
+  RMSE). With ``rating_calibration: training`` the trained model's outputs are then stretched so
+  that, on the training rows, they have the mean and standard deviation of the ratings: MSE
+  squeezes them toward the mean, which the CCC punishes. The folds and the seed protocol's dev/test
+  halves are stratified by the rating's bin, as the classes are; ``y_true`` and ``y_pred`` are
+  ratings. Loss and calibration measured in tests/benchmarks/bench_regression_loss.py
+  (docs/ratings.md).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from sklearn.utils.class_weight import compute_class_weight
 from facemotion.common.scores import ccc, uar
 from facemotion.common.targets import RATING_TASK, bin_ratings, encode_target, learnt_as_rating, target_classes
 from facemotion.learning.model import apply_model, predict_ratings
+
+# rating_calibration: none, or "training" (the outputs' mean and sd on the training rows matched
+# to the training ratings').
+RATING_CALIBRATIONS = ("none", "training")
 
 
 def make_task(target: str, p) -> ClassTask | RatingTask:
@@ -74,6 +81,10 @@ class ClassTask:
     def predict(self, model, features, rows, state, batch_size) -> np.ndarray:
         return apply_model(model, features, rows, batch_size)
 
+    def trained(self, model, features, train_rows, state, batch_size) -> dict:
+        """The state once the model is trained: nothing to add for classes."""
+        return state
+
     def predictions(self, meta: pd.DataFrame, rows, y_true, outputs) -> pd.DataFrame:
         names = np.asarray(self.classes, dtype=object)
         frame = _identities(meta, rows).assign(
@@ -95,6 +106,8 @@ class RatingTask:
     """A target learnt as a rating: ``y`` are ratings on the rating scale."""
 
     def __init__(self, target: str, p, loss="mean_squared_error"):
+        if p.rating_calibration not in RATING_CALIBRATIONS:
+            raise ValueError(f"rating_calibration must be one of {RATING_CALIBRATIONS}, got {p.rating_calibration!r}")
         self.target, self.p, self.loss = target, p, loss
         self.classes = target_classes(target)  # the bins, for the binned UAR and its baselines
         self.n_outputs = 0  # networks.build_model: one linear output
@@ -116,7 +129,18 @@ class RatingTask:
         return {"val_ccc": value, "val_rmse": rmse}, (np.nan_to_num(value, nan=-np.inf), -rmse)
 
     def predict(self, model, features, rows, state, batch_size) -> np.ndarray:
-        return predict_ratings(model, features, rows, state["target_scaling"], batch_size)
+        return predict_ratings(model, features, rows, state["target_scaling"], batch_size,
+                               state.get("output_scaling"))
+
+    def trained(self, model, features, train_rows, state, batch_size) -> dict:
+        """The state with ``output_scaling`` under ``rating_calibration: training``: the mean and
+        standard deviation of the model's outputs on the training rows, which :meth:`predict` maps
+        onto those of the training ratings (the training rows only: nothing of the validation or
+        test recordings)."""
+        if self.p.rating_calibration != "training":
+            return state
+        outputs = apply_model(model, features, train_rows, batch_size)[:, 0]
+        return {**state, "output_scaling": fit_scaling(outputs)}
 
     def predictions(self, meta: pd.DataFrame, rows, y_true, outputs) -> pd.DataFrame:
         return _identities(meta, rows).assign(y_true=np.asarray(y_true, np.float64),
@@ -128,12 +152,13 @@ class RatingTask:
                 "train_class_counts": np.bincount(bins, minlength=len(self.classes)).tolist()}
 
     def described(self, state: Mapping | None = None) -> dict:
-        scaling = {"target_scaling": state["target_scaling"]} if state else {}
+        scaling = {key: state[key] for key in ("target_scaling", "output_scaling") if key in (state or {})}
         return {"task": RATING_TASK, "thresholds": {"low": self.p.low, "high": self.p.high}, **scaling}
 
 
 def fit_scaling(ratings: np.ndarray) -> dict:
-    """Mean and standard deviation (ddof 0; 1 for constant ratings) of the training ratings."""
+    """Mean and standard deviation (ddof 0; 1 for constant values) of the training ratings, or of
+    a model's outputs on the training rows."""
     ratings = np.asarray(ratings, dtype=np.float64)
     if len(ratings) == 0:
         raise ValueError("no training ratings to standardise the target with")

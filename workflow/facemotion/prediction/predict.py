@@ -106,7 +106,8 @@ def predict_rating(model, features, meta: dict, target: str) -> dict:
 
     if features is None:
         return {target: np.nan, f"{target}_bin": ""}
-    rating = float(predict_ratings(model, features, np.array([0]), meta["target_scaling"])[0])
+    rating = float(predict_ratings(model, features, np.array([0]), meta["target_scaling"],
+                                   output_scaling=meta.get("output_scaling"))[0])
     code = bin_ratings([rating], meta["thresholds"]["low"], meta["thresholds"]["high"])[0]
     return {target: rating, f"{target}_bin": BINNED_CLASSES[target][int(code)]}
 
