@@ -324,8 +324,9 @@ def target_training(wildcards):
     keep the settings they had, so nothing of theirs reruns)."""
     e = experiment(wildcards)
     if learnt_as_rating(wildcards.target, e.settings["dimensions"]):
-        return canonical({**e.training, "dimensions": e.settings["dimensions"],
-                          **rating_settings(e.settings["training"])})
+        return canonical(
+            {**e.training, "dimensions": e.settings["dimensions"], **rating_settings(e.settings["training"])}
+        )
     return e.training
 
 
