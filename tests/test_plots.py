@@ -207,6 +207,10 @@ def test_front_page_states_the_detector_and_the_epoch_choice_the_run_used(tmp_pa
     assert "HOG" not in page and "width 400" not in page and "upsample" not in page
     assert "each frame taken as the face (extraction.detector: none), resized whole" in page
     assert "each fold's epoch chosen on a validation session by the UAR (classes) and by the CCC (ratings)" in page
+    assert "predictions are stretched to the mean and standard deviation of its training ratings" in page
+    uncalibrated = {**config, "training": {**config["training"], "rating_calibration": "none"}}
+    assert "outputs are used as they are" in front_page(page_settings(uncalibrated, "next_session"), manifest,
+                                                        report, metrics)
     ratings_only = metrics[metrics["target"] == "valence"]
     page = front_page(page_settings(config, "share"), manifest, report, ratings_only)
     assert "epoch chosen on a random share of the training recordings by the CCC (ratings)." in page

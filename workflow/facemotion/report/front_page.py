@@ -42,7 +42,7 @@ def _repeats_sentence(training: Mapping) -> str:
 PAGE_SETTINGS = {"cv": ("protocol",),
                  "extraction": ("n_frames", "face_size", "detector", "detect_width", "upsample", "margin"),
                  "training": ("model", "optimizer", "learning_rate", "batch_size", "epochs", "normalisation", "seed",
-                              "repeats")}
+                              "repeats", "rating_calibration")}
 
 
 def page_settings(settings: Mapping, validation: str, fold_corpora: Mapping | None = None) -> dict:
@@ -168,7 +168,7 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
     if not several and corpus["format"] in BENCHMARKS and "label" in set(metrics["target"]):
         lines += _benchmark_lines(metrics)
     if rated:
-        lines += _rating_lines(metrics, rated)
+        lines += _rating_lines(metrics, rated, training["rating_calibration"])
     lines += [
         "What to look at",
         "---------------",
@@ -236,13 +236,16 @@ def _benchmark_lines(metrics: pd.DataFrame) -> list[str]:
     return lines + _list_table(["", *table.columns], rows)
 
 
-def _rating_lines(metrics: pd.DataFrame, rated: set[str]) -> list[str]:
+def _rating_lines(metrics: pd.DataFrame, rated: set[str], calibration: str) -> list[str]:
     """The rating targets' results (dimensions: regression): CCC and the binned predictions' UAR."""
     from facemotion.evaluation.statistics import t_interval  # not at the top: see front_page
 
+    stretched = (" Each model's predictions are stretched to the mean and standard deviation of its training "
+                 "ratings (training.rating_calibration: training)." if calibration == "training" else
+                 " The network's outputs are used as they are (training.rating_calibration: none).")
     lines = ["Activation and valence are learnt as ratings: the concordance correlation coefficient (CCC, 1 "
              "is perfect agreement, 0 none) of the predicted and the rated values, the folds' mean, and the "
-             "UAR of the predictions binned as the classes are (see `Ratings`_).", ""]
+             "UAR of the predictions binned as the classes are (see `Ratings`_)." + stretched, ""]
     rows = []
     for target in sorted(rated, key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
