@@ -288,50 +288,34 @@ def _problems(config: dict, schema: dict, workdir: Path) -> list[str]:
 
 def _resolve_classes(config: dict, workdir: Path) -> list[str]:
     """Replace `classes: all` with the corpus's classes in their fixed order (corpora.corpus_classes),
-    once, at the start, so everything after sees a list; problems where that cannot be done."""
+    once, at the start, so everything after sees a list; problems where that cannot be done. Over
+    several corpora: the classes every listed corpus defines, in the first one's order (a class one
+    corpus lacks could be neither trained nor tested everywhere)."""
     if config["classes"] != "all":
         return []
-    if isinstance(config["corpus"], list):
-        return _resolve_shared_classes(config, workdir)
-    corpus = config["corpus"]
-    path = workdir / corpus["path"]
-    if corpus["format"] == "tsv" and not path.is_file():
-        return []  # the missing manifest is reported as such
     from facemotion.corpora.manifest import ManifestError
     from facemotion.corpora.reading import corpus_classes
 
-    try:
-        classes = corpus_classes(corpus["format"], path)
-    except ManifestError as error:
-        return [f"classes: 'all' needs the manifest's labels: {error}"]
-    if len(classes) < 2:
-        return [f"classes: 'all' found {len(classes)} label(s) in {corpus['path']} ({', '.join(classes) or 'none'}); "
-                "at least 2 are needed"]
-    config["classes"] = classes
-    return []
-
-
-def _resolve_shared_classes(config: dict, workdir: Path) -> list[str]:
-    """`classes: all` over several corpora: the classes every listed corpus defines, in the first
-    one's order; a class one corpus lacks could be neither trained nor tested everywhere."""
-    from facemotion.corpora.manifest import ManifestError
-    from facemotion.corpora.reading import corpus_classes
-
+    several = isinstance(config["corpus"], list)
     shared = None
-    for corpus in config["corpus"]:
+    for corpus in config["corpus"] if several else [config["corpus"]]:
         path = workdir / corpus["path"]
         if corpus["format"] == "tsv" and not path.is_file():
             return []  # the missing manifest is reported as such
         try:
             classes = corpus_classes(corpus["format"], path)
         except ManifestError as error:
-            return [f"classes: 'all' needs the labels of corpus {corpus['name']}: {error}"]
+            whose = f"the labels of corpus {corpus['name']}" if several else "the manifest's labels"
+            return [f"classes: 'all' needs {whose}: {error}"]
         shared = classes if shared is None else [c for c in shared if c in classes]
-    if len(shared) < 2:
+    if len(shared) >= 2:
+        config["classes"] = shared
+        return []
+    if several:
         return [f"classes: 'all' over the listed corpora found {len(shared)} class(es) every one of them has "
                 f"({', '.join(shared) or 'none'}); at least 2 are needed: name the classes"]
-    config["classes"] = shared
-    return []
+    return [f"classes: 'all' found {len(shared)} label(s) in {config['corpus']['path']} "
+            f"({', '.join(shared) or 'none'}); at least 2 are needed"]
 
 
 def default_classes_problem(config: dict, named: bool) -> str | None:
