@@ -83,10 +83,9 @@ def manifest_test_halves(manifest, seed: int) -> set[str]:
     """:func:`test_halves` of a manifest (columns recording, session, label), stratified by the
     emotion label (empty where a recording has none), in the recordings' natural order, so that
     the manifest as built and as read back from results/manifest.tsv give the same halves."""
-    rows = sorted(zip(manifest["recording"].astype(str), manifest["session"].astype(str),
-                      manifest["label"].fillna("").astype(str)), key=lambda row: natural_key(row[0]))
-    recordings, sessions, labels = (np.array(column, dtype=object) for column in zip(*rows)) if rows else ([],) * 3
-    return test_halves(recordings, sessions, labels, seed)
+    recordings = manifest["recording"].astype(str).tolist()
+    ordered = manifest.iloc[sorted(range(len(recordings)), key=lambda i: natural_key(recordings[i]))]
+    return test_halves(ordered["recording"], ordered["session"], ordered["label"].fillna(""), seed)
 
 
 def split_fold(
@@ -115,9 +114,9 @@ def split_fold(
     held_out = np.flatnonzero(sess == test_session)
     if protocol == "seed":
         train = np.flatnonzero(sess != test_session)
-        if in_test_half is None:  # the halves drawn over these rows, each named by its position
-            tested = test_halves(held_out, sess[held_out], y[held_out], seed)
-            in_test_half = np.isin(np.arange(len(sess)).astype(str), list(tested))
+        if in_test_half is None:  # the halves drawn over these rows
+            _, tested = _half_split(held_out, y[held_out], seed)
+            in_test_half = np.isin(np.arange(len(sess)), tested)
         in_test_half = np.asarray(in_test_half, dtype=bool)
         return FoldSplit(train, held_out[~in_test_half[held_out]], held_out[in_test_half[held_out]], test_session,
                          None)
