@@ -238,6 +238,13 @@ def test_the_summary_has_a_row_per_test_corpus_naming_the_corpora(tmp_path):
     assert set(map(tuple, speakers[["fold", "train_corpora", "test_corpus"]].values)) == {
         ("crema", "rav", "crema"), ("rav", "crema", "rav")}
     assert len(summary) == 2
+    # cv.dropped_test_clips miss: each test corpus's row scores its own official list (rav lost 3 clips)
+    official = {"crema": dict.fromkeys(FOUR, 8), "rav": {**dict.fromkeys(FOUR, 8), "Sad": 11}}
+    write_summary({"default": {"label": results}}, tmp_path / "summary.tsv", tmp_path / "speakers.tsv",
+                  tmp_path / "comparison.tsv", 200, 0, fold_corpora=fold_corpora_, official={"default": official})
+    scored = pd.read_csv(tmp_path / "summary.tsv", sep="\t").set_index("test_corpus")
+    assert scored[["n_official", "n_dropped"]].values.tolist() == [[32, 0], [35, 3]]
+    assert scored.loc["crema", "war_official"] == pytest.approx(scored.loc["crema", "accuracy"])
 
 
 def _tiny_settings(trees, test) -> dict:

@@ -158,14 +158,18 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
 
 def corpus_summary_rows(experiment: str, target: str, results: TargetResults,
                         fold_corpora: Mapping[str, Mapping[str, str]], resamples: int, seed: int,
-                        speaker_independent: bool = True) -> list[dict]:
+                        speaker_independent: bool = True,
+                        official: Mapping[str, Mapping[str, int]] | None = None) -> list[dict]:
     """Several corpora: the rows of one target, one per test corpus with the corpora it trained on;
-    a test corpus of one fold with its speakers as the units (:mod:`facemotion.evaluation.cross_corpus`)."""
+    a test corpus of one fold with its speakers as the units (:mod:`facemotion.evaluation.cross_corpus`).
+    ``official`` ({fold: {class: test recordings}}): each row scores its own folds' official lists."""
     rows = []
     for corpora, folds in fold_groups(list(results.folds), fold_corpora):
         part = TargetResults({fold: results.folds[fold] for fold in folds}, results.classes,
                              {fold: counts for fold, counts in (results.train_counts or {}).items() if fold in folds},
                              results.thresholds)
+        scored = official_scores(part, {fold: official[fold] for fold in folds if fold in official}) \
+            if official else {}
         frame = results.folds[folds[0]]
         if len(folds) == 1 and part.thresholds is None and frame["speaker"].astype(str).ne("").all():
             speaker_folds = by_speaker(frame)
@@ -176,7 +180,7 @@ def corpus_summary_rows(experiment: str, target: str, results: TargetResults,
             row.update(speaker_intervals(speaker_folds, part.classes), ci_note=SPEAKER_NOTE)
         else:
             row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
-        rows.append({**corpora, **row})
+        rows.append({**corpora, **row, **scored})
     return rows
 
 
@@ -283,13 +287,14 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
             log.warning("%s: %s; these numbers cannot be put beside the benchmark's published results "
                         "(classes: all runs the official protocol)", name, protocols[name])
         for target, results in targets.items():
-            if fold_corpora:
+            counts = (official or {}).get(name) if target == "label" else None
+            if fold_corpora:  # a row per test corpus, each scoring its own folds' official lists
                 summary.extend(corpus_summary_rows(name, target, results, fold_corpora, resamples, seed,
-                                                   speaker_independent))
+                                                   speaker_independent, counts))
             else:
                 summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
-            if official and name in official and target == "label":
-                summary[-1].update(official_scores(results, official[name]))
+                if counts:
+                    summary[-1].update(official_scores(results, counts))
             speakers.extend(speaker_rows(name, target, results))
     reference, *others = list(experiments)
     for name in others:
