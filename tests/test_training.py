@@ -1,3 +1,9 @@
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import facemotion
 import keras
 import numpy as np
@@ -5,7 +11,6 @@ import pandas as pd
 import pytest
 from facemotion.config import load_schema
 from facemotion.learning.fitting import (
-    TrainParams,
     batch_dataset,
     batches_per_epoch,
     final_epochs,
@@ -15,8 +20,10 @@ from facemotion.learning.fitting import (
 )
 from facemotion.learning.model import apply_model, load_model, metadata_path, save_model, standardised_model
 from facemotion.learning.networks import build_model, seed_cnn, seed_dense
+from facemotion.learning.params import TrainParams
 from facemotion.learning.tasks import balanced_class_weights
 
+ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
 FAST = {"classes": CLASSES, "epochs": 2, "batch_size": 8, "verbose": 0, "seed": 5, "threads": 2}
 
@@ -365,6 +372,29 @@ def test_a_session_without_usable_recordings_is_skipped_not_failed(cause):
     # The other folds train without session 4, which holds no usable rows.
     _, _, other = train_fold(meta, geometry, "activation", "3", FAST)
     assert "4" not in other["train_sessions"] and other["val_session"] != "4" and "skipped" not in other
+
+
+def test_a_skipped_fold_is_decided_without_starting_tensorflow():
+    """The training job reads the table and decides that its fold is skipped with what its script
+    imports before TensorFlow (its top-level imports): TensorFlow's start-up, seconds of CPU, is
+    paid only by folds that train."""
+    script = ROOT / "workflow" / "scripts" / "train_fold.py"
+    top_imports = [ast.unparse(node) for node in ast.parse(script.read_text()).body
+                   if isinstance(node, (ast.Import, ast.ImportFrom))]
+    program = "\n".join([*top_imports, """
+import sys
+import numpy as np
+from facemotion.learning.params import TrainParams
+meta = pd.DataFrame({"recording": ["a", "b"], "session": ["1", "2"], "speaker": ["s1", "s2"],
+                     "label": ["Angry", "Happy"], "activation": [np.nan, 3.0], "valence": [2.0, 3.0]})
+skipped = skipped_fold(meta, "activation", "1", TrainParams())
+assert skipped is not None and "has a activation rating" in skipped[1]["skipped"], skipped
+assert skipped_fold(meta, "valence", "1", TrainParams()) is None
+assert not {"tensorflow", "keras"} & set(sys.modules), "TensorFlow was imported"
+"""])
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    assert done.returncode == 0, done.stderr
 
 
 def test_under_the_seed_protocol_experiments_that_keep_different_recordings_test_the_same_half():

@@ -70,8 +70,9 @@ def train(features_path, targets, repeats, sessions=None, methods=("mse", "ccc_l
     from facemotion.common.scores import uar
     from facemotion.common.targets import bin_ratings
     from facemotion.extraction.feature_table import model_input, read_feature_table
-    from facemotion.learning.fitting import TrainParams, configure_tensorflow, fit
+    from facemotion.learning.fitting import configure_tensorflow, fit
     from facemotion.learning.folds import sorted_sessions, split_fold
+    from facemotion.learning.params import TrainParams
     from facemotion.learning.tasks import ClassTask, RatingTask
 
     # rating_calibration none: the calibrations are computed here from the mse models' predictions.

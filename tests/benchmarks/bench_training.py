@@ -6,7 +6,11 @@
   (b) peak RSS of one train_fold job at the seed's scale (7,756 x 8 x 100 x 100 uint8);
   (c) seed-CNN training samples/s on this device (from (a)) and the projected time of the
       seed's 18 trainings (3 targets x 6 sessions, 10 epochs on 5/6 of 7,756 recordings each);
-  (d) whether training twice with the same seed gives bit-identical weights on this device.
+  (d) whether training twice with the same seed gives bit-identical weights on this device;
+  (e) with --candidates: the training loop against candidate speed-ups (XLA compilation of the step,
+      several steps per call, oneDNN off, one thread), in alternating rounds, each with its
+      samples/s, GFLOP/s against this machine's FMA peak, and whether its weights after training
+      are bit-identical to the loop's as it is.
 
 Every measurement runs in its own subprocess, so TensorFlow's thread pools, the GPU memory and
 the peak RSS belong to that measurement alone. `--device gpu` needs the GPU environment
@@ -16,12 +20,14 @@ the peak RSS belong to that measurement alone. `--device gpu` needs the GPU envi
     .venv/bin/python tests/benchmarks/bench_training.py --device gpu    # on a GPU node
     .venv/bin/python tests/benchmarks/bench_training.py --skip-memory --n-throughput 512
     .venv/bin/python tests/benchmarks/bench_training.py --skip-throughput --n-memory 2000
+    .venv/bin/python tests/benchmarks/bench_training.py --candidates --rounds 3 --epochs 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -93,6 +99,43 @@ class EpochTimer:
         return _Timer()
 
 
+# (e): name -> (keras compile options, environment of the worker, threads instead of --threads)
+CANDIDATES = {
+    "as it is": ({}, {}, None),
+    "XLA (jit_compile)": ({"jit_compile": True}, {}, None),
+    "32 steps per call": ({"steps_per_execution": 32}, {}, None),
+    "oneDNN off": ({}, {"TF_ENABLE_ONEDNN_OPTS": "0"}, None),
+    "1 thread": ({}, {}, 1),
+}
+
+
+def training_flops_per_sample(model) -> float:
+    """Multiply-adds x 2 of one training step per sample: the forward pass, the weights' gradients
+    (as many as the forward pass) and the inputs' gradients (the same again, but the first layer's)."""
+    forward = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, height, width, filters = layer.output.shape
+            kh, kw = layer.kernel_size
+            forward.append(height * width * filters * kh * kw * layer.input.shape[-1])
+        elif kind == "Dense":
+            forward.append(layer.input.shape[-1] * layer.units)
+    macs = 2 * sum(forward) + sum(forward[1:])
+    return 2.0 * macs
+
+
+def fma_peak_gflops(threads: int) -> tuple[float, str]:
+    """The machine's fp32 FMA peak for ``threads`` cores at the nominal clock /proc/cpuinfo gives."""
+    info = Path("/proc/cpuinfo").read_text()
+    flags = set(next(line for line in info.splitlines() if line.startswith("flags")).split())
+    mhz = float(next(line for line in info.splitlines() if line.startswith("cpu MHz")).split(":")[1])
+    # Two FMA units per core: AVX-512 16 floats, AVX2 8; an FMA is 2 FLOP.
+    width = 16 if "avx512f" in flags else 8 if "fma" in flags else 4
+    per_cycle = 2 * width * 2
+    return threads * per_cycle * mhz / 1000, f"{threads} x {per_cycle} FLOP/cycle x {mhz:.0f} MHz"
+
+
 def gpus(args) -> int:
     return 1 if args.device == "gpu" else 0
 
@@ -107,6 +150,8 @@ def start_tensorflow(args, seed=0) -> str:
 
 
 def worker_throughput(args, mode: str) -> dict:
+    import hashlib
+
     import keras
     from facemotion.learning.fitting import batch_dataset, batches_per_epoch, fit_normalisation
     from facemotion.learning.model import standardised_model
@@ -124,8 +169,11 @@ def worker_throughput(args, mode: str) -> dict:
     keras.config.set_dtype_policy(args.precision)
     network = build_model("seed_cnn", pixels.shape[1:], 4)
     timer = EpochTimer()
-    if mode == "ours":
+    if mode == "ours" or mode in CANDIDATES:
         model = compile_model(standardised_model(network, stats, "pixels", pixels.shape[1:]), "adam", 1e-4)
+        options = CANDIDATES.get(mode, ({},))[0]
+        if options:  # compiled again with the candidate's options, the same optimizer and loss
+            model.compile(optimizer=model.optimizer, loss=model.loss, weighted_metrics=["accuracy"], **options)
         data = batch_dataset(pixels, rows, args.batch_size, args.epochs, y=y, weights=weights, shuffle_seed=0)
         model.fit(data, epochs=args.epochs, steps_per_epoch=batches_per_epoch(n, args.batch_size), shuffle=False,
                   verbose=0, callbacks=[timer])
@@ -143,6 +191,8 @@ def worker_throughput(args, mode: str) -> dict:
         "samples_per_s": n / float(np.mean(steady)),
         "samples_per_cpu_s": n / float(np.mean(steady_cpu)),
         "peak_rss_mb": peak_rss_mb(),
+        "gflop_per_sample": training_flops_per_sample(network) / 1e9,
+        "weights_sha256": hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest(),
     }
 
 
@@ -195,9 +245,9 @@ def worker_memory(args) -> dict:
     }
 
 
-def run_worker(name: str, argv: list[str]) -> dict:
+def run_worker(name: str, argv: list[str], env: dict | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, *argv]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -218,6 +268,7 @@ def main():
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-repeat", action="store_true")
+    ap.add_argument("--candidates", action="store_true", help="(e) only: candidate speed-ups against the loop")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args, _ = ap.parse_known_args()
     if args.n_throughput is None:
@@ -230,6 +281,9 @@ def main():
         return
 
     argv = sys.argv[1:]
+    if args.candidates:
+        candidates(args, argv)
+        return
     print(f"device={args.device} precision={args.precision} threads={args.threads} batch={args.batch_size} "
           f"input={args.frames}x{args.size}x{args.size}")
     if not args.skip_throughput:
@@ -279,6 +333,36 @@ def main():
         print(f"\n(d) the same fold trained twice ({args.n_repeat} recordings, 2 epochs, same seed) on {r['device']}: "
               f"{'bit-identical' if r['identical'] else 'NOT bit-identical'} weights "
               f"(largest difference {r['max_abs_difference']:.3g})")
+
+
+def candidates(args, argv: list[str]) -> None:
+    """(e): every candidate once per round, the order rotating from round to round."""
+    names = list(CANDIDATES)
+    results = {name: [] for name in names}
+    for round_number in range(args.rounds):
+        for name in names[round_number % len(names):] + names[: round_number % len(names)]:
+            _, env, threads = CANDIDATES[name]
+            worker_argv = [*argv, "--threads", str(threads)] if threads else argv
+            results[name].append(run_worker(name, worker_argv, env))
+    base = results["as it is"]
+    print(f"(e) candidate speed-ups, seed CNN {args.frames}x{args.size}x{args.size}, batch {args.batch_size}, "
+          f"{args.n_throughput} recordings, epochs 2..{args.epochs}, {args.rounds} rounds (medians; ratio: per round "
+          f"against the loop as it is)")
+    flop = base[0]["gflop_per_sample"]
+    print(f"training: {flop:.3f} GFLOP per sample (forward, weight and input gradients)")
+    print(f"{'candidate':<22}{'samples/s':>10}{'GFLOP/s':>9}{'% of peak':>10}{'ratio':>7}{'samples/CPU-s':>14}"
+          f"{'ratio':>7}  weights")
+    for name in names:
+        runs = results[name]
+        threads = CANDIDATES[name][2] or args.threads
+        peak, how = fma_peak_gflops(threads)
+        speed = float(np.median([r["samples_per_s"] for r in runs]))
+        cpu = float(np.median([r["samples_per_cpu_s"] for r in runs]))
+        ratio = float(np.median([r["samples_per_s"] / b["samples_per_s"] for r, b in zip(runs, base)]))
+        cpu_ratio = float(np.median([r["samples_per_cpu_s"] / b["samples_per_cpu_s"] for r, b in zip(runs, base)]))
+        same = all(r["weights_sha256"] == b["weights_sha256"] for r, b in zip(runs, base))
+        print(f"{name:<22}{speed:>10.1f}{speed * flop:>9.1f}{100 * speed * flop / peak:>9.0f}%{ratio:>7.2f}"
+              f"{cpu:>14.1f}{cpu_ratio:>7.2f}  {'bit-identical' if same else 'differ'}  (peak {peak:.0f}: {how})")
 
 
 if __name__ == "__main__":

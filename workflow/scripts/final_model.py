@@ -6,8 +6,9 @@ from facemotion.extraction.feature_table import model_input, read_feature_table
 
 with log_to(snakemake.log[0]) as log:
     # Imported here, so that TensorFlow's start-up messages land in the log.
-    from facemotion.learning.fitting import train_final, training_params
+    from facemotion.learning.fitting import train_final
     from facemotion.learning.model import save_model
+    from facemotion.learning.params import training_params
 
     extraction = snakemake.params.extraction
     fold_infos = [read_json(path) for path in snakemake.input.infos]

@@ -133,12 +133,14 @@ def model_input(source, features: str) -> np.ndarray | None:
     return source.pixels if features == "pixels" else source.geometry
 
 
-def _fixed_binary_to_numpy(column: pa.ChunkedArray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """A fixed-size binary column as one (N, *shape) array of its own."""
+def _fixed_binary_rows(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A fixed-size binary column's values as (rows, width) uint8, viewing its buffers where it
+    has one chunk."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     width = column.type.byte_width
-    parts = [np.frombuffer(chunk.buffers()[1], np.uint8, len(chunk) * width, chunk.offset * width)
-             for chunk in column.chunks if len(chunk)]
-    return np.concatenate([np.zeros(0, np.uint8), *parts]).view(dtype).reshape((len(column), *shape))
+    parts = [np.frombuffer(chunk.buffers()[1], np.uint8, len(chunk) * width, chunk.offset * width).reshape(-1, width)
+             for chunk in chunks if len(chunk)]
+    return parts[0] if len(parts) == 1 else np.concatenate([np.zeros((0, width), np.uint8), *parts])
 
 
 def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
@@ -148,12 +150,27 @@ def _table_metadata(schema: pa.Schema, path: str | os.PathLike) -> dict:
 
 
 def read_feature_table(path: str | os.PathLike) -> FeatureTable:
-    """Read the table back: exactly the arrays that were written."""
+    """Read the table back: exactly the arrays that were written.
+
+    The feature arrays are filled row group by row group: the job holds them once, plus one row
+    group (a table read whole, or from a memory map of the file, would count them twice or three
+    times at their largest; docs/performance.md)."""
     with reading(path):
-        table = pq.read_table(path, memory_map=True)  # decoded from the mapped file, not from a copy of it
-        meta = _table_metadata(table.schema, path)
-    arrays = {name: _fixed_binary_to_numpy(table.column(name), shape, dtype)
-              for name, (shape, dtype) in feature_shapes(meta["features"], meta["n_frames"], meta["face_size"]).items()}
+        file = pq.ParquetFile(path)
+        meta = _table_metadata(file.schema_arrow, path)
+        shapes = feature_shapes(meta["features"], meta["n_frames"], meta["face_size"])
+        table = file.read(columns=[*SCALAR_COLUMNS, "frame_index"])
+        # Each recording's array as the bytes the column holds (C order), filled row group by row group.
+        byte_rows = {name: np.empty((len(table), int(np.prod(shape)) * np.dtype(dtype).itemsize), np.uint8)
+                     for name, (shape, dtype) in shapes.items()}
+        start = 0
+        for group in range(file.num_row_groups):
+            batch = file.read_row_group(group, columns=list(byte_rows))
+            for name, rows in byte_rows.items():
+                rows[start : start + len(batch)] = _fixed_binary_rows(batch.column(name))
+            start += len(batch)
+    arrays = {name: byte_rows[name].view(dtype).reshape((len(table), *shape))
+              for name, (shape, dtype) in shapes.items()}
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in SCALAR_COLUMNS[:4]})
     for name in ("activation", "valence"):
         frame[name] = table.column(name).to_numpy().astype(np.float64)

@@ -5,9 +5,9 @@ It starts TensorFlow on the chosen device with the seeds, z-scores with statisti
 rows only, feeds the rows through one tf.data pipeline, trains ``repeats`` models per fold, chooses
 the epoch on the validation recordings, and writes what prediction needs into the model's metadata.
 
-Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale), plus the one
-copy the prefetching tf.data pipeline gathers batches of raw rows from; the z-score statistics
-are accumulated over chunks of training rows. The z-scoring (and, for pixels, moving the frames
+Memory: the feature array stays as given (uint8 pixels: 620 MB at the seed's scale) and is held
+once: the prefetching tf.data pipeline gathers its batches of raw rows from it, and the z-score
+statistics are accumulated over chunks of training rows. The z-scoring (and, for pixels, moving the frames
 to the channels) happens inside the model, on the device it trains on: a GPU receives uint8, a
 quarter of float32's bytes, and the CPU only gathers rows.
 """
@@ -20,7 +20,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -34,54 +34,13 @@ import keras
 import tensorflow as tf
 
 import facemotion
-from facemotion.common.targets import DEFAULT_HIGH, DEFAULT_LOW
 from facemotion.learning.device import select_device
 from facemotion.learning.folds import manifest_test_halves, split_fold
 from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model
-from facemotion.learning.tasks import make_task
+from facemotion.learning.params import PRECISIONS, TrainParams
+from facemotion.learning.tasks import fold_examples, make_task, skipped_fold
 
-# Keras dtype policies: float32, or mixed precision (float16 / bfloat16 compute, float32 weights).
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREFETCH_BATCHES = 2  # gathered ahead of the one training: enough to overlap, little memory
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    """Training options; ``None`` means "the default for this model / input"."""
-
-    classes: tuple[str, ...] | None = None  # emotion labels kept for the "label" target
-    low: float = DEFAULT_LOW  # rating <= low -> first bin
-    high: float = DEFAULT_HIGH  # rating >= high -> third bin
-    model: str | None = None  # one of networks.MODELS; None: the one for the input (MODEL_FOR_FEATURES)
-    protocol: str = "loso"  # "loso" or "seed"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-4
-    batch_size: int = 128
-    epochs: int | None = None  # None: the network's networks.DEFAULT_EPOCHS
-    normalisation: str | None = None  # one of networks.NORMALISATIONS; None: the seed's for the input
-    monitor: str = "uar"  # loso epoch selection: "uar" (ties -> lower loss) or "loss"
-    class_weight: str | None = "balanced"
-    seed: int = 0  # the model seed (weights, sample order) of the first repeat; repeat r uses seed + r
-    repeats: int = 1  # models trained per fold, each tested on the same recordings
-    split_seed: int = 0  # the seed protocol's dev/test halves, a validation share: the same for every model seed
-    validation: str = "next_session"  # loso: "next_session", a "share" of the training recordings, or "none"
-    validation_share: float = 0.1
-    threads: int | None = 2  # TF intra-op threads; None leaves TF's default
-    gpus: int = 0  # 0: GPUs hidden from TF; 1: train on the GPU, or stop naming why it cannot
-    precision: str = "float32"  # one of PRECISIONS; mixed ones pay off on GPUs only
-    verbose: int = 2  # keras fit verbosity: 2 = one line per epoch
-    dimensions: str = "binned"  # config dimensions: activation, valence binned into classes or as ratings
-    rating_calibration: str = "training"  # ratings: one of tasks.RATING_CALIBRATIONS
-
-    @classmethod
-    def from_mapping(cls, params: Mapping | None) -> TrainParams:
-        params = dict(params or {})
-        unknown = set(params) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown training parameters: {sorted(unknown)}")
-        if params.get("classes") is not None:
-            params["classes"] = tuple(params["classes"])
-        return cls(**params)
 
 
 # --------------------------------------------------------------------------- runtime set-up
@@ -165,8 +124,9 @@ def batch_dataset(
 
     With ``shuffle_seed`` each epoch has its own sample order, drawn from one generator, so the
     orders depend on the seed only; without, the rows come in the given order every epoch.
-    The pipeline is TensorFlow ops only: a Python generator in it (``from_generator``) made every
-    training step page-fault afresh (docs/performance.md, Training). It holds one copy of ``features``.
+    The batches are gathered from ``features`` itself by a NumPy call in the pipeline: a copy of
+    the array inside TensorFlow (a variable, a constant) doubled a job's memory (docs/performance.md,
+    Training).
     """
     x = as_frames(features, input_kind(features))
     rows = np.asarray(rows, dtype=np.int64)
@@ -182,11 +142,14 @@ def batch_dataset(
     columns = [np.asarray(a)[positions] for a in (y, weights) if a is not None]
     epoch_slices = tf.data.Dataset.from_tensor_slices((rows[positions], *columns))
     batches = epoch_slices.flat_map(lambda *epoch: tf.data.Dataset.from_tensor_slices(epoch).batch(batch_size))
-    # A variable in host memory, where tf.data runs (also on a GPU machine): it holds the array
-    # once; a constant or Dataset.from_tensors copies it more than once.
-    with tf.device("/CPU:0"):
-        array = tf.Variable(x, trainable=False, name="features")
-    dataset = batches.map(lambda index, *rest: (tf.gather(array, index), *rest))
+
+    def gathered(index, *rest):
+        # Rows copied out of the caller's array itself: TensorFlow holds no copy of it.
+        rows_of_batch = tf.numpy_function(lambda i: x[i], [index], tf.as_dtype(x.dtype), stateful=False)
+        rows_of_batch.set_shape((None, *x.shape[1:]))
+        return (rows_of_batch, *rest)
+
+    dataset = batches.map(gathered)
     n_batches = epochs * batches_per_epoch(len(rows), batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(PREFETCH_BATCHES)
 
@@ -346,17 +309,13 @@ def train_fold(
     p = TrainParams.from_mapping(params)
     if len(meta) != len(features):
         raise ValueError(f"meta has {len(meta)} rows, features {len(features)}")
+    skipped = skipped_fold(meta, target, test_session, p, train_sessions)
+    if skipped is not None:
+        return None, *skipped
     task = make_task(target, p)
+    rows, y, strata = fold_examples(task, meta, test_session, train_sessions)
     device = start_tensorflow(p)
-    rows, y, strata = task.examples(meta)
-    if train_sessions is not None:
-        kept = meta["session"].astype(str).isin([*train_sessions, str(test_session)]).to_numpy()[rows]
-        rows, y, strata = rows[kept], y[kept], strata[kept]
     sessions = meta["session"].astype(str).to_numpy()[rows]
-    if str(test_session) not in set(sessions):
-        no_outputs = np.zeros((0, max(task.n_outputs, 1)), np.float32)
-        return None, task.predictions(meta, rows[:0], y[:0], no_outputs), \
-            skipped_fold_info(meta, task, str(test_session), p)
     in_test_half = None
     if p.protocol == "seed":
         halves = manifest_test_halves(meta if manifest is None else manifest, p.split_seed)
@@ -408,19 +367,6 @@ def train_repeats(p: TrainParams, fit_and_predict):
         if repeat == 0:
             first = fitted
     return first, pd.concat(predictions, ignore_index=True), runs
-
-
-def skipped_fold_info(meta: pd.DataFrame, task, test_session: str, p: TrainParams) -> dict:
-    """The info of a fold left out because its test session has no usable recording."""
-    if test_session in set(meta["session"].astype(str)):
-        what = "label in classes" if task.target == "label" else f"{task.target} rating"
-        reason = f"no recording of session {test_session} has a {what}"
-    else:
-        reason = (f"no recording of session {test_session} has enough face frames "
-                  "(see results/extraction/report.tsv)")
-    return {"skipped": reason, "target": task.target, "classes": list(task.classes), "protocol": p.protocol,
-            "test_session": test_session, "n_test": 0, "best_epoch": None, "repeats": [],
-            "train_class_counts": [0] * len(task.classes), **task.described()}
 
 
 def final_epochs(fold_infos: Sequence[Mapping], params: Mapping) -> int:
@@ -483,13 +429,3 @@ def start_tensorflow(p: TrainParams) -> str:
     logging.getLogger("facemotion").info("training on %s, precision %s", device, p.precision)
     configure_tensorflow(p.threads, p.seed)
     return device
-
-
-def training_params(settings: Mapping, threads: int, gpus: int = 0) -> dict:
-    """Map the workflow's training settings (config `training`, `binning`, `classes`,
-    `cv.protocol`) and the job's threads and GPUs onto :class:`TrainParams` keys."""
-    settings = dict(settings)
-    binning = settings.pop("binning")
-    # verbose 0: the per-epoch lines go to the job's log through EpochLog instead of stdout.
-    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads, "gpus": gpus,
-            "verbose": 0}

@@ -28,11 +28,44 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from facemotion.common.scores import ccc, uar
 from facemotion.common.targets import RATING_TASK, bin_ratings, encode_target, learnt_as_rating, target_classes
-from facemotion.learning.model import apply_model, predict_ratings
 
 # rating_calibration: none, or "training" (the outputs' mean and sd on the training rows matched
 # to the training ratings').
 RATING_CALIBRATIONS = ("none", "training")
+
+
+def fold_examples(task, meta: pd.DataFrame, test_session: str, train_sessions=None):
+    """The rows of ``meta`` a fold may use (those with a value of the task's target; with
+    ``train_sessions``, under cross_corpus, those sessions' and the test session's only), their
+    values and their strata: :meth:`ClassTask.examples`."""
+    rows, y, strata = task.examples(meta)
+    if train_sessions is not None:
+        kept = meta["session"].astype(str).isin([*train_sessions, str(test_session)]).to_numpy()[rows]
+        rows, y, strata = rows[kept], y[kept], strata[kept]
+    return rows, y, strata
+
+
+def skipped_fold(meta: pd.DataFrame, target: str, test_session: str, p, train_sessions=None) \
+        -> tuple[pd.DataFrame, dict] | None:
+    """A fold that is not trained because no recording of its test session has a value of the
+    target (or face frames): its empty predictions and its info, which says why; None for a fold
+    that trains. Needs no TensorFlow, so a job whose fold is skipped never starts it."""
+    task = make_task(target, p)
+    rows, y, _ = fold_examples(task, meta, test_session, train_sessions)
+    test_session = str(test_session)
+    if test_session in set(meta["session"].astype(str).to_numpy()[rows]):
+        return None
+    if test_session in set(meta["session"].astype(str)):
+        what = "label in classes" if task.target == "label" else f"{task.target} rating"
+        reason = f"no recording of session {test_session} has a {what}"
+    else:
+        reason = (f"no recording of session {test_session} has enough face frames "
+                  "(see results/extraction/report.tsv)")
+    info = {"skipped": reason, "target": task.target, "classes": list(task.classes), "protocol": p.protocol,
+            "test_session": test_session, "n_test": 0, "best_epoch": None, "repeats": [],
+            "train_class_counts": [0] * len(task.classes), **task.described()}
+    no_outputs = np.zeros((0, max(task.n_outputs, 1)), np.float32)
+    return task.predictions(meta, rows[:0], y[:0], no_outputs), info
 
 
 def make_task(target: str, p) -> ClassTask | RatingTask:
@@ -73,12 +106,16 @@ class ClassTask:
 
     def score(self, model, features, rows, y, state, batch_size) -> tuple[dict, tuple]:
         """The validation values of an epoch and the key that chooses the best epoch (highest wins)."""
+        from facemotion.learning.model import apply_model
+
         proba = apply_model(model, features, rows, batch_size)
         loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0))))
         value = uar(y, proba.argmax(axis=1))
         return {"val_loss": loss, "val_uar": value}, ((-loss,) if self.p.monitor == "loss" else (value, -loss))
 
     def predict(self, model, features, rows, state, batch_size) -> np.ndarray:
+        from facemotion.learning.model import apply_model
+
         return apply_model(model, features, rows, batch_size)
 
     def trained(self, model, features, train_rows, state, batch_size) -> dict:
@@ -129,6 +166,8 @@ class RatingTask:
         return {"val_ccc": value, "val_rmse": rmse}, (np.nan_to_num(value, nan=-np.inf), -rmse)
 
     def predict(self, model, features, rows, state, batch_size) -> np.ndarray:
+        from facemotion.learning.model import predict_ratings
+
         return predict_ratings(model, features, rows, state["target_scaling"], batch_size,
                                state.get("output_scaling"))
 
@@ -139,6 +178,8 @@ class RatingTask:
         test recordings)."""
         if self.p.rating_calibration != "training":
             return state
+        from facemotion.learning.model import apply_model
+
         outputs = apply_model(model, features, train_rows, batch_size)[:, 0]
         return {**state, "output_scaling": fit_scaling(outputs)}
 
