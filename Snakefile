@@ -43,7 +43,7 @@ rule all:
             f"results/{e.dir}{kind}/{target}/fold_{session}.{ext}"
             for e in EXPERIMENTS.values()
             for target in e.targets
-            for session in SESSIONS
+            for session in e.sessions
             for kind, ext in (
                 ("models", "keras"),
                 ("models", "keras.json"),

@@ -344,15 +344,25 @@ def _experiment_problems(experiment: dict, top_level: dict) -> list[str]:
     if extra:
         problems.append(f"classes: {extra} are not among the top level's classes {top_level['classes']} "
                         "(the corpus is read once, with those)")
-    for key in ("folds", "speakers_may_span_sessions", "test_sessions", "train", "test"):
+    # Several corpora read as cv.protocol loso keep every corpus's sessions: an experiment may then
+    # run its own protocol over them (corpora.cross_corpus.experiment_folds).
+    own_folds = isinstance(top_level["corpus"], list) and top_level["cv"]["protocol"] == "loso"
+    keys = ("folds", "speakers_may_span_sessions", "test_sessions") if own_folds else \
+        ("folds", "speakers_may_span_sessions", "test_sessions", "train", "test")
+    for key in keys:
         if experiment["cv"][key] != top_level["cv"][key]:
             problems.append(f"cv.{key}: got {experiment['cv'][key]}; the folds are the corpus's, shared by all "
                             f"experiments (top level: {top_level['cv'][key]})")
     protocols = {experiment["cv"]["protocol"], top_level["cv"]["protocol"]}
-    if protocols & set(CORPUS_PROTOCOLS) and len(protocols) > 1:
+    if own_folds and experiment["cv"]["protocol"] == "seed":
+        problems.append("cv.protocol: got seed; over several corpora an experiment may run loso, cross_corpus or "
+                        "leave_one_corpus_out beside the top level's loso")
+    elif not own_folds and protocols & set(CORPUS_PROTOCOLS) and len(protocols) > 1:
         problems.append(f"cv.protocol: got {experiment['cv']['protocol']}; {' and '.join(sorted(protocols))} hold out "
                         "different recordings, and the corpora are read once into the folds of the top level's "
-                        f"protocol ({top_level['cv']['protocol']}), shared by all experiments")
+                        f"protocol ({top_level['cv']['protocol']}), shared by all experiments; to put a within-corpus "
+                        "and a cross-corpus result side by side, set cv.protocol loso at the top level (every corpus "
+                        "keeps its sessions) and the other protocols in experiments (docs/cross_corpus.md)")
     return problems
 
 
@@ -442,8 +452,19 @@ def _cross_corpus_problems(config: dict) -> list[str]:
         if both:
             problems.append(f"cv.train and cv.test both name {', '.join(both)}: a corpus is trained on or tested, "
                             "never both (within a corpus: cv.protocol loso)")
+    elif protocol == "loso":  # pooled, or restricted to the corpora named
+        for key in ("train", "test"):
+            unknown = [name for name in cv[key] if name not in names]
+            if unknown:
+                problems.append(f"cv.{key}: {', '.join(unknown)} not among the corpora listed in `corpus` "
+                                f"({', '.join(names)})")
+        untrained = [name for name in cv["test"] if cv["train"] and name not in cv["train"]]
+        if untrained:
+            problems.append(f"cv.test: {', '.join(untrained)} not among cv.train's corpora; cv.protocol loso tests "
+                            "each session of a corpus it trains on (to test a corpus it never trained on: "
+                            "cv.protocol cross_corpus)")
     else:
-        problems += [f"cv.{key}: names corpora, which only cv.protocol cross_corpus uses (got {protocol})"
+        problems += [f"cv.{key}: names corpora, which only cv.protocol cross_corpus and loso use (got {protocol})"
                      for key in ("train", "test") if cv[key]]
     if protocol == "leave_one_corpus_out" and len(corpora) < 2:
         problems.append(f"cv.protocol: leave_one_corpus_out needs at least 2 corpora, `corpus` lists {len(corpora)}")

@@ -37,7 +37,7 @@ from facemotion.corpora.reading import (
     protocol_of,
     protocol_sentence,
 )
-from facemotion.corpora.cross_corpus import fold_corpora, fold_train_sessions, several_corpora
+from facemotion.corpora.cross_corpus import CORPUS_PROTOCOLS, class_problems, experiment_folds, several_corpora
 from facemotion.learning.folds import manifest_test_halves, training_protocol, validation_method
 from facemotion.corpora.manifest import (
     ManifestError,
@@ -163,7 +163,7 @@ def training_settings(settings):
                 settings["cv"]["validation"],
                 bool(TRAIN_ONLY_SESSIONS),
                 SPEAKERS_KNOWN,
-                folds_are_corpora=settings["cv"]["protocol"] == "leave_one_corpus_out",
+                folds_are_corpora=settings["cv"]["protocol"] in CORPUS_PROTOCOLS,
             ),
             "validation_share": settings["cv"]["validation_share"],
             **without_scheduling(settings["training"]),
@@ -182,6 +182,12 @@ class Experiment:
     extraction_dir: str  # under results/: where its extraction and feature table are
     extraction: dict
     training: dict
+    folds: object  # corpora.cross_corpus.Folds: its folds, what each tests and trains on
+
+    @property
+    def sessions(self):
+        """Its folds' names: the held-out sessions (or, over several corpora, test corpora)."""
+        return self.folds.names
 
 
 EXPERIMENTS = {
@@ -193,9 +199,23 @@ EXPERIMENTS = {
         extraction_dir=extraction_dir(settings),
         extraction=extraction_settings(settings),
         training=training_settings(settings),
+        folds=(
+            experiment_folds(MANIFEST, SESSIONS, settings["cv"], config["cv"])
+            if several_corpora(config)
+            else experiment_folds(MANIFEST, SESSIONS, config["cv"], config["cv"])
+        ),
     )
     for name, settings in EXPERIMENT_CONFIGS.items()
 }
+# An experiment with folds of its own (over several corpora read as loso): its classes in the
+# corpora it tests and trains on, checked as the top level's are.
+for _experiment in EXPERIMENTS.values():
+    if several_corpora(config) and _experiment.settings["cv"] != config["cv"]:
+        _problems = class_problems(MANIFEST, _experiment.settings["classes"], _experiment.settings["cv"])
+        if _problems:
+            refuse(ManifestError(f"experiment {_experiment.name}: " + "; ".join(_problems)))
+    if not _experiment.sessions:
+        refuse(ConfigError(f"experiment {_experiment.name}: no fold tests any of the sessions {SESSIONS}"))
 for _experiment in EXPERIMENTS.values():
     if not _experiment.targets:
         _where = "" if _experiment.name == "default" else f" of experiment {_experiment.name}"
@@ -225,21 +245,27 @@ for _name, _protocol in PROTOCOLS.items():
 # recordings per session and class, so that summary.tsv scores every one, a dropped one as a miss.
 def tested_recordings(e):
     """The manifest's recordings an experiment tests: all, or under the seed protocol each
-    session's test half (learning.folds.manifest_test_halves), as its folds draw it."""
-    if e.training["protocol"] != "seed":
-        return MANIFEST
-    return MANIFEST[MANIFEST["recording"].isin(manifest_test_halves(MANIFEST, e.training["split_seed"]))]
+    session's test half (learning.folds.manifest_test_halves), as its folds draw it; their
+    sessions named by the experiment's folds (a test corpus's sessions by the corpus)."""
+    tested = MANIFEST
+    if e.training["protocol"] == "seed":
+        tested = MANIFEST[MANIFEST["recording"].isin(manifest_test_halves(MANIFEST, e.training["split_seed"]))]
+    fold_of = {session: fold for fold, sessions in e.folds.tested.items() for session in sessions}
+    if all(fold == session for session, fold in fold_of.items()):
+        return tested
+    return tested.assign(session=tested["session"].map(fold_of).fillna(""))
 
 
 OFFICIAL_TESTS = {
-    name: official_test_counts(tested_recordings(e), SESSIONS, e.settings["classes"])
+    name: official_test_counts(tested_recordings(e), e.sessions, e.settings["classes"])
     for name, e in EXPERIMENTS.items()
     if "label" in e.targets and dropped_as_miss(e.settings["cv"]["dropped_test_clips"], CORPUS_FORMAT)
 }
-# Several corpora: per fold, the corpora its model trains on and the one it tests (summary.tsv,
-# speakers.tsv and the front page name them); {} for a single corpus. The protocol is the top
-# level's: experiments may not change it over several corpora (facemotion.config).
-FOLD_CORPORA = fold_corpora(MANIFEST, SESSIONS, config["cv"]["protocol"])
+# Several corpora: per experiment and fold, the corpora its model trains on and the one it tests
+# (summary.tsv, speakers.tsv and the front page name them); {} for a single corpus. Experiments
+# share the top level's protocol, but where the top level reads the corpora as loso
+# (corpora.cross_corpus.experiment_folds).
+FOLD_CORPORA = {name: e.folds.corpora for name, e in EXPERIMENTS.items() if e.folds.corpora}
 # The experiments whose label results a benchmark's papers print per official fold.
 BENCHMARK_TABLES = [name for name, e in EXPERIMENTS.items() if "label" in e.targets and name in PROTOCOLS]
 PLOT_SETTINGS = canonical(config["plots"])
@@ -283,22 +309,26 @@ def test_halves_input(wildcards):
     return {"manifest": "results/manifest.tsv"} if experiment(wildcards).training["protocol"] == "seed" else {}
 
 
-# cross_corpus: the sessions every fold trains on, the training corpora's; None otherwise.
-FOLD_TRAIN_SESSIONS = fold_train_sessions(MANIFEST, config["cv"]["protocol"])
+# Whether some fold trains on chosen sessions only (cross_corpus, or an experiment's folds over
+# several corpora): the feature table then has a digest per session (features_digest).
+# The manifest's sessions some experiment tests (the others' recordings train only).
+TESTED_SESSIONS = sorted({s for e in EXPERIMENTS.values() for sessions in e.folds.tested.values() for s in sessions})
+SESSION_DIGESTS = any(sessions is not None for e in EXPERIMENTS.values() for sessions in e.folds.training.values())
 
 
 def features_digest(wildcards):
-    """The feature table's digest; under cross_corpus that of the rows a fold reads (its training
-    corpora and its test corpus), so that adding a test corpus retrains no other fold."""
+    """The feature table's digest; where a fold trains on chosen sessions (cross_corpus) that of
+    the rows it reads (its training corpora and its test corpus), so that adding a test corpus
+    retrains no other fold."""
     checkpoints.gather_features.get(extraction_dir=experiment(wildcards).extraction_dir)
     path = Path(f"{features_file(wildcards)}.sha256")
     if not path.is_file():
         return ""
     whole, *lines = path.read_text().strip().split("\n")
-    if FOLD_TRAIN_SESSIONS is None or not hasattr(wildcards, "session"):
+    if not hasattr(wildcards, "session") or experiment(wildcards).folds.read(wildcards.session) is None:
         return whole
     by_session = dict(line.split("\t") for line in lines)
-    read = "".join(f"{s}\t{by_session.get(s, '')}\n" for s in sorted({*FOLD_TRAIN_SESSIONS, wildcards.session}))
+    read = "".join(f"{s}\t{by_session.get(s, '')}\n" for s in experiment(wildcards).folds.read(wildcards.session))
     return hashlib.sha256(read.encode()).hexdigest()
 
 
@@ -311,7 +341,7 @@ def experiment_predictions(suffix):
             "results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
             experiment_dir=wildcards.experiment_dir,
             target=experiment(wildcards).targets,
-            session=SESSIONS,
+            session=experiment(wildcards).sessions,
             suffix=suffix,
         )
 
@@ -332,10 +362,31 @@ def target_training(wildcards):
 
 def fold_training(wildcards):
     """A fold's training settings: the target's, and under cross_corpus the sessions it trains on
-    (not another test corpus; the same list when a test corpus is added, so nothing reruns)."""
-    if FOLD_TRAIN_SESSIONS is None:
-        return target_training(wildcards)
-    return canonical({**target_training(wildcards), "train_sessions": FOLD_TRAIN_SESSIONS})
+    (not another test corpus; the same list when a test corpus is added, so nothing reruns); where
+    the fold is a corpus of several sessions (an experiment's cross_corpus over corpora read as
+    loso), the sessions it tests, which the training job reads as one."""
+    folds = experiment(wildcards).folds
+    extra = {}
+    if folds.training[wildcards.session] is not None:
+        extra["train_sessions"] = folds.training[wildcards.session]
+    if folds.remapped(wildcards.session):
+        extra["test_sessions"] = folds.remapped(wildcards.session)
+    return canonical({**target_training(wildcards), **extra}) if extra else target_training(wildcards)
+
+
+def experiment_fold_files(suffix):
+    """Input function: one target's fold files of one experiment (`suffix`: tsv or info.json)."""
+
+    def files(wildcards):
+        return expand(
+            "results/{experiment_dir}predictions/{target}/fold_{session}.{suffix}",
+            experiment_dir=wildcards.experiment_dir,
+            target=wildcards.target,
+            session=experiment(wildcards).sessions,
+            suffix=suffix,
+        )
+
+    return files
 
 
 def rating_targets(e):

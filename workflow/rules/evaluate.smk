@@ -46,7 +46,7 @@ rule confusion:
     message:
         "Drawing the confusion matrix of {wildcards.target}: {output.confusion}"
     input:
-        expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.tsv", session=SESSIONS),
+        experiment_fold_files("tsv"),
     output:
         confusion="results/{experiment_dir}confusion/{target}.tsv",
         plots=report(
@@ -75,13 +75,13 @@ rule summarise:
             f"results/{e.dir}predictions/{t}/fold_{s}.tsv"
             for e in EXPERIMENTS.values()
             for t in e.targets
-            for s in SESSIONS
+            for s in e.sessions
         ],
         infos=[
             f"results/{e.dir}predictions/{t}/fold_{s}.info.json"
             for e in EXPERIMENTS.values()
             for t in e.targets
-            for s in SESSIONS
+            for s in e.sessions
         ],
     output:
         summary=report("results/summary.tsv", caption="../report/summary.rst", category="Summary"),
@@ -103,7 +103,7 @@ rule summarise:
         protocols=PROTOCOLS,
         # cv.dropped_test_clips miss: each experiment's test recordings per session and class
         official_tests=OFFICIAL_TESTS,
-        # several corpora: per fold, the corpora it trains on and the corpus it tests
+        # several corpora: per experiment and fold, the corpora it trains on and the corpus it tests
         fold_corpora=FOLD_CORPORA,
     script:
         "../scripts/summarise.py"

@@ -67,8 +67,8 @@ checkpoint gather_features:
         recordings=list(MANIFEST["recording"]),
         # Those no fold tests (training only, or sessions cv.test_sessions leaves out): a dropped
         # recording of the others shrinks a test set, which the job says on the console.
-        untested=list(MANIFEST.loc[~MANIFEST["session"].isin(SESSIONS), "recording"]),
-        # cross_corpus: a digest per session too, for features_digest
-        session_digests=FOLD_TRAIN_SESSIONS is not None,
+        untested=list(MANIFEST.loc[~MANIFEST["session"].isin(TESTED_SESSIONS), "recording"]),
+        # a fold training on chosen sessions (cross_corpus): a digest per session too, for features_digest
+        session_digests=SESSION_DIGESTS,
     script:
         "../scripts/gather_features.py"

@@ -41,7 +41,7 @@ rule plot_training:
             "results/{experiment_dir}predictions/{target}/fold_{session}.info.json",
             experiment_dir=REFERENCE.dir,
             target=REFERENCE.targets,
-            session=SESSIONS,
+            session=REFERENCE.sessions,
         ),
     output:
         report(
@@ -66,7 +66,7 @@ rule rating_scatter:
     message:
         "Drawing the predicted against the rated {wildcards.target}: {output}"
     input:
-        expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.tsv", session=SESSIONS),
+        experiment_fold_files("tsv"),
     output:
         report(
             "results/{experiment_dir}plots/scatter_{target}.png", caption="../report/scatter.rst", category="Ratings"
@@ -100,6 +100,6 @@ rule front_page:
     params:
         # What the page states, for the experiment whose tables it shows (the first), with
         # cv.validation as resolved for this corpus (auto -> share or next_session).
-        config=canonical(page_settings(REFERENCE.settings, REFERENCE.training["validation"], FOLD_CORPORA)),
+        config=canonical(page_settings(REFERENCE.settings, REFERENCE.training["validation"], REFERENCE.folds.corpora)),
     script:
         "../scripts/front_page.py"

@@ -33,7 +33,7 @@ rule final_model:
         "Training the final {wildcards.target} model on every session; log: {log}"
     input:
         unpack(features_input),
-        infos=expand("results/{{experiment_dir}}predictions/{{target}}/fold_{session}.info.json", session=SESSIONS),
+        infos=experiment_fold_files("info.json"),
     output:
         model="results/{experiment_dir}final/{target}/model.keras",
         model_metadata="results/{experiment_dir}final/{target}/model.keras.json",

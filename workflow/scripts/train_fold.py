@@ -13,6 +13,12 @@ with log_to(snakemake.log[0]) as log:
     # cross_corpus: the sessions of the training corpora, the only ones this fold trains on
     settings = dict(snakemake.params.settings)
     train_sessions = settings.pop("train_sessions", None)
+    # A fold that is a corpus of several sessions (an experiment's cross_corpus over corpora read
+    # as loso): its sessions read as one, named by the fold.
+    test_sessions = settings.pop("test_sessions", None)
+    if test_sessions:
+        table.meta["session"] = table.meta["session"].astype(str).where(
+            ~table.meta["session"].astype(str).isin(test_sessions), snakemake.wildcards.session)
     params = training_params(settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     target, session = snakemake.wildcards.target, snakemake.wildcards.session
     # Decided before TensorFlow starts: a fold without test data costs no TensorFlow start-up.

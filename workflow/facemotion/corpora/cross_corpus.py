@@ -17,6 +17,8 @@ know there were several corpora:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from facemotion.corpora.manifest import MAX_ID_LENGTH, TRAIN_ONLY, ManifestError
@@ -84,7 +86,7 @@ def class_problems(manifest: pd.DataFrame, classes: list[str], cv: dict) -> list
     every training corpus of cross_corpus lacks (no model could learn it), each naming corpus and
     class. Pooled and leave_one_corpus_out test every corpus, so every corpus needs every class."""
     present = manifest.groupby(CORPUS_COLUMN)["label"].agg(set)
-    tested = cv["test"] if cv["protocol"] == "cross_corpus" else list(present.index)
+    tested = cv["test"] if cv["protocol"] == "cross_corpus" or restricts_corpora(cv) else list(present.index)
     problems = []
     for name in tested:
         absent = [c for c in classes if c not in present.get(name, set())]
@@ -125,3 +127,75 @@ def fold_train_sessions(manifest: pd.DataFrame, protocol: str) -> list[str] | No
     if protocol != "cross_corpus":
         return None
     return sorted(set(manifest.loc[manifest["split"] == TRAIN_ONLY, "session"]))
+
+
+def corpus_of(session: str) -> str:
+    """The corpus of a session id of several corpora's manifest (its name before the first dot)."""
+    return str(session).split(SEPARATOR)[0]
+
+
+@dataclass(frozen=True)
+class Folds:
+    """One experiment's folds over the run's manifest (docs/cross_corpus.md#within-and-across-corpora-side-by-side).
+
+    ``tested``: fold -> the manifest's sessions it tests (a fold is one session, or a whole corpus
+    of a manifest whose corpora keep their sessions); ``training``: fold -> the sessions it may
+    train on (None: every session but the fold's); ``corpora``: fold -> train_corpora and
+    test_corpus, as summary.tsv names them ({} for a single corpus)."""
+
+    tested: dict[str, list[str]]
+    training: dict[str, list[str] | None]
+    corpora: dict[str, dict[str, str]]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.tested)
+
+    def remapped(self, fold: str) -> list[str] | None:
+        """The sessions ``fold`` tests where they are not the fold itself (a corpus of several
+        sessions), for the training job to read them as one; else None."""
+        return None if self.tested[fold] == [fold] else list(self.tested[fold])
+
+    def read(self, fold: str) -> list[str] | None:
+        """The sessions a fold's training job reads (trains on or tests); None: every one."""
+        if self.training[fold] is None:
+            return None
+        return sorted({*self.training[fold], *self.tested[fold]})
+
+
+def restricts_corpora(cv: dict) -> bool:
+    """Whether a loso (pooled) cv names the corpora it trains on or tests: folds of its own."""
+    return cv["protocol"] == "loso" and bool(cv["train"] or cv["test"])
+
+
+def experiment_folds(manifest: pd.DataFrame, sessions: list[str], cv: dict, top_level_cv: dict) -> Folds:
+    """The folds of an experiment with cv settings ``cv`` over the manifest the top level's
+    ``top_level_cv`` built, whose tested sessions are ``sessions``.
+
+    The top level's own protocol: each session is a fold (as always). Over several corpora read as
+    cv.protocol loso (every corpus keeps its sessions), an experiment may run another protocol:
+    loso naming cv.train and cv.test (within RAVDESS: each of its sessions a fold, trained on
+    its other sessions), cross_corpus (each corpus of cv.test a fold, all of its sessions,
+    trained on cv.train's), leave_one_corpus_out (each corpus a fold, trained on the others'
+    sessions)."""
+    own = cv["protocol"] in CORPUS_PROTOCOLS or restricts_corpora(cv)
+    same = all(cv[key] == top_level_cv[key] for key in ("protocol", "train", "test"))
+    if not own or (same and not restricts_corpora(cv)):
+        train = fold_train_sessions(manifest, cv["protocol"])
+        return Folds({s: [s] for s in sessions}, dict.fromkeys(sessions, train),
+                     fold_corpora(manifest, sessions, cv["protocol"]))
+    order = list(dict.fromkeys(manifest[CORPUS_COLUMN]))
+    every = sorted(set(manifest["session"]))
+    if cv["protocol"] == "loso":
+        trains = [c for c in order if c in (cv["train"] or order)]
+        tested = {s: [s] for s in sessions if corpus_of(s) in (cv["test"] or order)}
+        train_sessions = [s for s in every if corpus_of(s) in trains]
+        return Folds(tested, dict.fromkeys(tested, train_sessions),
+                     {s: {"train_corpora": ", ".join(trains), "test_corpus": corpus_of(s)} for s in tested})
+    names = cv["test"] if cv["protocol"] == "cross_corpus" else order
+    tested = {name: [s for s in sessions if corpus_of(s) == name] for name in names}
+    tested = {name: members for name, members in tested.items() if members}
+    trains = {name: [c for c in order if (c in cv["train"] if cv["protocol"] == "cross_corpus" else c != name)]
+              for name in tested}
+    return Folds(tested, {name: [s for s in every if corpus_of(s) in trains[name]] for name in tested},
+                 {name: {"train_corpora": ", ".join(trains[name]), "test_corpus": name} for name in tested})

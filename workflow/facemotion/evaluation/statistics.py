@@ -233,20 +233,32 @@ def _repeat_variance(values: np.ndarray) -> float:
     return float(np.var(per_repeat, ddof=1)) if len(per_repeat) > 1 else np.nan
 
 
+def fewest_df_se(parts: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Standard error and degrees of freedom of an estimate whose variance is a sum of estimated
+    parts, for a t-interval: ``parts`` holds (variance of the estimate's part, the degrees of
+    freedom it rests on; ``np.inf`` for a part taken as known, as a bootstrap variance of
+    thousands of resamples is). The degrees of freedom are the fewest of the parts' (Hsu's
+    conservative answer to the Behrens-Fisher problem): (estimate - truth) / se is then no more
+    spread than t(fewest) whatever the ratio of the parts, and exactly t(fewest) where that
+    part dominates. Welch-Satterthwaite degrees of freedom, estimated from the parts themselves,
+    fall short where one part rests on 1 or 2 degrees of freedom (a small variance by chance also
+    raises them): the runs' part of the clip interval and of a cross-corpus test's interval
+    (docs/cross_corpus.md#one-rule-for-the-degrees-of-freedom) is the project's one rule."""
+    return float(np.sqrt(sum(variance for variance, _ in parts))), min(df for _, df in parts)
+
+
 def runs_se(bootstrap_variance: float, repeat_variances: Sequence[tuple[float, int]]) -> tuple[float, int]:
     """Standard error and degrees of freedom of a mean over training runs, for a t-interval.
 
     The variance is ``bootstrap_variance`` (of the test clips, given the trained models: thousands
     of resamples behind it, so taken as known) plus, per system, s_r^2 / R: ``repeat_variances``
     holds (s_r^2, R), the variance between that system's R runs. The degrees of freedom are the
-    fewest runs' R - 1: with a known part added, (estimate - truth) / se has lighter tails than
-    t(R - 1) whatever the ratio of the parts, and exactly t(R - 1) where the runs' spread
-    dominates (for two systems, Hsu's conservative solution of the Behrens-Fisher problem).
-    Welch-Satterthwaite degrees of freedom, estimated from s_r^2 itself, fall short with 2 or 3
-    runs (docs/statistics.md).
+    fewest runs' R - 1 (:func:`fewest_df_se`; for two systems, Hsu's conservative solution of the
+    Behrens-Fisher problem).
     """
-    variance = bootstrap_variance + sum(spread / repeats for spread, repeats in repeat_variances)
-    return float(np.sqrt(variance)), min(repeats for _, repeats in repeat_variances) - 1
+    se, df = fewest_df_se([(bootstrap_variance, np.inf),
+                           *((spread / repeats, repeats - 1) for spread, repeats in repeat_variances)])
+    return se, int(df)
 
 
 def clip_intervals(true: np.ndarray, predicted: np.ndarray, folds: np.ndarray, classes: Sequence[str],

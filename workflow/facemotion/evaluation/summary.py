@@ -29,7 +29,15 @@ from facemotion.common.values import natural_key
 from facemotion.corpora.manifest import speaker_independent as speakers_in_one_fold
 from facemotion.corpora.manifest import speakers_known
 from facemotion.evaluation.class_metrics import OFFICIAL_COLUMNS, aggregate, official_fold_scores
-from facemotion.evaluation.cross_corpus import SPEAKER_NOTE, by_speaker, fold_groups, speaker_intervals
+from facemotion.evaluation.cross_corpus import (
+    SPEAKER_NOTE,
+    SPEAKER_ONE_RUN_NOTE,
+    by_speaker,
+    compare_across_folds,
+    fold_groups,
+    speaker_intervals,
+    tested_in_other_folds,
+)
 from facemotion.evaluation.predictions import (
     classes_from_predictions,
     fold_files,
@@ -177,7 +185,8 @@ def corpus_summary_rows(experiment: str, target: str, results: TargetResults,
             part = TargetResults(speaker_folds, part.classes,
                                  None if counts is None else dict.fromkeys(speaker_folds, counts))
             row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
-            row.update(speaker_intervals(speaker_folds, part.classes), ci_note=SPEAKER_NOTE)
+            row.update(speaker_intervals(speaker_folds, part.classes),
+                       ci_note=SPEAKER_NOTE if row["repeats"] > 1 else SPEAKER_ONE_RUN_NOTE)
         else:
             row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
         rows.append({**corpora, **row, **scored})
@@ -239,6 +248,9 @@ def compare_target(reference: str, experiment: str, target: str, reference_resul
             row.update(compare_ccc(reference_results, results))
         return row
     ours, theirs = pooled(reference_results.folds), pooled(results.folds)
+    if tested_in_other_folds(ours, theirs):  # a within-corpus and a cross-corpus experiment, say
+        return {"experiment": experiment, "reference": reference, "target": target,
+                **compare_across_folds(ours, theirs, list(dict.fromkeys(reference_results.classes + results.classes)))}
     common = (one_repeat(ours)[["fold", "recording", "y_true"]]
               .merge(one_repeat(theirs)[["fold", "recording", "y_true"]], on=["fold", "recording", "y_true"]))
     classes = list(dict.fromkeys(reference_results.classes + results.classes))
@@ -269,7 +281,7 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
                   comparison_path, resamples: int, seed: int, speaker_independent: bool = True,
                   protocols: Mapping[str, str] | None = None,
                   official: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
-                  fold_corpora: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+                  fold_corpora: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None) -> pd.DataFrame:
     """Write the three tables. ``experiments``: name -> {target: results}, the reference first.
     Returns the summary table (:func:`forest_table` turns it into the forest plot's).
     ``protocols``: a benchmark run's experiment -> "official N-class protocol" or "not the official
@@ -278,8 +290,9 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
     it (every other corpus) the table has neither column. ``official``: experiment -> {fold: {class:
     test recordings}} (cv.dropped_test_clips miss): its ``label`` row adds n_official, n_dropped,
     uar_official and war_official after ``n_test`` (:func:`official_scores`). ``fold_corpora``:
-    several corpora, fold -> its train_corpora and test_corpus: a summary row per test corpus, both
-    named after ``target`` in summary.tsv and speakers.tsv (:mod:`facemotion.evaluation.cross_corpus`)."""
+    several corpora, experiment -> fold -> its train_corpora and test_corpus: a summary row per test
+    corpus, both named after ``target`` in summary.tsv and speakers.tsv
+    (:mod:`facemotion.evaluation.cross_corpus`)."""
     summary, speakers, comparisons = [], [], []
     protocols = protocols or {}
     for name, targets in experiments.items():
@@ -289,8 +302,8 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
         for target, results in targets.items():
             counts = (official or {}).get(name) if target == "label" else None
             if fold_corpora:  # a row per test corpus, each scoring its own folds' official lists
-                summary.extend(corpus_summary_rows(name, target, results, fold_corpora, resamples, seed,
-                                                   speaker_independent, counts))
+                summary.extend(corpus_summary_rows(name, target, results, fold_corpora.get(name, {}), resamples,
+                                                   seed, speaker_independent, counts))
             else:
                 summary.append(summarise_target(name, target, results, resamples, seed, speaker_independent))
                 if counts:
@@ -317,7 +330,8 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
         for position, column in enumerate(("train_corpora", "test_corpus"), start=2):
             summary.insert(position, column, [row.get(column, "") for row in summary_rows])
             if len(speakers):
-                speakers.insert(position, column, [fold_corpora[fold][column] for fold in speakers["fold"]])
+                speakers.insert(position, column, [fold_corpora[experiment][fold][column] for experiment, fold
+                                                   in zip(speakers["experiment"], speakers["fold"])])
     summary.round(4).to_csv(summary_path, sep="\t", index=False)
     speakers.round(4).to_csv(speakers_path, sep="\t", index=False)
     ccc_columns = CCC_COMPARISON_COLUMNS if any("delta_ccc" in row for row in comparisons) else []
