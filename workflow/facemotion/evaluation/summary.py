@@ -356,7 +356,8 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
                      row.ccc_fold_mean, _interval(row.ccc_fold_mean_ci_low, row.ccc_fold_mean_ci_high), row.ci_folds,
                      row.uar_binned, note)
             continue
-        over = "folds" if interval_kind(row.ci_note) == "folds" else "folds' test clips"
+        over = {"folds": "folds", "clips": "folds' test clips", "clips and runs": "folds' test clips",
+                "speakers": "test speakers", "speakers and runs": "test speakers"}[interval_kind(row.ci_note)]
         log.info("%s %s: UAR %.3f (%s over %d %s, %d repeat(s)), p against chance %.4f, over speakers %.4f%s",
                  row.experiment, row.target, row.uar, _interval(row.uar_ci_low, row.uar_ci_high), row.ci_folds,
                  over, row.repeats, row.p_chance, row.p_chance_speakers, note)
@@ -380,11 +381,16 @@ def _interval(low: float, high: float, between: str = "-") -> str:
 
 def interval_kind(note: str) -> str:
     """What a row's UAR interval is over, from its ``ci_note``: ``folds``, ``clips`` (these trained
-    models only) or ``clips and runs`` (the expected result of a training run)."""
+    models only), ``clips and runs`` (the expected result of a training run), ``speakers`` (a test
+    corpus tested as one fold, one run: this trained model) or ``speakers and runs``."""
     if note.startswith(CLIP_NOTE):
         return "clips"
     if note.startswith(CLIP_RUNS_NOTE.split("{")[0]):
         return "clips and runs"
+    if note.startswith(SPEAKER_ONE_RUN_NOTE):
+        return "speakers"
+    if note.startswith(SPEAKER_NOTE):
+        return "speakers and runs"
     return "folds"
 
 

@@ -396,7 +396,9 @@ def plot_confusion(
 
 FOREST_AXES = {"folds": "UAR (95 % CI over folds)",
                "clips": "UAR (95 % CI over test clips:\nthese trained models only)",
-               "clips and runs": "UAR (95 % CI over test clips\nand training runs)"}
+               "clips and runs": "UAR (95 % CI over test clips\nand training runs)",
+               "speakers": "UAR (95 % CI over the test corpus's\nspeakers: this trained model only)",
+               "speakers and runs": "UAR (95 % CI over the test corpus's\nspeakers and training runs)"}
 
 
 def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path:
