@@ -15,7 +15,7 @@ import pytest
 import yaml
 from cross_corpus_simulation import CROSS_SHAPES, expected_uar, simulate_cross_test
 from facemotion.config import ConfigError
-from facemotion.corpora.cross_corpus import fold_corpora, fold_train_sessions
+from facemotion.corpora.cross_corpus import fold_corpora, fold_train_sessions, sessions_as_fold
 from facemotion.corpora.manifest import ManifestError
 from facemotion.corpora.reading import build_manifest
 from facemotion.evaluation.cross_corpus import speaker_repeat_interval
@@ -435,6 +435,12 @@ def test_a_within_and_a_cross_corpus_experiment_are_compared_on_the_recordings_b
         pytest.approx(max(differences.mean() - half, -1), abs=1e-4),
         pytest.approx(min(differences.mean() + half, 1), abs=1e-4))
     assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(differences.mean()) / se, 2), abs=1e-4)
+
+
+def test_a_fold_of_several_sessions_is_read_as_one_named_by_the_fold():
+    meta = pd.DataFrame({"recording": ["a", "b", "c"], "session": ["rav.1", "rav.2", "crema.1"]})
+    assert sessions_as_fold(meta, ["rav.1", "rav.2"], "rav")["session"].tolist() == ["rav", "rav", "crema.1"]
+    assert meta["session"].tolist() == ["rav.1", "rav.2", "crema.1"]  # the table read stays as it was
 
 
 def _within_and_cross_ravdess(tmp_path, trees):

@@ -157,7 +157,7 @@ def main():
         return
     started = time.perf_counter()
     print(f"coverage of nominal 95 % (median width in UAR points), {args.trials} corpora per row; "
-          f"Monte Carlo error of a coverage near 0.95: +-{1.96 * np.sqrt(0.95 * 0.05 / args.trials):.3f}")
+          f"Monte Carlo error of a coverage near 0.95: +-{_margin(args.trials, 0.95):.3f}")
     names = ["t over folds", "bootstrap within folds", "t over speakers"]
     print(f"{'shape':40s} {'sd_spk':>6s} {'fold/seed':>9s} {'R':>2s}  " + "  ".join(f"{n:>22s}" for n in names))
     lowest = 1.0

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 from facemotion.common.logs import log_to, skip_last_collection
+from facemotion.corpora.cross_corpus import sessions_as_fold
 from facemotion.extraction.feature_table import model_input, read_feature_table
 from facemotion.learning.params import TrainParams, training_params
 from facemotion.learning.tasks import skipped_fold
@@ -17,8 +18,7 @@ with log_to(snakemake.log[0]) as log:
     # as loso): its sessions read as one, named by the fold.
     test_sessions = settings.pop("test_sessions", None)
     if test_sessions:
-        table.meta["session"] = table.meta["session"].astype(str).where(
-            ~table.meta["session"].astype(str).isin(test_sessions), snakemake.wildcards.session)
+        table.meta = sessions_as_fold(table.meta, test_sessions, snakemake.wildcards.session)
     params = training_params(settings, threads=snakemake.threads, gpus=snakemake.resources.gpu)
     target, session = snakemake.wildcards.target, snakemake.wildcards.session
     # Decided before TensorFlow starts: a fold without test data costs no TensorFlow start-up.

@@ -163,6 +163,13 @@ class Folds:
         return sorted({*self.training[fold], *self.tested[fold]})
 
 
+def sessions_as_fold(meta: pd.DataFrame, sessions: list[str], fold: str) -> pd.DataFrame:
+    """``meta`` with the ``sessions`` a fold tests (:meth:`Folds.remapped`) named by the fold, so
+    that the training job holds them out, and its predictions name them, as one session."""
+    session = meta["session"].astype(str)
+    return meta.assign(session=session.where(~session.isin(sessions), fold))
+
+
 def restricts_corpora(cv: dict) -> bool:
     """Whether a loso (pooled) cv names the corpora it trains on or tests: folds of its own."""
     return cv["protocol"] == "loso" and bool(cv["train"] or cv["test"])
