@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["experiment", "target", "n_test", "repeats",
                    *(f"{m}{suffix}" for m in METRIC_NAMES for suffix in ("", "_ci_low", "_ci_high", "_repeat_sd")),
-                   "ci_folds", "ci_note", "majority_accuracy", "majority_uar", "chance_uar", "p_chance",
+                   "ci_folds", "ci_over", "ci_note", "majority_accuracy", "majority_uar", "chance_uar", "p_chance",
                    "p_chance_speakers"]  # then recall_<class>, recall_<class>_ci_low, _ci_high per class
 COMPARISON_COLUMNS = ["experiment", "reference", "target", "n_test", "delta_uar", "delta_ci_low",
                       "delta_ci_high", "ci_folds", "p_value", "p_holm", "note"]
@@ -158,7 +158,8 @@ def summarise_target(experiment: str, target: str, results: TargetResults, resam
                                         resamples, seed))
     if clips or not speaker_independent:
         intervals["p_chance_speakers"] = np.nan  # a test about new speakers: there are none to generalise to
-    return {"experiment": experiment, "target": target, "n_test": len(tested), **intervals,
+    over = ("clips and runs" if units.repeats > 1 else "clips") if clips else "folds"
+    return {"experiment": experiment, "target": target, "n_test": len(tested), **intervals, "ci_over": over,
             "ci_note": ci_note(intervals["ci_folds"], speaker_independent, clips, units.repeats),
             "majority_accuracy": mean["majority_accuracy"], "majority_uar": mean["majority_uar"],
             "chance_uar": 1.0 / len(classes), "p_chance": p_chance}
@@ -185,8 +186,10 @@ def corpus_summary_rows(experiment: str, target: str, results: TargetResults,
             part = TargetResults(speaker_folds, part.classes,
                                  None if counts is None else dict.fromkeys(speaker_folds, counts))
             row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
+            runs = row["repeats"] > 1
             row.update(speaker_intervals(speaker_folds, part.classes),
-                       ci_note=SPEAKER_NOTE if row["repeats"] > 1 else SPEAKER_ONE_RUN_NOTE)
+                       ci_over="speakers and runs" if runs else "speakers",
+                       ci_note=SPEAKER_NOTE if runs else SPEAKER_ONE_RUN_NOTE)
         else:
             row = summarise_target(experiment, target, part, resamples, seed, speaker_independent)
         rows.append({**corpora, **row, **scored})
@@ -357,7 +360,7 @@ def write_summary(experiments: Mapping[str, Mapping[str, TargetResults]], summar
                      row.uar_binned, note)
             continue
         over = {"folds": "folds", "clips": "folds' test clips", "clips and runs": "folds' test clips",
-                "speakers": "test speakers", "speakers and runs": "test speakers"}[interval_kind(row.ci_note)]
+                "speakers": "test speakers", "speakers and runs": "test speakers"}[row.ci_over]
         log.info("%s %s: UAR %.3f (%s over %d %s, %d repeat(s)), p against chance %.4f, over speakers %.4f%s",
                  row.experiment, row.target, row.uar, _interval(row.uar_ci_low, row.uar_ci_high), row.ci_folds,
                  over, row.repeats, row.p_chance, row.p_chance_speakers, note)
@@ -379,32 +382,15 @@ def _interval(low: float, high: float, between: str = "-") -> str:
     return f"{100 * LEVEL:.0f}% CI {low:.3f}{between}{high:.3f}"
 
 
-def interval_kind(note: str) -> str:
-    """What a row's UAR interval is over, from its ``ci_note``: ``folds``, ``clips`` (these trained
-    models only), ``clips and runs`` (the expected result of a training run), ``speakers`` (a test
-    corpus tested as one fold, one run: this trained model) or ``speakers and runs``."""
-    if note.startswith(CLIP_NOTE):
-        return "clips"
-    if note.startswith(CLIP_RUNS_NOTE.split("{")[0]):
-        return "clips and runs"
-    if note.startswith(SPEAKER_ONE_RUN_NOTE):
-        return "speakers"
-    if note.startswith(SPEAKER_NOTE):
-        return "speakers and runs"
-    return "folds"
-
-
 def forest_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as the forest plot shows it: a rating target shows its binned UAR, the one number
-    a binned and a regression experiment share; ``interval`` says what each interval is over
-    (:func:`interval_kind`)."""
+    a binned and a regression experiment share."""
     forest = summary.copy()
     if "test_corpus" in forest:  # several corpora: a point per experiment and test corpus
         forest["experiment"] = forest["experiment"] + ": " + forest["train_corpora"] + " -> " + forest["test_corpus"]
     if "uar_binned" in forest:
         for suffix in ("", "_ci_low", "_ci_high"):
             forest[f"uar{suffix}"] = forest[f"uar{suffix}"].fillna(forest[f"uar_binned{suffix}"])
-    forest["interval"] = forest["ci_note"].fillna("").astype(str).map(interval_kind)
     return forest
 
 
@@ -418,11 +404,11 @@ def summarise_ratings(experiment: str, target: str, results: TargetResults, resa
     predictions' UAR with its interval and baselines (as a class target's ``uar``)."""
     table = pooled(results.folds).astype({"y_true": float, "y_pred": float})
     classes_row = summarise_target(experiment, target, results.binned(target), resamples, seed, speaker_independent)
-    kept = ("experiment", "target", "n_test", "repeats", "ci_folds", "ci_note", "majority_accuracy", "majority_uar",
-            "chance_uar")
+    kept = ("experiment", "target", "n_test", "repeats", "ci_folds", "ci_over", "ci_note", "majority_accuracy",
+            "majority_uar", "chance_uar")
     row = {**{key: classes_row[key] for key in kept}, **ccc_summary(table, list(results.folds)),
            **{f"uar_binned{suffix}": classes_row[f"uar{suffix}"] for suffix in ("", "_ci_low", "_ci_high")}}
-    if interval_kind(classes_row["ci_note"]) != "folds":  # the clips' interval is the binned UAR's
+    if classes_row["ci_over"] != "folds":  # the clips' interval is the binned UAR's
         row["ci_note"] = f"{classes_row['ci_note']}: for uar_binned; the CCC intervals are t-intervals over folds"
     return row
 

@@ -403,8 +403,7 @@ FOREST_AXES = {"folds": "UAR (95 % CI over folds)",
 
 def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path:
     """UAR and its 95 % interval per experiment, one panel per target, chance as a dashed line; the
-    axis says what the intervals are over (the ``interval`` column of
-    :func:`facemotion.evaluation.summary.forest_table`; over folds without it)."""
+    axis says what the intervals are over (summary.tsv's ``ci_over``; over folds without it)."""
     plt = _pyplot()
     targets = list(dict.fromkeys(summary["target"]))
     experiments = list(dict.fromkeys(summary["experiment"]))
@@ -418,7 +417,7 @@ def plot_forest(summary: pd.DataFrame, path: Path | str, dpi: int = 150) -> Path
         ax.axvline(rows["chance_uar"].dropna().iloc[0] if rows["chance_uar"].notna().any() else np.nan,
                    color="grey", linestyle="--", linewidth=1)
         ax.set_title(TARGET_TITLES.get(target, target))
-        kinds = set(rows["interval"].dropna()) if "interval" in rows else {"folds"}
+        kinds = set(rows["ci_over"].dropna()) if "ci_over" in rows else {"folds"}
         ax.set_xlabel(FOREST_AXES[kinds.pop()] if len(kinds) == 1 else
                       "UAR (95 % CI: what each is over,\nsummary.tsv's ci_note)")
         ax.set_xlim(0.0, 1.0)
