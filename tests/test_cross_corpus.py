@@ -493,3 +493,45 @@ def test_a_tiny_within_and_cross_corpus_run_compares_the_two_on_ravdess(tmp_path
     row = pd.read_csv(tmp_path / "results" / "comparison.tsv", sep="\t").iloc[0]
     assert (row["experiment"], row["reference"], row["n_test"], row["ci_folds"]) == ("cross", "within", 32, 2)
     assert "tested in other folds" in row["note"]
+
+
+def _write_fold(folder: Path, fold: str, frame: pd.DataFrame) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(folder / f"fold_{fold}.tsv", sep="\t", index=False)
+    (folder / f"fold_{fold}.info.json").write_text(json.dumps({"train_class_counts": [10] * 4, "classes": FOUR}))
+    return folder / f"fold_{fold}.tsv", folder / f"fold_{fold}.info.json"
+
+
+def test_a_one_fold_test_corpus_without_speakers_keeps_every_recording_in_the_summary(tmp_path):
+    """A test corpus that names no speakers (DFEW under cross_corpus): its prediction file's empty
+    speaker column, read back, is no speaker at all, so the row is scored over its clips. It lost
+    every recording when the empty cells read as NaN (a 'speaker' matching no row)."""
+    rng = np.random.default_rng(0)
+    y = rng.choice(FOUR, 200)
+    frame = pd.DataFrame({"recording": [f"dfew.{i}" for i in range(200)], "session": "dfew", "speaker": "",
+                          "y_true": y, "y_pred": np.where(rng.random(200) < 0.6, y, "Sad"), "repeat": 0,
+                          **{f"p_{name}": 0.25 for name in FOUR}})
+    files = {("label", "dfew"): _write_fold(tmp_path / "label", "dfew", frame)}
+    summary = write_summary({"default": results_from_files(files)}, tmp_path / "summary.tsv",
+                            tmp_path / "speakers.tsv", tmp_path / "comparison.tsv", 200, 0,
+                            fold_corpora={"default": {"dfew": {"train_corpora": "rav", "test_corpus": "dfew"}}})
+    row = summary.iloc[0]
+    assert row["n_test"] == 200 and row["ci_over"] == "clips"
+    assert row["uar_ci_low"] < row["uar"] < row["uar_ci_high"]
+
+
+def test_a_speaker_or_class_spelt_like_a_missing_value_is_read_as_written(tmp_path):
+    """Speaker 'NA' and class 'None' are names, not missing values."""
+    classes = ["None", "Happy"]
+    files = {}
+    for fold, speakers in (("1", ["NA", "JB"]), ("2", ["KL", "MM"])):
+        y = np.array(classes * 10)
+        frame = pd.DataFrame({"recording": [f"r{fold}_{i}" for i in range(20)], "session": fold,
+                              "speaker": np.repeat(speakers, 10), "y_true": y, "y_pred": y[::-1], "repeat": 0,
+                              "p_None": 0.5, "p_Happy": 0.5})
+        path, info = _write_fold(tmp_path / "label", fold, frame)
+        info.write_text(json.dumps({"train_class_counts": [10, 10], "classes": classes}))
+        files[("label", fold)] = (path, info)
+    results = results_from_files(files)["label"]
+    assert sorted(results.folds["1"]["speaker"].unique()) == ["JB", "NA"]
+    assert set(results.folds["1"]["y_true"]) == {"None", "Happy"}

@@ -36,13 +36,20 @@ def fold_files(paths: Iterable[str | Path]) -> dict[tuple[str, str], str]:
     return files
 
 
+IDS = ("session", "recording", "speaker")
+
+
 def read_predictions(prediction_files: Mapping[tuple[str, str], Path]) -> dict[tuple[str, str], pd.DataFrame]:
     """{(target, fold): predictions file} -> {(target, fold): table}, ids and classes as strings."""
     text = {"session": str, "recording": str, "speaker": str, "y_true": str, "y_pred": str}
     predictions = {}
     for key, path in prediction_files.items():
         with reading(path):
-            predictions[key] = pd.read_csv(path, sep="\t", dtype=text)
+            header = pd.read_csv(path, sep="\t", nrows=0).columns
+            # Ids as written (an empty speaker: a corpus that names none; a speaker "NA"), classes too
+            # (a class "None"); only an empty cell or "nan" is a missing value.
+            missing = {column: ["", "nan", "NaN"] for column in header if column not in IDS}
+            predictions[key] = pd.read_csv(path, sep="\t", dtype=text, keep_default_na=False, na_values=missing)
     return predictions
 
 
