@@ -126,6 +126,23 @@ def test_two_corpora_may_both_have_a_speaker_m01_in_a_session_1(tmp_path):
     assert manifest["recording"].is_unique
 
 
+
+def test_a_corpus_that_names_no_speakers_pools_with_one_that_does(tmp_path):
+    """Its empty speaker ids are no speaker spanning its sessions (they were refused as speaker '')."""
+    corpora = []
+    for name, speakers in (("a", ("", "")), ("b", ("M01", "F01"))):
+        folder = tmp_path / name
+        rows = ["recording\tpath\tspeaker\tsession\tlabel"]
+        for session, speaker in zip(("1", "2"), speakers):
+            for label in FOUR:
+                video = write_video(folder / f"{name}{session}{label}.mp4", label)
+                rows.append(f"r{session}{label}\t{video}\t{speaker}\t{session}\t{label}")
+        (folder / "manifest.tsv").write_text("\n".join(rows) + "\n")
+        corpora.append({"name": name, "format": "tsv", "path": str(folder / "manifest.tsv")})
+    for cv in ({"protocol": "loso"}, {"protocol": "cross_corpus", "train": ["a"], "test": ["b"]}):
+        manifest, _ = build_manifest(validated({"corpus": corpora, "classes": FOUR, "cv": cv}))
+        assert len(manifest) == 16 and sorted(set(manifest["speaker"])) == ["", "b.F01", "b.M01"]
+
 @pytest.mark.parametrize("classes, cv, said", [
     # CREMA-D has no Calm, and is tested
     ([*FOUR, "Calm"], {"protocol": "cross_corpus", "train": ["rav"], "test": ["crema"]},
@@ -495,13 +512,6 @@ def test_a_tiny_within_and_cross_corpus_run_compares_the_two_on_ravdess(tmp_path
     assert "tested in other folds" in row["note"]
 
 
-def _write_fold(folder: Path, fold: str, frame: pd.DataFrame) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(folder / f"fold_{fold}.tsv", sep="\t", index=False)
-    (folder / f"fold_{fold}.info.json").write_text(json.dumps({"train_class_counts": [10] * 4, "classes": FOUR}))
-    return folder / f"fold_{fold}.tsv", folder / f"fold_{fold}.info.json"
-
-
 def test_a_one_fold_test_corpus_without_speakers_keeps_every_recording_in_the_summary(tmp_path):
     """A test corpus that names no speakers (DFEW under cross_corpus): its prediction file's empty
     speaker column, read back, is no speaker at all, so the row is scored over its clips. It lost
@@ -509,9 +519,8 @@ def test_a_one_fold_test_corpus_without_speakers_keeps_every_recording_in_the_su
     rng = np.random.default_rng(0)
     y = rng.choice(FOUR, 200)
     frame = pd.DataFrame({"recording": [f"dfew.{i}" for i in range(200)], "session": "dfew", "speaker": "",
-                          "y_true": y, "y_pred": np.where(rng.random(200) < 0.6, y, "Sad"), "repeat": 0,
-                          **{f"p_{name}": 0.25 for name in FOUR}})
-    files = {("label", "dfew"): _write_fold(tmp_path / "label", "dfew", frame)}
+                          "y_true": y, "y_pred": np.where(rng.random(200) < 0.6, y, "Sad"), "repeat": 0})
+    files = {("label", "dfew"): _write_fold(tmp_path / "label", "dfew", frame.to_dict("records"))}
     summary = write_summary({"default": results_from_files(files)}, tmp_path / "summary.tsv",
                             tmp_path / "speakers.tsv", tmp_path / "comparison.tsv", 200, 0,
                             fold_corpora={"default": {"dfew": {"train_corpora": "rav", "test_corpus": "dfew"}}})
@@ -529,8 +538,10 @@ def test_a_speaker_or_class_spelt_like_a_missing_value_is_read_as_written(tmp_pa
         frame = pd.DataFrame({"recording": [f"r{fold}_{i}" for i in range(20)], "session": fold,
                               "speaker": np.repeat(speakers, 10), "y_true": y, "y_pred": y[::-1], "repeat": 0,
                               "p_None": 0.5, "p_Happy": 0.5})
-        path, info = _write_fold(tmp_path / "label", fold, frame)
-        info.write_text(json.dumps({"train_class_counts": [10, 10], "classes": classes}))
+        (tmp_path / "label").mkdir(exist_ok=True)
+        path, info = tmp_path / "label" / f"fold_{fold}.tsv", tmp_path / "label" / f"fold_{fold}.info.json"
+        frame.to_csv(path, sep="\t", index=False)
+        info.write_text(json.dumps({"train_class_counts": [10, 10]}))
         files[("label", fold)] = (path, info)
     results = results_from_files(files)["label"]
     assert sorted(results.folds["1"]["speaker"].unique()) == ["JB", "NA"]

@@ -89,6 +89,19 @@ def test_a_validation_share_takes_whole_speakers_where_they_are_known():
     assert not set(sessions[split.val]) & {"2"}
 
 
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_validation_share_over_corpora_with_and_without_speakers_takes_its_share_of_each(seed):
+    """Pooled corpora, one naming no speakers (600 recordings) and one with 20 speakers (400): the
+    speakerless recordings are not one speaker; one seed in six moved all 600 of them to validation."""
+    sessions = np.array(["test"] * 100 + ["a"] * 600 + ["b"] * 400)
+    speakers = np.array([""] * 100 + [""] * 600 + [f"b.S{i % 20}" for i in range(400)])
+    y = np.arange(len(sessions)) % 2
+    split = split_fold(sessions, y, "test", "loso", seed=seed, validation="share", share=0.1, speakers=speakers)
+    assert (speakers[split.val] == "").sum() == 60
+    assert 20 <= (speakers[split.val] != "").sum() <= 60  # whole speakers of 20 recordings each
+    assert not set(speakers[split.val]) - {""} & set(speakers[split.train])
+
 def test_without_validation_a_fold_trains_on_the_whole_training_list_for_the_configured_epochs():
     """cv.validation none: every other session trains (the whole official training list), nothing
     is held out to choose an epoch, and the final model trains the configured epochs."""

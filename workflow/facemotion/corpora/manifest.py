@@ -270,7 +270,9 @@ def check_corpus(table: pd.DataFrame, config: dict, rows_are_lines: bool) -> lis
 
     problems = []
     if not config["cv"]["speakers_may_span_sessions"] and speakers_known(table):
-        sessions_of = table.groupby("speaker")["session"].unique()
+        # A corpus that names no speakers (pooled with one that does) has none to span sessions.
+        named = table[table["speaker"].fillna("").astype(str) != ""]
+        sessions_of = named.groupby("speaker")["session"].unique()
         spanning = sessions_of[sessions_of.map(len) > 1]
         for speaker, sessions in list(spanning.items())[:MAX_LISTED]:
             problems.append(f"speaker {speaker!r} is in sessions {', '.join(sorted(sessions))}: a fold would test a "

@@ -137,7 +137,7 @@ def split_fold(
 
 
 def _half_split(idx: np.ndarray, y: np.ndarray, seed: int):
-    # Imported here, as in _share: Snakemake imports this module to plan every run, and
+    # Imported here, as in _whole_speakers: Snakemake imports this module to plan every run, and
     # scikit-learn (with SciPy under it) would be most of its start-up (docs/performance.md).
     from sklearn.model_selection import train_test_split
 
@@ -152,17 +152,35 @@ def _half_split(idx: np.ndarray, y: np.ndarray, seed: int):
 
 def _share(idx: np.ndarray, y: np.ndarray, speakers, share: float, seed: int) -> np.ndarray:
     """A ``share`` of ``idx`` for validation: whole speakers where they are known, else a sample
-    stratified by ``y`` (plain random where a class is too small to stratify)."""
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+    stratified by ``y`` (plain random where a class is too small to stratify). Corpora pooled with
+    and without speaker ids give each part its share: the recordings without a speaker are not one
+    speaker, whom a draw would move to validation whole."""
+    if len(idx) < 2:
+        return np.array([], dtype=np.int64)
+    named = np.zeros(len(idx), bool) if speakers is None else np.asarray(speakers) != ""
+    if named.all():
+        return _whole_speakers(idx, np.asarray(speakers), share, seed)
+    if not named.any():
+        return _stratified_share(idx, y, share, seed)
+    return np.concatenate([_whole_speakers(idx[named], np.asarray(speakers)[named], share, seed),
+                           _stratified_share(idx[~named], np.asarray(y)[~named], share, seed)])
+
+
+def _whole_speakers(idx: np.ndarray, speakers: np.ndarray, share: float, seed: int) -> np.ndarray:
+    from sklearn.model_selection import GroupShuffleSplit
+
+    if len(set(speakers)) < 2:
+        return np.array([], dtype=np.int64)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=share, random_state=seed)
+    _, val = next(splitter.split(idx, groups=speakers))
+    return idx[val]
+
+
+def _stratified_share(idx: np.ndarray, y: np.ndarray, share: float, seed: int) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
 
     if len(idx) < 2:
         return np.array([], dtype=np.int64)
-    if speakers is not None and (speakers != "").any():
-        if len(set(speakers)) < 2:
-            return np.array([], dtype=np.int64)
-        splitter = GroupShuffleSplit(n_splits=1, test_size=share, random_state=seed)
-        _, val = next(splitter.split(idx, groups=speakers))
-        return idx[val]
     try:
         _, val = train_test_split(idx, test_size=share, stratify=y, random_state=seed)
     except ValueError:
