@@ -76,6 +76,17 @@ def test_pooled_and_fold_mean_ccc_by_hand():
     assert again["ccc_fold_mean"] == pytest.approx(((fold_a + 1) / 2 + (fold_b + 1) / 2) / 2)
 
 
+def test_a_fold_whose_pearson_is_undefined_is_left_out_of_the_mean_as_metrics_tsv_leaves_it():
+    """A repeat that predicts a constant has no Pearson's r, so its fold has none: summary.tsv's
+    fold mean is over the other folds, as metrics.tsv's mean row is (it was NaN)."""
+    folds = {"a": ([1.0, 2.0, 3.0], [1.5, 2.0, 3.5]), "b": ([3.0, 4.0, 5.0], [4.0, 4.0, 4.0]),
+             "c": ([2.0, 3.0, 5.0], [2.5, 2.5, 4.0])}
+    summary = ccc_summary(_table(folds), list(folds))
+    by_fold = [fold_metrics(y, p) for y, p in folds.values()]
+    assert np.isnan(by_fold[1]["pearson"])
+    assert summary["pearson"] == pytest.approx((by_fold[0]["pearson"] + by_fold[2]["pearson"]) / 2)
+    assert summary["rmse"] == pytest.approx(np.mean([m["rmse"] for m in by_fold]))
+
 def test_the_pooled_interval_is_the_jackknife_over_folds_on_fishers_z_of_the_corrected_ccc():
     rng = np.random.default_rng(3)
     folds = {str(f): (y := rng.normal(3, 1, 20), y + rng.normal(0, 0.7, 20)) for f in range(5)}
@@ -227,6 +238,22 @@ def test_a_folder_of_rating_predictions_is_summarised_as_the_workflow_summarises
     assert summarise_target("x", "activation", folder, 2000, 0) == pytest.approx(
         summarise_target("x", "activation", workflow, 2000, 0), nan_ok=True)
 
+
+def test_a_rating_that_is_not_a_number_is_refused_not_binned_as_high(tmp_path):
+    """bin_ratings codes NaN as -1, which indexed the top bin: an empty rating counted as 'high'."""
+    from facemotion.evaluation.rating_metrics import binned
+    from facemotion.evaluation.summary import PredictionsError, read_prediction_dir
+
+    _experiment(tmp_path, "ratings", True)
+    path = tmp_path / "ratings" / "activation" / f"fold_{next(iter(RATINGS))}.tsv"
+    frame = pd.read_csv(path, sep="\t", dtype=str)
+    frame.loc[1, "y_true"] = ""
+    frame.to_csv(path, sep="\t", index=False)
+    with pytest.raises(PredictionsError, match=rf"{path}: line 3: y_true or y_pred is empty or not a number"):
+        read_prediction_dir(path.parent, "activation")
+    diverged = pd.DataFrame({"y_true": [1.0, 4.0], "y_pred": [np.nan, 4.0]})
+    with pytest.raises(ValueError, match="1 rating"):
+        binned(diverged, "activation", 2.5, 3.5)
 
 def test_the_scatter_shows_each_folds_ccc(tmp_path):
     _write_folds(tmp_path / "activation", "activation", RATINGS, regression=True)

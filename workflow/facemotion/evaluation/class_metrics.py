@@ -195,7 +195,7 @@ class ConfusionSummary:
 
 
 def confusion_summary(folds: Mapping[str, pd.DataFrame], classes: Sequence[str] | None = None):
-    """The fold-averaged percent matrix and the pooled counts for one target."""
+    """The fold-averaged percent matrix and the pooled counts (every fold's and repeat's predictions) for one target."""
     frames = list(folds.values())
     classes = list(classes or classes_from_predictions(frames[0]))
     counts = {f: confusion_counts(d["y_true"], d["y_pred"], classes) for f, d in folds.items()}

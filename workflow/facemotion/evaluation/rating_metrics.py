@@ -58,6 +58,10 @@ def binned(frame: pd.DataFrame, target: str, low: float, high: float) -> pd.Data
     """The predictions with ``y_true`` and ``y_pred`` binned into ``target``'s classes, as the
     classification targets bin the ratings (<= low, between, >= high)."""
     names = np.asarray(BINNED_CLASSES[target], dtype=object)
+    missing = int((~np.isfinite(frame[["y_true", "y_pred"]].to_numpy(dtype=float))).sum())
+    if missing:  # bin_ratings codes NaN as -1, which would index the top bin
+        raise ValueError(f"{target}: {missing} rating(s) or prediction(s) are not numbers (NaN) and cannot be binned; "
+                         "a training that diverged predicts NaN (see its log's loss)")
     return frame.assign(y_true=names[bin_ratings(frame["y_true"].astype(float), low, high)],
                         y_pred=names[bin_ratings(frame["y_pred"].astype(float), low, high)])
 
@@ -143,7 +147,9 @@ def ccc_summary(table: pd.DataFrame, folds: Sequence[str]) -> dict[str, float]:
     fold_mean, fold_low, fold_high, _ = t_interval(fold_ccc(table, folds), (-1.0, 1.0))
     per_fold = [repeat_mean_metrics(table[table["fold"].astype(str) == str(f)]) for f in folds
                 if (table["fold"].astype(str) == str(f)).any()]
-    means = {name: float(np.mean([m[name] for m in per_fold])) if per_fold else np.nan
-             for name in METRICS[1:]}
+    # Over the folds where a metric is defined (Pearson's r is not for constant predictions), as
+    # metrics.tsv's mean row and ccc_fold_mean's interval take them.
+    finite = {name: [m[name] for m in per_fold if np.isfinite(m[name])] for name in METRICS[1:]}
+    means = {name: float(np.mean(values)) if values else np.nan for name, values in finite.items()}
     return {"ccc": ccc_pooled, "ccc_ci_low": low, "ccc_ci_high": high, "ccc_fold_mean": fold_mean,
             "ccc_fold_mean_ci_low": fold_low, "ccc_fold_mean_ci_high": fold_high, **means}

@@ -556,6 +556,11 @@ def read_prediction_dir(folder: str | Path, target: str, classes: Sequence[str] 
                                    f"{target!r}; name theirs with --target activation or --target valence")
         results = _empty_results(target, pd.DataFrame(), infos[rating])
         results.folds = {fold: _typed(frame.replace("", np.nan), results) for fold, frame in folds.items()}
+        for fold, frame in results.folds.items():
+            missing = np.flatnonzero(~np.isfinite(frame[["y_true", "y_pred"]].to_numpy(dtype=float)).all(axis=1))
+            if len(missing):
+                raise PredictionsError(f"{folder / f'fold_{fold}.tsv'}: line {missing[0] + 2}: y_true or y_pred is "
+                                       "empty or not a number; a rating target needs both on every line")
         results.train_counts = train_counts if len(train_counts) == len(folds) else None
         return results
     if classes is None:
