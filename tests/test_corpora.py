@@ -255,6 +255,13 @@ def test_crema_d_folds_are_speaker_independent_and_balanced_by_sex(tmp_path, put
     assert "no activation or valence ratings: those targets will be skipped" in text
 
 
+def test_crema_d_demographics_without_their_columns_are_said_to_balance_by_count_only(tmp_path, put):
+    crema_tree(tmp_path, put)
+    (tmp_path / "VideoDemographics.csv").write_text('"Actor","Gender"\n1001,"Male"\n')
+    _, notes = read_corpus("crema-d", tmp_path, CLASSES, folds=2)
+    assert any(note.startswith(f"{tmp_path / 'VideoDemographics.csv'}: no actor with an ActorID and a Sex")
+               for note in notes)
+
 def test_crema_d_needs_as_many_actors_as_folds(tmp_path, put):
     put(tmp_path / "VideoFlash" / "1001_IEO_ANG_HI.flv")
     with pytest.raises(ManifestError, match="5 folds need at least 5 actors, found 1"):

@@ -537,7 +537,7 @@ def test_ffmpeg_versions_come_from_opencvs_build_information():
     assert settings_module.library_versions()["ffmpeg"] == settings_module.ffmpeg_versions(cv2.getBuildInformation())
 
 
-def test_settings_validate_and_fingerprint(monkeypatch):
+def test_settings_validate_and_fingerprint(monkeypatch, tmp_path):
     base = ExtractionSettings()
     assert base.fingerprint() == ExtractionSettings().fingerprint()
     assert base.fingerprint() != ExtractionSettings(margin=0.1).fingerprint()
@@ -545,6 +545,16 @@ def test_settings_validate_and_fingerprint(monkeypatch):
     # The landmark model only matters for landmark features; "" from the config means the default.
     assert base.fingerprint() == ExtractionSettings(landmark_model="x.dat").fingerprint()
     assert ExtractionSettings(landmark_model="").landmark_model is None
+    # For landmarks its content does, not its path: another model written over the same file.
+    model = tmp_path / "model.dat"
+    model.write_bytes(b"one model")
+    landmarks = ExtractionSettings(features="landmarks", landmark_model=str(model))
+    first = landmarks.fingerprint()
+    model.write_bytes(b"another model")
+    assert landmarks.fingerprint() != first
+    (tmp_path / "moved.dat").write_bytes(b"another model")
+    assert ExtractionSettings(features="landmarks", landmark_model=str(tmp_path / "moved.dat")).fingerprint() \
+        == landmarks.fingerprint()
     before = base.fingerprint()
     for library in (cv2, dlib):  # an upgraded decoder or detector: not the same values
         with monkeypatch.context() as upgraded:

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 from facemotion.evaluation.class_metrics import fold_metrics
+from facemotion.extraction.faces import find_landmark_model
 from facemotion.extraction.feature_table import read_feature_table
 from facemotion.report.plots import read_panels
 from tiny_run import (
@@ -473,7 +475,9 @@ def test_the_html_report_holds_the_plots_and_metrics(report):
 def test_the_landmark_variant_runs_end_to_end(extracted, tmp_path):
     """.test/landmarks, from a copy of the extracted run: its corpus is not rendered again."""
     tmp_path = copy_run(extracted, tmp_path / "landmarks")
-    config = write_config(tmp_path, dot_test_config("landmarks"))
+    model = tmp_path / "landmarks.dat"  # a configured model: an input of the extraction
+    shutil.copyfile(find_landmark_model(), model)
+    config = write_config(tmp_path, dot_test_config("landmarks"), extraction={"landmark_model": str(model)})
     snakemake(tmp_path, "--configfile", str(config))
     table = read_feature_table(tmp_path / "results/features.parquet")
     assert table.pixels is None
@@ -483,6 +487,10 @@ def test_the_landmark_variant_runs_end_to_end(extracted, tmp_path):
     assert metadata["model"] == "seed_dense"
     metrics = pd.read_csv(tmp_path / "results/metrics.tsv", sep="\t", dtype={"fold": str})
     assert metrics["target"].unique().tolist() == ["label"]
+    # Another model written over the configured file reruns the extraction (the cache key holds
+    # the model's content, so the same content extracts nothing again).
+    os.utime(model, (time.time() + 10, time.time() + 10))
+    assert "extract_batch" in planned_jobs(tmp_path, "--configfile", str(config))
 
 
 def test_experiments_with_the_same_extraction_settings_plan_one_extraction(tmp_path):

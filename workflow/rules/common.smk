@@ -412,6 +412,13 @@ def batch_videos(wildcards):
     return sorted({row["path"] for row in batch_rows(wildcards)})
 
 
+def landmark_model_file(wildcards):
+    """A configured landmark model, as an input: another model written over it reruns the extraction
+    (and its content is in the cache key: extraction.settings.ExtractionSettings.fingerprint)."""
+    settings = EXTRACTIONS[wildcards.extraction_dir]["settings"]
+    return [settings["landmark_model"]] if settings["features"] == "landmarks" and settings["landmark_model"] else []
+
+
 def predict_recordings_file(wildcards):
     if not config["predict"]["recordings"]:
         raise WorkflowError(

@@ -10,6 +10,7 @@ rule extract_batch:
         # Not the manifest: a new manifest must not rerun every batch. The batch's own rows come
         # as a param, so a change in them reruns just this batch.
         videos=batch_videos,
+        landmark_model=landmark_model_file,
     output:
         table="results/{extraction_dir}extraction/batches/{batch}.parquet",
         report="results/{extraction_dir}extraction/batches/{batch}.tsv",

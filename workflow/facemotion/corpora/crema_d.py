@@ -71,6 +71,9 @@ def scan(root: Path, options: ReadOptions) -> CorpusScan:
         names |= set(n for n in read_study_clips(root / "SentenceFilenames.csv") if CLIP.match(n))
     if (root / "VideoDemographics.csv").is_file():
         sexes = read_sexes(root / "VideoDemographics.csv")
+        if not sexes:
+            result.notes.append(f"{root / 'VideoDemographics.csv'}: no actor with an ActorID and a Sex; folds are "
+                                "balanced by actor count only")
     else:
         sexes = {}
         result.notes.append(f"{root}: no VideoDemographics.csv; folds are balanced by actor count only")

@@ -62,15 +62,27 @@ class ExtractionSettings:
         return values
 
     def fingerprint(self) -> str:
-        """Stable hash of what affects extracted values (the model path only for landmarks),
-        including the decoder's and the detector's versions: results of an upgraded OpenCV or
-        dlib are never mixed with cached ones."""
+        """Stable hash of what affects extracted values (for landmarks, the model file's content,
+        wherever it lies), including the decoder's and the detector's versions: results of an
+        upgraded OpenCV or dlib, or of another landmark model at the same path, are never mixed
+        with cached ones."""
         values = self.recorded()
-        if self.features != "landmarks":
-            values.pop("landmark_model")
+        values.pop("landmark_model")
+        if self.features == "landmarks":
+            from facemotion.extraction.faces import find_landmark_model
+
+            values["landmark_model_sha256"] = file_sha256(find_landmark_model(self.landmark_model))
         values["extractor_version"] = EXTRACTOR_VERSION
         values["libraries"] = library_versions()
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
