@@ -28,6 +28,7 @@ from facemotion.corpora.reading import (
     protocol_sentence,
     read_corpus,
 )
+from facemotion.evaluation.summary import CLIP_NOTE
 from tiny_run import ROOT, SNAKEMAKE, snakemake, validated
 
 SEED_FOUR = ["Angry", "Happy", "Neutral", "Sad"]
@@ -677,11 +678,13 @@ def test_the_front_page_states_the_benchmark_protocol(tmp_path, put_clip):
     metrics = pd.DataFrame({"target": "label", "fold": ["set_1", "set_2", "mean", "std"], "n_test": [1, 1, 1, 0],
                             "uar": [0.5, 0.7, 0.6, 0.1], "majority_uar": 0.14, "chance_uar": 0.14,
                             "accuracy": [0.5, 0.6, 0.55, 0.07]})
+    summary = pd.DataFrame({"experiment": ["default"], "target": "label", "uar": 0.6, "uar_ci_low": 0.5,
+                            "uar_ci_high": 0.7, "ci_folds": 2, "ci_over": "clips", "ci_note": CLIP_NOTE, "repeats": 1})
     for classes, said in ((SEED_FOUR, "**Protocol**: DFEW with Angry, Happy, Neutral, Sad: not the official 7-class "
                                       "protocol (4 of 7 classes), so these numbers cannot be put beside published"),
                           ("all", "**Protocol**: DFEW's official 7-class protocol: every class of the release")):
         config = validated({"corpus": {"format": "dfew", "path": str(root)}, "classes": classes})
-        page = front_page(page_settings(config, "share"), manifest, report, metrics)
+        page = front_page(page_settings(config, "share"), manifest, report, metrics, summary)
         assert said in page
         assert "     - chance UAR\n     - WAR (accuracy)\n     - folds" in page  # the results table's header
         assert "weighted average recall (WAR, the accuracy" in page

@@ -361,23 +361,32 @@ def test_a_tiny_cross_corpus_run_end_to_end_and_a_third_corpus_reruns_only_its_o
     assert summary[["train_corpora", "test_corpus"]].values.tolist() == [["crema", "rav"], ["crema", "rav2"]]
 
 
-def test_the_front_page_names_the_corpora_and_the_uar_per_test_corpus(trees):
-    from facemotion.report.front_page import front_page, page_settings
+def test_the_front_page_names_the_corpora_and_the_uar_per_test_corpus(trees, tmp_path):
+    """Leave one corpus out, each test corpus one fold: the page's UAR of a corpus is summary.tsv's,
+    the mean over its speakers, with its interval; it printed metrics.tsv's UAR of the fold, pooled
+    over its clips (here 0.714 against 0.333), as if it were the summary's."""
+    from facemotion.report.front_page import page_settings
+    from test_plots import manifest_of, predicted, written_page
 
     config = validated(two_corpora(trees, protocol="leave_one_corpus_out"))
     corpora = {"crema": {"train_corpora": "rav", "test_corpus": "crema"},
                "rav": {"train_corpora": "crema", "test_corpus": "rav"}}
-    manifest = pd.DataFrame({"recording": ["crema.a", "rav.b"], "speaker": ["crema.1001", "rav.Actor_01"],
-                             "session": ["crema", "rav"], "label": ["Happy", "Sad"], "corpus": ["crema", "rav"]})
-    report = pd.DataFrame({"recording": ["crema.a", "rav.b"], "status": ["ok", "ok"]})
-    metrics = pd.DataFrame({"target": "label", "fold": ["crema", "rav", "mean", "std"], "n_test": [1, 1, 1, 0],
-                            "uar": [0.5, 0.7, 0.6, 0.1], "majority_uar": 0.25, "chance_uar": 0.25,
-                            "accuracy": [0.5, 0.6, 0.55, 0.07]})
-    page = front_page(page_settings(config, "share", corpora), manifest, report, metrics)
-    assert f"**Corpora**: crema (crema-d at ``{trees['crema']}``, 1 recordings); rav (ravdess" in page
+    folds = {"crema": predicted({"crema.1001": (4, 3), "crema.1002": (4, 2), "crema.1003": (4, 1)}),
+             "rav": predicted({"rav.Actor_01": (10, 10), "rav.Actor_02": (2, 0), "rav.Actor_03": (2, 0)})}
+    manifest = manifest_of(folds).assign(corpus=lambda m: m["session"])
+    page, metrics, summary = written_page(tmp_path, page_settings(config, "share", corpora), folds, manifest=manifest,
+                                          fold_corpora={"default": corpora})
+    assert f"**Corpora**: crema (crema-d at ``{trees['crema']}``, 12 recordings); rav (ravdess" in page
     assert "protocol: leave one corpus out: each corpus a fold, trained on the others" in page
-    assert ("   * - Emotion\n     - crema\n     - rav\n     - **0.700** (over speakers: summary.tsv)\n"
-            "     - 0.250\n     - 1\n") in page
+    row = summary.set_index("test_corpus").loc["rav"]
+    pooled = metrics.set_index("fold").loc["rav", "uar"]
+    assert row["ci_over"] == "speakers" and f"{row['uar']:.3f}" == "0.333" and f"{pooled:.3f}" == "0.714"
+    assert (f"   * - Emotion\n     - crema\n     - rav\n     - **0.333** ({row['uar_ci_low']:.3f}-"
+            f"{row['uar_ci_high']:.3f})\n     - 0.500\n     - 1\n") in page
+    assert "0.714" not in page
+    said = " ".join(page.split())
+    assert "over the test corpus's speakers" in said
+    assert "metrics.tsv's UAR of that fold is pooled over its clips" in said
     single = validated({"corpus": {"format": "ravdess", "path": str(trees["rav"])}, "classes": FOUR})
     assert "fold_corpora" not in page_settings(single, "next_session")  # a single corpus's page is as before
 

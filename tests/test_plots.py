@@ -1,9 +1,15 @@
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import cv2
 import facemotion
 import numpy as np
 import pandas as pd
 import pytest
 from facemotion.evaluation.class_metrics import confusion_summary
+from facemotion.evaluation.metrics_table import write_metrics
+from facemotion.evaluation.summary import SPANNING_NOTE, results_from_files, write_summary
 from facemotion.extraction.feature_table import FeatureTable
 from facemotion.report.plots import (
     dropped_sheet,
@@ -18,6 +24,11 @@ from facemotion.report.plots import (
 )
 
 CLASSES = ["Angry", "Happy", "Neutral", "Sad"]
+# The front page's tables as summary.tsv has them (a row of the label target's, the first experiment's).
+SUMMARY = pd.DataFrame({"experiment": ["default"], "target": "label", "uar": 0.6, "uar_ci_low": 0.0,
+                        "uar_ci_high": 1.0, "ci_folds": 2, "ci_over": "folds", "repeats": 1,
+                        "ci_note": "only 2 folds: coverage was simulated from 5 folds up, and the interval rests on "
+                                   "1 degree(s) of freedom"})
 
 
 def _meta(labels_speakers):
@@ -155,7 +166,7 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "3", "mean", "std"],
                             "uar": [0.5, 0.7, None, 0.6, 0.1414], "majority_uar": 0.25, "chance_uar": 0.25,
                             "accuracy": 0.55, "skipped": ["", "", "no recording", "", ""]})
-    page = front_page(config, manifest, report, metrics)
+    page = front_page(config, manifest, report, metrics, SUMMARY)
     # As Snakemake builds the report: Jinja, the category links appended, then reStructuredText.
     links = "".join(f"\n.. _{name}: javascript:void(0)"
                     for name in ("Faces", "Extraction", "Training", "Confusion matrices", "Metrics"))
@@ -165,10 +176,11 @@ def test_front_page_states_corpus_settings_and_results_and_renders_as_the_report
     assert f"facemotion {facemotion.__version__}." in html  # the release that made the run
     assert "2 of 3 recordings kept</strong>; dropped: no_face 1." in html
     assert "100 x 100 greyscale crops" in html and "seed_cnn, adam with learning rate 0.0001" in html
-    # The summary's interval, from the two trained folds: 0.6 +- t(1, 0.975) * 0.1414 / sqrt(2), cut to 0-1.
+    # summary.tsv's UAR and interval (the tests below make it from predictions).
     assert "<strong>0.600</strong> (0.000-1.000)" in html and "t-intervals over the folds" in html
     assert "the variance between training runs (seeds) was not estimated" in html
-    repeated = front_page({**config, "training": {**config["training"], "repeats": 5}}, manifest, report, metrics)
+    repeated = front_page({**config, "training": {**config["training"], "repeats": 5}}, manifest, report, metrics,
+                          SUMMARY)
     assert "trained 5 times (seeds 0 to 4)" in repeated and "(uar_repeat_sd)" in repeated
     assert "Emotion" in html and "<td>2</td>" in html  # folds: the skipped one not counted
 
@@ -203,18 +215,98 @@ def test_front_page_states_the_detector_and_the_epoch_choice_the_run_used(tmp_pa
                       "chance_uar": 0.25, "accuracy": 0.55}),
         pd.DataFrame({"target": "valence", "fold": folds, "ccc": [0.3, 0.5, 0.4, 0.14], "pearson": 0.4,
                       "rmse": 0.8, "uar_binned": 0.4, "chance_uar": 1 / 3})])
-    page = front_page(page_settings(config, "next_session"), manifest, report, metrics)
+    page = front_page(page_settings(config, "next_session"), manifest, report, metrics, SUMMARY)
     assert "HOG" not in page and "width 400" not in page and "upsample" not in page
     assert "each frame taken as the face (extraction.detector: none), resized whole" in page
     assert "each fold's epoch chosen on a validation session by the UAR (classes) and by the CCC (ratings)" in page
     assert "predictions are stretched to the mean and standard deviation of its training ratings" in page
     uncalibrated = {**config, "training": {**config["training"], "rating_calibration": "none"}}
     assert "outputs are used as they are" in front_page(page_settings(uncalibrated, "next_session"), manifest,
-                                                        report, metrics)
+                                                        report, metrics, SUMMARY)
     ratings_only = metrics[metrics["target"] == "valence"]
-    page = front_page(page_settings(config, "share"), manifest, report, ratings_only)
+    page = front_page(page_settings(config, "share"), manifest, report, ratings_only, SUMMARY)
     assert "epoch chosen on a random share of the training recordings by the CCC (ratings)." in page
     hog = validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
-    page = front_page(page_settings(hog, "next_session"), manifest, report, metrics[metrics["target"] == "label"])
+    page = front_page(page_settings(hog, "next_session"), manifest, report, metrics[metrics["target"] == "label"],
+                      SUMMARY)
     assert "(HOG detector at width 400, upsample 0, margin 0.0)" in page
     assert "epoch chosen on a validation session by the UAR." in page
+
+
+def predicted(speakers: Mapping[str, tuple[int, int]], repeats: int = 1, fold: str = "") -> pd.DataFrame:
+    """A fold's label predictions: per speaker (clips, right) that many clips, Happy and Sad in
+    turn, the first ``right`` predicted right and the others as the other class; each repeat alike.
+    The recordings are named after the fold (if given), the speaker and the clip."""
+    rows = [{"recording": f"{fold}{speaker or 'clip'}.{i}", "speaker": speaker, "y_true": ["Happy", "Sad"][i % 2],
+             "y_pred": ["Happy", "Sad"][(i + (i >= right)) % 2]}
+            for speaker, (clips, right) in speakers.items() for i in range(clips)]
+    frame = pd.DataFrame(rows, columns=["recording", "speaker", "y_true", "y_pred"])
+    return pd.concat([frame.assign(repeat=r) for r in range(repeats)], ignore_index=True) if repeats > 1 else frame
+
+
+def manifest_of(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The manifest of these folds' recordings, each fold a session."""
+    frames = [frame.drop_duplicates("recording").assign(session=fold) for fold, frame in folds.items()]
+    return pd.concat(frames, ignore_index=True).rename(columns={"y_true": "label"})[
+        ["recording", "speaker", "session", "label"]]
+
+
+def written_page(folder: Path, config: Mapping, folds: Mapping[str, pd.DataFrame], skipped: Sequence[str] = (),
+                 manifest: pd.DataFrame | None = None, **summary_options) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """The front page as rule front_page writes it, from the files the workflow writes before it:
+    each fold's label predictions and info as train_fold writes them (``folds``: {fold: predictions};
+    ``skipped``: folds without test recordings), metrics.tsv as evaluate writes it and summary.tsv as
+    summarise does (``summary_options``: write_summary's), the experiment named default. Returns the
+    page, metrics.tsv and summary.tsv as read back."""
+    from facemotion.report.front_page import write_front_page
+
+    folder.mkdir(parents=True, exist_ok=True)
+    predictions, infos = {}, {}
+    for fold, frame in {**folds, **{fold: predicted({}) for fold in skipped}}.items():
+        predictions[("label", fold)], infos[("label", fold)] = folder / f"fold_{fold}.tsv", folder / f"{fold}.json"
+        frame.assign(p_Happy=0.5, p_Sad=0.5).to_csv(predictions[("label", fold)], sep="\t", index=False)
+        infos[("label", fold)].write_text(json.dumps({"train_class_counts": [6, 4], **(
+            {"skipped": f"no recording of session {fold} has a label in classes"} if fold in skipped else {})}))
+    write_metrics(predictions, infos, folder / "metrics.tsv")
+    results = results_from_files({key: (path, infos[key]) for key, path in predictions.items()})
+    write_summary({"default": results}, *(folder / name for name in ("summary.tsv", "speakers.tsv", "comparison.tsv")),
+                  200, 0, **summary_options)
+    manifest = manifest_of(folds) if manifest is None else manifest
+    manifest.to_csv(folder / "manifest.tsv", sep="\t", index=False)
+    manifest[["recording"]].assign(status="ok").to_csv(folder / "report.tsv", sep="\t", index=False)
+    write_front_page(config, *(folder / name for name in ("manifest.tsv", "report.tsv", "metrics.tsv", "summary.tsv",
+                                                          "front_page.rst")))
+    return ((folder / "front_page.rst").read_text(), pd.read_csv(folder / "metrics.tsv", sep="\t", dtype={"fold": str}),
+            pd.read_csv(folder / "summary.tsv", sep="\t", keep_default_na=False, na_values=[""]))
+
+
+def tsv_config(folder: Path) -> dict:
+    from tiny_run import validated
+
+    (folder / "corpus.tsv").write_text("")
+    return validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}, "classes": ["Happy", "Sad"]}, folder)
+
+
+def test_the_front_page_says_what_the_intervals_are_about_where_speakers_span_sessions(tmp_path):
+    """cv.speakers_may_span_sessions: true (the summary's speaker_independent False), the same two
+    speakers in every fold: summary.tsv's interval is about new recordings of these speakers, and
+    the page said that it is about new speakers."""
+    folds = {str(f): predicted({"A": (8, 5 + f), "B": (8, 3 + f)}, fold=str(f)) for f in (1, 2, 3)}
+    page, _, summary = written_page(tmp_path, tsv_config(tmp_path), folds, speaker_independent=False)
+    row = summary.iloc[0]
+    assert SPANNING_NOTE in row["ci_note"] and row["ci_over"] == "folds"
+    assert f"**{row['uar']:.3f}** ({row['uar_ci_low']:.3f}-{row['uar_ci_high']:.3f})" in page
+    said = " ".join(page.split())
+    assert "about new recordings of these speakers, not about new speakers" in said
+    assert "disjoint speakers" not in said and "they are about new speakers" not in said
+
+
+def test_the_front_page_says_in_words_that_one_trained_fold_has_no_interval(tmp_path):
+    """Fold 2 skipped (no test recordings): summary.tsv has no interval, and the page said (nan-nan)."""
+    folds = {"1": predicted({"A": (8, 6), "B": (8, 4)})}
+    page, _, summary = written_page(tmp_path, tsv_config(tmp_path), folds, skipped=["2"])
+    row = summary.iloc[0]
+    assert np.isnan(row["uar_ci_low"]) and np.isnan(row["uar_ci_high"]) and row["ci_folds"] == 1
+    results = page[page.index("Results"):]  # (the settings above name paths)
+    assert f"**{row['uar']:.3f}** (no interval: 1 fold)" in results and "nan" not in results
+    assert "No UAR here has a 95 % interval" in " ".join(results.split())

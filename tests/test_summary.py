@@ -432,18 +432,22 @@ def test_without_speaker_ids_the_outputs_say_what_the_intervals_are_about(tmp_pa
     assert both_repeated["note"] == "" and both_repeated["p_value"] == pytest.approx(1.0)
 
 
-def test_the_front_page_says_what_intervals_over_clips_are_about(tmp_path):
-    from facemotion.report.front_page import front_page
-    from tiny_run import validated
+def test_the_front_page_shows_the_interval_over_clips_and_says_what_it_is_about(tmp_path):
+    """A corpus without speaker ids: summary.tsv's interval over test clips is on the page (it said
+    "(summary.tsv)"), and what it is about follows the summary's training runs."""
+    from test_plots import predicted, tsv_config, written_page
 
-    (tmp_path / "corpus.tsv").write_text("")
-    config = validated({"corpus": {"format": "tsv", "path": "corpus.tsv"}}, tmp_path)
-    manifest = pd.DataFrame({"recording": ["a", "b"], "speaker": "", "session": ["1", "2"], "label": ["Sad", "Happy"]})
-    report = pd.DataFrame({"recording": ["a", "b"], "status": ["ok", "ok"]})
-    metrics = pd.DataFrame({"target": "label", "fold": ["1", "2", "mean", "std"], "uar": [0.5, 0.7, 0.6, 0.1],
-                            "majority_uar": 0.25, "chance_uar": 0.25, "accuracy": 0.55})
-    once = front_page(config, manifest, report, metrics)
-    assert "about these trained models only, not about training again" in " ".join(once.split())
-    repeated = front_page({**config, "training": {**config["training"], "repeats": 3}}, manifest, report, metrics)
-    assert "include the spread between the 3 training runs" in " ".join(repeated.split())
-    assert "these trained models only" not in repeated
+    config = tsv_config(tmp_path)
+    for repeats in (1, 3):
+        folds = {fold: predicted({"": (10, right)}, repeats, fold) for fold, right in (("1", 6), ("2", 8), ("3", 7))}
+        page, _, summary = written_page(tmp_path / str(repeats), {**config, "training": {
+            **config["training"], "repeats": repeats}}, folds)
+        row = summary.iloc[0]
+        assert row["ci_over"] == ("clips" if repeats == 1 else "clips and runs") and row["repeats"] == repeats
+        assert f"**{row['uar']:.3f}** ({row['uar_ci_low']:.3f}-{row['uar_ci_high']:.3f})" in page
+        said = " ".join(page.split())
+        assert "from a bootstrap of the test clips" in said and "they are about new speakers" not in said
+        if repeats == 1:
+            assert "about these trained models only, not about training again" in said
+        else:
+            assert "include the spread between the 3 training runs" in said and "these trained models only" not in said

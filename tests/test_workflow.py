@@ -178,7 +178,8 @@ def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
 @IN_THE_SHARED_RUN
 def test_a_plot_setting_reruns_only_the_plots(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"dpi": 72})))
-    assert set(jobs) == {"confusion", "summarise", "plot_extraction", "plot_training", "all"}
+    # The summary's forest plot too, and the front page, which shows the summary's numbers.
+    assert set(jobs) == {"confusion", "summarise", "front_page", "plot_extraction", "plot_training", "all"}
     # The confusion plots take every plot setting (config/README.md says so).
     jobs = planned_jobs(run, "--configfile", str(write_config(run, plots={"faces_per_class": 2})))
     assert set(jobs) == {"confusion", "plot_extraction", "all"}
@@ -528,10 +529,10 @@ def test_experiments_share_extraction_and_a_new_one_reruns_only_its_own_jobs(ext
 
     added = {**experiments, "bigger_batches": {"training": {"batch_size": 16}}}
     jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, base, experiments=added)))
-    assert jobs == {"train_fold": folds, "evaluate": 1, "confusion": 1, "summarise": 1, "all": 1}
+    assert jobs == {"train_fold": folds, "evaluate": 1, "confusion": 1, "summarise": 1, "front_page": 1, "all": 1}
     changed = {**experiments, "faster": {"training": {"learning_rate": 0.002}}}
     jobs = planned_jobs(tmp_path, "--configfile", str(write_config(tmp_path, base, experiments=changed)))
-    assert jobs == {"train_fold": folds, "evaluate": 1, "confusion": 1, "summarise": 1, "all": 1}
+    assert jobs == {"train_fold": folds, "evaluate": 1, "confusion": 1, "summarise": 1, "front_page": 1, "all": 1}
     other_extraction = {**experiments, "larger_faces": {"extraction": {"face_size": 32}}}
     jobs = planned_jobs(tmp_path, "--configfile",
                         str(write_config(tmp_path, base, experiments=other_extraction)))

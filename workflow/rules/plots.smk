@@ -90,6 +90,8 @@ rule front_page:
         manifest="results/manifest.tsv",
         report=f"results/{REFERENCE.extraction_dir}extraction/report.tsv",
         metrics=f"results/{REFERENCE.dir}metrics.tsv",
+        # the class targets' UARs and intervals (the reference experiment's rows)
+        summary="results/summary.tsv",
     output:
         FRONT_PAGE,
     log:

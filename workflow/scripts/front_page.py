@@ -5,4 +5,4 @@ from facemotion.report.front_page import write_front_page
 
 with log_to(snakemake.log[0]):
     write_front_page(snakemake.params.config, snakemake.input.manifest, snakemake.input.report,
-                     snakemake.input.metrics, snakemake.output[0])
+                     snakemake.input.metrics, snakemake.input.summary, snakemake.output[0])

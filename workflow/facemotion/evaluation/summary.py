@@ -113,6 +113,10 @@ ONE_RUN_COMPARISON_NOTE = ("one training run: the p-value and interval are about
                            "training randomness (a seed's luck can make it small); use training.repeats >= 2 in both")
 
 
+# ci_note's part where the folds share speakers (the front page reads it to say what the interval is about).
+SPANNING_NOTE = "speakers span folds: the interval is about new recordings of these speakers, not new speakers"
+
+
 def ci_note(n_folds: int, speaker_independent: bool, clips: bool = False, repeats: int = 1) -> str:
     """Where the intervals do not keep their stated level, or mean something else, say so."""
     if clips:
@@ -124,7 +128,7 @@ def ci_note(n_folds: int, speaker_independent: bool, clips: bool = False, repeat
         notes.append(f"only {n_folds} folds: coverage was simulated from {SIMULATED_FOLDS} folds up, and the "
                      f"interval rests on {n_folds - 1} degree(s) of freedom")
     if not speaker_independent:
-        notes.append("speakers span folds: the interval is about new recordings of these speakers, not new speakers")
+        notes.append(SPANNING_NOTE)
     return "; ".join(notes)
 
 

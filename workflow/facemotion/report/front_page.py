@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import facemotion
@@ -74,18 +75,89 @@ def _epoch_choice(validation: str, classes: bool, ratings: bool) -> str:
     return f"each fold's epoch chosen on {validation} by {by.get((classes, ratings), 'the UAR')}"
 
 
-def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame) -> str:
-    """The page's text. ``config``: the validated workflow config; the tables as read from
-    results/manifest.tsv, results/extraction/report.tsv and results/metrics.tsv. The intervals are
-    the summary's, from the fold rows of metrics.tsv (so the page need not wait for the summary)."""
-    # Here, not at the top: Snakemake imports this module (page_settings) to plan every run,
-    # and SciPy would be a second of its start-up.
-    from facemotion.evaluation.statistics import PROPORTION, t_interval
+def has_interval(row: Mapping) -> bool:
+    """Whether a summary.tsv row has a UAR interval (NaN bounds: none, e.g. one fold)."""
+    return bool(np.isfinite(row["uar_ci_low"]) and np.isfinite(row["uar_ci_high"]))
 
+
+def uar_cell(row: Mapping) -> str:
+    """A summary.tsv row's UAR and 95 % interval as the page's tables show them; without an
+    interval, why in words."""
+    cell = f"**{row['uar']:.3f}**"
+    if has_interval(row):
+        return f"{cell} ({row['uar_ci_low']:.3f}-{row['uar_ci_high']:.3f})"
+    unit, n = row["ci_over"].split()[0], int(row["ci_folds"])
+    if unit in ("folds", "speakers"):
+        return f"{cell} (no interval: {n} {unit[:-1] if n == 1 else unit})"
+    return f"{cell} (no interval)"
+
+
+def interval_about(row: Mapping) -> str:
+    """What a summary.tsv row's interval is over and about, from its ci_over and ci_note."""
+    # Here, not at the top: Snakemake imports this module (page_settings) to plan every run,
+    # and SciPy (imported by the evaluation modules) would be a second of its start-up.
+    from facemotion.evaluation.summary import SPANNING_NOTE
+
+    over = row["ci_over"]
+    if over == "folds":
+        if SPANNING_NOTE in row["ci_note"]:
+            return ("t-intervals over the folds, which share speakers: they are about new recordings of these "
+                    "speakers, not about new speakers")
+        return "t-intervals over the folds, which hold disjoint speakers: they are about new speakers"
+    if over.startswith("speakers"):
+        return ("over the test corpus's speakers (the UAR of a test corpus that is one fold is the mean of its "
+                "speakers' UARs; metrics.tsv's UAR of that fold is pooled over its clips): they are about "
+                + ("new speakers of this corpus and training again, not about new corpora" if over.endswith("runs")
+                   else "this trained model on new speakers of this corpus, not about training again nor new corpora"))
+    return ("from a bootstrap of the test clips, as the corpus does not name its speakers and the folds may share "
+            "them: " + (f"they include the spread between the {int(row['repeats'])} training runs; not about new "
+                        "speakers" if over.endswith("runs") else
+                        "with one training run per fold they are about these trained models only, not about "
+                        "training again, nor new speakers"))
+
+
+def _about_sentence(rows: Sequence[tuple[str, Mapping]]) -> str:
+    """The sentence on what the intervals of these (label, summary row) pairs are about."""
+    groups: dict[str, list[str]] = {}
+    for label, row in rows:
+        if has_interval(row):
+            groups.setdefault(interval_about(row), []).append(label)
+    source = " (results/summary.tsv's ci_over and ci_note; docs/statistics.md)."
+    if not groups:
+        return "No UAR here has a 95 % interval: results/summary.tsv's ci_note says why."
+    if len(groups) == 1:
+        return f"The 95 % intervals are {next(iter(groups))}{source}"
+    return "The 95 % intervals are, " + "; ".join(f"for {', '.join(labels)}, {about}"
+                                                  for about, labels in groups.items()) + source
+
+
+def _reference_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """summary.tsv's rows of the first (reference) experiment, the one whose results the page shows."""
+    return summary[summary["experiment"] == summary["experiment"].iloc[0]] if len(summary) else summary
+
+
+def _summary_row(summary: pd.DataFrame, target: str, **corpora: str) -> pd.Series:
+    """The reference experiment's summary.tsv row of a target (several corpora: and of its corpora)."""
+    match = summary["target"] == target
+    for column, value in corpora.items():
+        match &= summary[column] == value
+    if not match.any():
+        raise ValueError(f"results/summary.tsv has no row for target {target}"
+                         + "".join(f", {column} {value}" for column, value in corpora.items())
+                         + ": it is not of these metrics; rerun the summarise rule")
+    return summary[match].iloc[0]
+
+
+def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, metrics: pd.DataFrame,
+               summary: pd.DataFrame) -> str:
+    """The page's text. ``config``: the validated workflow config; the tables as read from
+    results/manifest.tsv, results/extraction/report.tsv, results/metrics.tsv and results/summary.tsv.
+    The class targets' UARs and intervals are summary.tsv's (its first experiment's rows); the
+    baselines, accuracies and fold counts are metrics.tsv's."""
     corpus, extraction, training = config["corpus"], config["extraction"], config["training"]
     kept = report["status"] == OK
     dropped = report.loc[~kept, "status"]
-    # Without speaker ids the intervals are over test clips (a bootstrap): they are in summary.tsv only.
+    summary = _reference_rows(summary)
     speakers = bool((manifest["speaker"] != "").any())
     several = isinstance(corpus, list)
     corpus_name = "" if several else (
@@ -136,33 +208,26 @@ def front_page(config: Mapping, manifest: pd.DataFrame, report: pd.DataFrame, me
         "",
     ]
     if config.get("fold_corpora") and set(metrics["target"]) - rated:
-        lines += _corpora_results(metrics, sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index),
+        lines += _corpora_results(metrics, summary,
+                                  sorted(set(metrics["target"]) - rated, key=list(TARGET_TITLES).index),
                                   config["fold_corpora"])
-    rows = []
+    rows, summarised = [], []
     # Several corpora: the table per test corpus above instead.
     for target in [] if config.get("fold_corpora") else sorted(set(metrics["target"]) - rated,
                                                                 key=list(TARGET_TITLES).index):
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
         folds = [f for f in by_fold.index[trained] if f not in ("mean", "std")]
-        mean = by_fold.loc["mean"]
-        _, low, high, _ = t_interval(by_fold.loc[folds, "uar"].to_numpy(dtype=float), PROPORTION)
-        interval = f"({low:.3f}-{high:.3f})" if speakers else "(summary.tsv)"
-        rows.append([TARGET_TITLES.get(target, target), f"**{mean['uar']:.3f}** {interval}",
+        mean, row = by_fold.loc["mean"], _summary_row(summary, target)
+        summarised.append((TARGET_TITLES.get(target, target), row))
+        rows.append([TARGET_TITLES.get(target, target), uar_cell(row),
                      f"{mean['majority_uar']:.3f}", f"{mean['chance_uar']:.3f}", f"{mean['accuracy']:.3f}",
                      str(len(folds))])
     if rows:  # none when every target is learnt as ratings
-        about = ("The 95 % intervals are t-intervals over the folds, which hold disjoint speakers: they are about "
-                 "new speakers (see results/summary.tsv and docs/statistics.md)." if speakers else
-                 "The corpus does not name its speakers, so the folds may share them: the 95 % intervals, from a "
-                 "bootstrap of the test clips, are in results/summary.tsv (see docs/statistics.md); "
-                 + ("with one training run per fold they are about these trained models only, not about training "
-                    "again." if training["repeats"] < 2 else
-                    f"they include the spread between the {training['repeats']} training runs."))
         lines += ["Unweighted average recall (UAR, the mean of the per-class recalls) over the folds, against "
                   "always predicting the training folds' most frequent class (majority) and chance; beside it the "
                   "weighted average recall (WAR, the accuracy: recalls weighted by the classes' test shares), the "
-                  "two numbers papers print. " + about, ""]
+                  "two numbers papers print. " + _about_sentence(summarised), ""]
         lines += _list_table(["target", "UAR (95 % CI)", "majority UAR", "chance UAR", "WAR (accuracy)", "folds"],
                              rows)
     if not several and corpus["format"] in BENCHMARKS and "label" in set(metrics["target"]):
@@ -195,13 +260,11 @@ def _corpora_sentence(corpora: Sequence[Mapping], manifest: pd.DataFrame) -> str
     return f"**Corpora**: {listed}. Together: "
 
 
-def _corpora_results(metrics: pd.DataFrame, targets: Sequence[str], fold_corpora: Mapping) -> list[str]:
-    """Several corpora: the class targets' UAR per test corpus, naming the corpora its models trained on.
-    A test corpus of several folds has a t-interval over them; one that is a single fold has its
-    interval over its speakers in summary.tsv (docs/statistics.md)."""
-    from facemotion.evaluation.statistics import PROPORTION, t_interval  # not at the top: see front_page
-
-    rows = []
+def _corpora_results(metrics: pd.DataFrame, summary: pd.DataFrame, targets: Sequence[str],
+                     fold_corpora: Mapping) -> list[str]:
+    """Several corpora: the class targets' UAR and interval per test corpus (summary.tsv's rows),
+    naming the corpora its models trained on; the chance UAR and the folds from metrics.tsv."""
+    rows, summarised = [], []
     for target in targets:
         by_fold = metrics[metrics["target"] == target].set_index("fold")
         trained = by_fold.get("skipped", pd.Series("", index=by_fold.index)).fillna("") == ""
@@ -210,21 +273,18 @@ def _corpora_results(metrics: pd.DataFrame, targets: Sequence[str], fold_corpora
         for fold in folds:
             parts.setdefault((fold_corpora[fold]["train_corpora"], fold_corpora[fold]["test_corpus"]), []).append(fold)
         for (train, test), part in parts.items():
-            uar = by_fold.loc[part, "uar"].to_numpy(dtype=float)
-            mean, low, high, _ = t_interval(uar, PROPORTION)
-            interval = f"({low:.3f}-{high:.3f})" if len(part) > 1 else "(over speakers: summary.tsv)"
-            rows.append([TARGET_TITLES.get(target, target), train, test, f"**{mean:.3f}** {interval}",
+            row = _summary_row(summary, target, train_corpora=train, test_corpus=test)
+            summarised.append((f"{TARGET_TITLES.get(target, target)} tested on {test}", row))
+            rows.append([TARGET_TITLES.get(target, target), train, test, uar_cell(row),
                          f"{by_fold.loc[part, 'chance_uar'].astype(float).mean():.3f}", str(len(part))])
-    return ["Unweighted average recall (UAR) per test corpus, with the corpora its models trained on. A test corpus "
-            "held out in several folds has a t-interval over them; one that is a single fold has its interval over "
-            "its speakers, with the variance between training repeats, in results/summary.tsv "
-            "(see docs/statistics.md).", "",
+    return ["Unweighted average recall (UAR) per test corpus, with the corpora its models trained on. "
+            + _about_sentence(summarised), "",
             *_list_table(["target", "trained on", "tested on", "UAR (95 % CI)", "chance UAR", "folds"], rows)]
 
 
 def _benchmark_lines(metrics: pd.DataFrame) -> list[str]:
     """The label results per official fold, as the benchmark's papers print them (results/benchmark_folds.tsv)."""
-    from facemotion.evaluation.metrics_table import benchmark_folds  # not at the top: see front_page
+    from facemotion.evaluation.metrics_table import benchmark_folds  # not at the top: see interval_about
 
     table = benchmark_folds(metrics)
     official = "dropped, scored as misses" in table.index
@@ -238,7 +298,7 @@ def _benchmark_lines(metrics: pd.DataFrame) -> list[str]:
 
 def _rating_lines(metrics: pd.DataFrame, rated: set[str], calibration: str) -> list[str]:
     """The rating targets' results (dimensions: regression): CCC and the binned predictions' UAR."""
-    from facemotion.evaluation.statistics import t_interval  # not at the top: see front_page
+    from facemotion.evaluation.statistics import t_interval  # not at the top: see interval_about
 
     stretched = (" Each model's predictions are stretched to the mean and standard deviation of its training "
                  "ratings (training.rating_calibration: training)." if calibration == "training" else
@@ -259,13 +319,20 @@ def _rating_lines(metrics: pd.DataFrame, rated: set[str], calibration: str) -> l
                                 "chance UAR"], rows)
 
 
-def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, path) -> None:
+# summary.tsv's columns of text (the others are numbers, NaN where empty).
+SUMMARY_TEXT = ("experiment", "target", "train_corpora", "test_corpus", "ci_over", "ci_note")
+
+
+def write_front_page(config: Mapping, manifest_path, report_path, metrics_path, summary_path, path) -> None:
     def read(p, **options):
         with reading(p):
             return pd.read_csv(p, sep="\t", **options)
 
     # Metrics keep NaN for a skipped fold's empty cells; the others read as text.
-    metrics = read(metrics_path, dtype={"fold": str, "target": str})
+    metrics = read(metrics_path, dtype={"fold": str, "target": str, "skipped": str})
+    summary = read(summary_path, dtype=dict.fromkeys(SUMMARY_TEXT, str))
+    text = [column for column in SUMMARY_TEXT if column in summary]
+    summary[text] = summary[text].fillna("")
     manifest, report = (read(p, dtype=str, keep_default_na=False) for p in (manifest_path, report_path))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(front_page(config, manifest, report, metrics))
+    Path(path).write_text(front_page(config, manifest, report, metrics, summary))
