@@ -287,6 +287,23 @@ def test_the_command_refuses_a_new_fold_file_in_a_folder_it_reads(tmp_path):
     assert not (ours / "fold_9.tsv").exists()
 
 
+def test_a_command_that_fails_half_way_leaves_no_table_behind(tmp_path, monkeypatch, capsys):
+    """The tables are written in a scratch folder and copied out only once all are written."""
+    import facemotion.evaluation.summary as summary_module
+    from facemotion.__main__ import main
+
+    def summary_then_failure(experiments, summary_path, *rest, **options):
+        Path(summary_path).write_text("experiment\n")
+        raise ValueError("the comparison failed")
+
+    monkeypatch.setattr(summary_module, "write_summary", summary_then_failure)
+    rng = np.random.default_rng(3)
+    folders = [_prediction_dir(tmp_path / name, 0.6, rng) for name in ("ours", "theirs")]
+    code = main(["summarise", *map(str, folders), "--out", str(tmp_path / "summary.tsv"),
+                 "--comparison", str(tmp_path / "comparison.tsv"), "--classes", *CLASSES])
+    assert code == 2 and "error: the comparison failed" in capsys.readouterr().err
+    assert not (tmp_path / "summary.tsv").exists() and not (tmp_path / "comparison.tsv").exists()
+
 def test_the_command_refuses_one_file_for_summary_and_comparison(tmp_path):
     rng = np.random.default_rng(3)
     ours, published = _prediction_dir(tmp_path / "ours", 0.5, rng), _prediction_dir(tmp_path / "published", 0.9, rng)

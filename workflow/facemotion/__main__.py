@@ -103,6 +103,7 @@ def check_one_id_each(videos, ids) -> None:
 
 
 def summarise_dirs(args) -> int:
+    import shutil
     import tempfile
 
     from facemotion.common.logs import JobError
@@ -122,9 +123,13 @@ def summarise_dirs(args) -> int:
         experiments = {name: {args.target: read_prediction_dir(d, args.target, args.classes)}
                        for name, d in zip(names, args.dirs)}
         with tempfile.TemporaryDirectory() as scratch:
+            # Written in scratch first: a failure half-way leaves no table looking complete.
             scratch = Path(scratch)
-            comparison = args.comparison or scratch / "comparison.tsv"
-            write_summary(experiments, args.out, scratch / "speakers.tsv", comparison, args.permutations, args.seed)
+            write_summary(experiments, scratch / "summary.tsv", scratch / "speakers.tsv", scratch / "comparison.tsv",
+                          args.permutations, args.seed)
+            for written, wanted in (("summary.tsv", args.out), ("comparison.tsv", args.comparison)):
+                if wanted:
+                    shutil.copyfile(scratch / written, wanted)
     except (PredictionsError, ValueError, JobError) as error:  # the user's input: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
