@@ -71,7 +71,7 @@ def msp_tree(root: Path, put) -> Path:
         if has_video:
             sentence, speaker, scenario = key[:4], key[5:8], key[9]
             put(root / f"session{int(speaker[1:])}" / sentence / scenario / f"MSP-IMPROV-{key}.avi")
-    (root / "Evaluation.txt").write_text("\n".join(lines) + "\n")
+    (root / "Evalution.txt").write_text("\n".join(lines) + "\n")  # so spelt in the release
     put(root / "session4" / "S09A" / "P" / "MSP-IMPROV-S09A-F04-P-FM09.avi")  # no label
     return root
 
@@ -106,12 +106,12 @@ def test_msp_improv_classes_choose_the_categories(tmp_path, put):
 
 def test_msp_improv_without_evaluation_txt_names_root_and_file(tmp_path, put):
     put(tmp_path / "session1" / "S01A" / "P" / "MSP-IMPROV-S01A-F01-P-FM01.avi")
-    with pytest.raises(ManifestError, match=f"{tmp_path}: no Evaluation.txt found"):
+    with pytest.raises(ManifestError, match=f"{tmp_path}: no Evalution.txt \\(or Evaluation.txt\\) found"):
         read_corpus("msp-improv", tmp_path, CLASSES)
 
 
 def test_msp_improv_with_foreign_evaluation_txt_says_what_was_expected(tmp_path):
-    (tmp_path / "Evaluation.txt").write_text("accuracy 0.9\n")
+    (tmp_path / "Evaluation.txt").write_text("accuracy 0.9\n")  # the corrected spelling is read too
     with pytest.raises(ManifestError, match="no utterance lines like 'UTD-IMPROV-"):
         read_corpus("msp-improv", tmp_path, CLASSES)
 
@@ -196,6 +196,14 @@ def test_iemocap_utterances_are_segments_of_dialogue_videos_with_the_speakers_si
         root / "IEMOCAP_full_release/Session1/dialog/avi/DivX/Ses01F_impro02.avi") in text
     assert "dropped 2 recordings whose category is not in classes: fru as Frustrated (1), xxx (1)" in text
 
+
+def test_an_indented_iemocap_label_line_is_read(tmp_path, put):
+    """A label line with leading white space was neither read nor counted."""
+    root = iemocap_tree(tmp_path / "corpora", put)
+    labels = root / "IEMOCAP_full_release/Session2/dialog/EmoEvaluation/Ses02M_script01_1.txt"
+    labels.write_text(labels.read_text().replace("[4.0000", "  [4.0000"))
+    manifest, _ = read_corpus("iemocap", root, CLASSES)
+    assert "Ses02M_script01_1_F004" in set(manifest["recording"])
 
 def test_iemocap_root_may_be_the_release_folder_itself(tmp_path, put):
     root = iemocap_tree(tmp_path, put) / "IEMOCAP_full_release"

@@ -48,7 +48,7 @@ def read_labels(path: Path) -> tuple[list[dict[str, str]], int]:
     lines, unreadable = [], 0
     with open(path, encoding="latin-1") as handle:
         for line in handle:
-            if not line.startswith("["):
+            if not line.lstrip().startswith("["):
                 continue  # header, rater lines, blank lines
             match = LINE.match(line.strip())
             utterance = UTTERANCE.match(match["utterance"]) if match else None

@@ -1,11 +1,12 @@
-"""MSP-IMPROV (Busso et al., 2017): utterance videos labelled in one Evaluation.txt.
+"""MSP-IMPROV (Busso et al., 2017): utterance videos labelled in one Evalution.txt (so spelt in
+the release; Evaluation.txt is read too).
 
 Layout as released:
-    Evaluation.txt
+    Evalution.txt
     session1/S01A/P/MSP-IMPROV-S01A-F01-P-FM01.avi   (videos may also sit under a Video/ folder)
 
 File names: MSP-IMPROV-S<sentence 01-20><target emotion A|H|S|N>-<speaker F01..M06>-
-<scenario R|S|P|T>-<turn>. Evaluation.txt holds, per utterance, a line
+<scenario R|S|P|T>-<turn>. Evalution.txt holds, per utterance, a line
     UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:2.666667; V:2.000000; D:3.000000 ; N:3.333333;
 (consensus category, then averaged activation, valence, dominance and naturalness on 1-5, NaN where
 missing) followed by one line per rater and a blank line. The labels name the video "UTD-IMPROV-",
@@ -28,13 +29,16 @@ UTTERANCE = re.compile(r"^(?:MSP|UTD)-IMPROV-(?P<key>S\d{2}[A-Z]-(?P<speaker>[FM
 LABEL_LINE = re.compile(r"^(?:MSP|UTD)-IMPROV-\S+\.avi\s*;")
 
 
+# The release spells its label file "Evalution.txt"; a corrected copy may be "Evaluation.txt".
+LABEL_FILES = ("Evalution.txt", "Evaluation.txt")
+
+
 def find_evaluation(root: Path) -> Path:
-    if (root / "Evaluation.txt").is_file():
-        return root / "Evaluation.txt"
-    found = sorted(root.rglob("Evaluation.txt"), key=lambda p: (len(p.parts), str(p)))
+    """The label file: at the root, else the shallowest one under it."""
+    found = sorted((p for name in LABEL_FILES for p in root.rglob(name)), key=lambda p: (len(p.parts), str(p)))
     if not found:
-        raise ManifestError(f"{root}: no Evaluation.txt found under it; expected the MSP-IMPROV release "
-                            "(Evaluation.txt beside session1..session6/S01A/P/MSP-IMPROV-S01A-F01-P-FM01.avi)")
+        raise ManifestError(f"{root}: no Evalution.txt (or Evaluation.txt) found under it; expected the MSP-IMPROV "
+                            "release (Evalution.txt beside session1..session6/S01A/P/MSP-IMPROV-S01A-F01-P-FM01.avi)")
     return found[0]
 
 
@@ -65,7 +69,7 @@ def read_evaluation(path: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
         notes.append(f"{path}: {duplicates} utterance(s) listed twice; the first entry was used")
     if not labels:
         raise ManifestError(f"{path}: no utterance lines like 'UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:2.5; "
-                            "V:3.0; D:3.0 ; N:3.5;' found; is this MSP-IMPROV's Evaluation.txt?")
+                            "V:3.0; D:3.0 ; N:3.5;' found; is this MSP-IMPROV's Evalution.txt?")
     return labels, notes
 
 
@@ -91,6 +95,6 @@ def scan(root: Path, options: ReadOptions) -> CorpusScan:
     for target in ("activation", "valence"):
         unrated = sum(1 for label in labels.values() if not label[target])
         if unrated:
-            result.notes.append(f"{unrated} utterance(s) have no {target} rating (NaN in Evaluation.txt); "
+            result.notes.append(f"{unrated} utterance(s) have no {target} rating (NaN in the label file); "
                                 f"they are left out of the {target} target only")
     return result
