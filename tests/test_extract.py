@@ -636,7 +636,7 @@ def test_run_batch_over_worker_processes_gives_the_same_batch(videos, tmp_path, 
     for one, two in zip(kept1, kept2):
         np.testing.assert_array_equal(one.result.pixels, two.result.pixels)
     assert [m.split()[1].rstrip(":") for m in messages[:4]] == list("abcd")  # logged in the rows' order
-    assert len(list((tmp_path / "two").glob("*.npz"))) == 4  # the workers fill the cache too
+    assert len(list((tmp_path / "two").rglob("*.npz"))) == 4  # the workers fill the cache too
 
 
 def test_cache_reuses_results_and_extracts_only_what_changed(videos, tmp_path, counted, caplog):
@@ -656,6 +656,8 @@ def test_cache_reuses_results_and_extracts_only_what_changed(videos, tmp_path, c
     np.testing.assert_array_equal(kept2[0].result.frame_index, kept1[0].result.frame_index)
     counted.clear()
     run_batch(first, ExtractionSettings(face_size=64), cache)  # a setting changed: everything again
+    assert counted == ["face.mp4", "no_face.mp4"]
+    run_batch(first, ExtractionSettings(), cache)  # and back: each setting keeps its entries
     assert counted == ["face.mp4", "no_face.mp4"]
     counted.clear()
     segment = [{**first[0], "start": 1.0, "end": 3.0}, first[1]]  # a row's segment changed
@@ -694,20 +696,22 @@ def test_cache_write_is_atomic(videos, tmp_path, counted, monkeypatch):
     cache = tmp_path / "cache"
     rows = manifest_rows({"a": videos["face"]})
     run_batch(rows, ExtractionSettings(n_frames=2), cache)
-    before = (cache / "a.npz").read_bytes()
+    entry = cache / ExtractionSettings(n_frames=2).fingerprint() / "a.npz"
+    before = entry.read_bytes()
 
     def dies_halfway(handle, **arrays):
         handle.write(b"PK\x03\x04 half an archive")
         raise KeyboardInterrupt  # the job is killed while writing
 
     monkeypatch.setattr(cache_module.np, "savez", dies_halfway)
+    entry.unlink()  # a killed job leaves no entry, and none half-written
     with pytest.raises(KeyboardInterrupt):
-        run_batch(rows, ExtractionSettings(n_frames=3), cache)
-    assert (cache / "a.npz").read_bytes() == before  # the old entry is untouched
-    assert sorted(p.name for p in cache.glob("*a.npz*")) == ["a.npz"]  # no temporary left behind
+        run_batch(rows, ExtractionSettings(n_frames=2), cache)
+    assert sorted(p.name for p in cache.rglob("*a.npz*")) == []  # no temporary left behind
+    entry.write_bytes(before)
     monkeypatch.undo()
     # A damaged entry (e.g. written by something else) is not trusted: extracted again.
-    (cache / "a.npz").write_bytes(b"garbage")
+    entry.write_bytes(b"garbage")
     counted.clear()
     monkeypatch.setattr(batch, "extract_recording", _counter(counted))
     kept, report = run_batch(rows, ExtractionSettings(n_frames=2), cache)
@@ -719,7 +723,7 @@ def test_an_unreadable_cache_entry_is_extracted_again_and_logged(videos, tmp_pat
     cache = tmp_path / "cache"
     rows = manifest_rows({"a": videos["face"]})
     run_batch(rows, ExtractionSettings(n_frames=2), cache)
-    entry = cache / "a.npz"
+    entry = cache / ExtractionSettings(n_frames=2).fingerprint() / "a.npz"
     good = entry.read_bytes()
     entry.write_bytes({"truncated": good[: len(good) // 2], "empty": b"", "not_a_zip": b"garbage"}[damage])
     caplog.set_level(logging.INFO)

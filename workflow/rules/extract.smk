@@ -1,7 +1,7 @@
 rule extract_batch:
     """Extract face frames for one batch of recordings (many recordings per job, in `threads` processes).
 
-    Per-recording results are cached under results/extraction/recordings/, keyed by the
+    Per-recording results are cached under results/extraction/recordings/<settings>/, keyed by the
     settings and the video file, so a rerun batch extracts only what is new or changed.
     """
     message:

@@ -30,13 +30,14 @@ def run_batch(rows: Iterable[Mapping], settings: ExtractionSettings, cache_dir: 
     """Extract (or reuse from `cache_dir`) every manifest row (a mapping of its columns);
     returns the kept (ok) records and the report: one dict of REPORT_COLUMNS per row, in order.
     With `processes` > 1 the rows are shared out over that many forked worker processes."""
-    cache_dir = Path(cache_dir)
+    fingerprint = settings.fingerprint()  # once: it asks OpenCV for its build
+    # A folder per settings: two extractions of one corpus (experiments) keep their own entries.
+    cache_dir = Path(cache_dir) / fingerprint
     cache_dir.mkdir(parents=True, exist_ok=True)
     face_detector()  # before forking: the workers inherit it
     cv2.setNumThreads(1)  # one process per core; resize/cvtColor threads only contend
     rows = list(rows)
-    extract_row = functools.partial(_extract_row, settings=settings, cache_dir=cache_dir,
-                                    fingerprint=settings.fingerprint())  # once: it asks OpenCV for its build
+    extract_row = functools.partial(_extract_row, settings=settings, cache_dir=cache_dir, fingerprint=fingerprint)
     kept, report, counts = [], [], {"extracted": 0, "reused": 0}
     with contextlib.ExitStack() as stack:
         if processes > 1 and len(rows) > 1:
