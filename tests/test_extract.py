@@ -12,21 +12,14 @@ import dlib
 import numpy as np
 import pandas as pd
 import pytest
-from facemotion.extraction import batch, faces
+from facemotion.extraction import batch
 from facemotion.extraction import cache as cache_module
 from facemotion.extraction import settings as settings_module
 from facemotion.extraction.batch import run_batch
 from facemotion.extraction.extract import extract_recording
-from facemotion.extraction.faces import (
-    LandmarkModelError,
-    crop_box,
-    detect_face,
-    find_landmark_model,
-    geometry_features,
-    map_box,
-)
+from facemotion.extraction.faces import crop_box, detect_face, geometry_features, map_box
 from facemotion.extraction.sampling import even_targets, sample_faces
-from facemotion.extraction.settings import ExtractionSettings
+from facemotion.extraction.settings import ExtractionSettings, LandmarkModelError, find_landmark_model
 from facemotion.extraction.video import VideoSource
 
 # ----------------------------------------------------------------------------- synthetic streams
@@ -577,7 +570,7 @@ def test_landmark_model_lookup(tmp_path, monkeypatch):
     with pytest.raises(LandmarkModelError, match="face_recognition_models"):
         find_landmark_model(tmp_path / "absent.dat")
     monkeypatch.setitem(__import__("sys").modules, "face_recognition_models", None)  # import fails
-    monkeypatch.setattr(faces, "DEBIAN_LANDMARK_MODEL", tmp_path / "none.dat")
+    monkeypatch.setattr(settings_module, "DEBIAN_LANDMARK_MODEL", tmp_path / "none.dat")
     with pytest.raises(LandmarkModelError) as error:
         find_landmark_model(None)
     message = str(error.value)

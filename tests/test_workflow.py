@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 import yaml
 from facemotion.evaluation.class_metrics import fold_metrics
-from facemotion.extraction.faces import find_landmark_model
 from facemotion.extraction.feature_table import read_feature_table
+from facemotion.extraction.settings import find_landmark_model
 from facemotion.report.plots import read_panels
 from tiny_run import (
     ROOT,
@@ -378,6 +378,26 @@ def test_corpus_edits_rerun_only_what_they_touch(extracted, tmp_path):
     (workdir / "corpus.tsv").write_text(manifest.drop(index=3).to_csv(sep="\t", index=False))
     assert planned_jobs(workdir, *targets, "--configfile", str(config)) == expected
 
+
+@pytest.mark.slow
+def test_a_corpus_moved_elsewhere_trains_nothing_again_under_the_seed_protocol(extracted, tmp_path):
+    """The seed protocol's folds read the manifest for their test halves: a manifest rewritten with
+    the new paths is no reason to retrain (the halves, a param, are the same)."""
+    manifest = pd.read_csv(extracted / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    workdir = copy_run(extracted, tmp_path / "seed")
+    settings = {"corpus": {"format": "tsv", "path": "corpus.tsv"}, "targets": ["label"],
+                "cv": {"protocol": "seed", "test_sessions": ["1"]}}
+    (workdir / "corpus.tsv").write_text(manifest.assign(path=[str(workdir / p) for p in manifest["path"]])
+                                        .to_csv(sep="\t", index=False))
+    config = write_config(workdir, **settings)
+    snakemake(workdir, "results/predictions/label/fold_1.tsv", "--configfile", str(config))
+    shutil.copytree(workdir / "resources", workdir / "moved")
+    (workdir / "corpus.tsv").write_text(
+        manifest.assign(path=[str(workdir / "moved" / Path(p).relative_to("resources")) for p in manifest["path"]])
+        .to_csv(sep="\t", index=False))
+    snakemake(workdir, "results/manifest.tsv", "results/features.parquet", "--configfile", str(config))
+    jobs = planned_jobs(workdir, "results/predictions/label/fold_1.tsv", "--configfile", str(config))
+    assert jobs == {}, jobs
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_without_redoing_finished_work(run, tmp_path):

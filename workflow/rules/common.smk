@@ -305,8 +305,23 @@ def features_input(wildcards):
 
 def test_halves_input(wildcards):
     """Under the seed protocol, the manifest: each held-out session's test half is drawn over all of
-    its recordings, the same for every experiment and target (learning.folds.test_halves)."""
-    return {"manifest": "results/manifest.tsv"} if experiment(wildcards).training["protocol"] == "seed" else {}
+    its recordings, the same for every experiment and target (learning.folds.test_halves). Ancient:
+    a manifest rewritten with other paths (the corpus moved) retrains nothing; the halves themselves
+    are in the fold's settings (fold_training)."""
+    return {"manifest": ancient("results/manifest.tsv")} if experiment(wildcards).training["protocol"] == "seed" else {}
+
+
+_HALVES_DIGESTS = {}
+
+
+def test_halves_digest(seed):
+    """A digest of the seed protocol's test halves drawn over the manifest with ``seed``."""
+    if seed not in _HALVES_DIGESTS:
+        from facemotion.learning.folds import manifest_test_halves  # scikit-learn: only when needed
+
+        halves = "\n".join(sorted(manifest_test_halves(MANIFEST, seed)))
+        _HALVES_DIGESTS[seed] = hashlib.sha256(halves.encode()).hexdigest()[:16]
+    return _HALVES_DIGESTS[seed]
 
 
 # Whether some fold trains on chosen sessions only (cross_corpus, or an experiment's folds over
@@ -364,9 +379,12 @@ def fold_training(wildcards):
     """A fold's training settings: the target's, and under cross_corpus the sessions it trains on
     (not another test corpus; the same list when a test corpus is added, so nothing reruns); where
     the fold is a corpus of several sessions (an experiment's cross_corpus over corpora read as
-    loso), the sessions it tests, which the training job reads as one."""
+    loso), the sessions it tests, which the training job reads as one; under the seed protocol a
+    digest of the test halves, so that a change in them (not a manifest with other paths) retrains."""
     folds = experiment(wildcards).folds
     extra = {}
+    if experiment(wildcards).training["protocol"] == "seed":
+        extra["test_halves"] = test_halves_digest(experiment(wildcards).training["split_seed"])
     if folds.training[wildcards.session] is not None:
         extra["train_sessions"] = folds.training[wildcards.session]
     if folds.remapped(wildcards.session):

