@@ -470,4 +470,9 @@ wildcard_constraints:
 # One environment for every rule, for `--sdm conda` (relative to the rule files); training on
 # GPUs needs TensorFlow with CUDA instead of tensorflow-cpu.
 CONDA_ENV = "../../envs/facemotion.yaml"
-TRAINING_CONDA_ENV = "../../envs/facemotion-gpu.yaml" if config["training"]["gpu"] else CONDA_ENV
+GPU_CONDA_ENV = "../../envs/facemotion-gpu.yaml"
+
+
+def training_conda_env(wildcards):
+    """The training jobs' environment: with CUDA where their experiment trains on a GPU."""
+    return GPU_CONDA_ENV if experiment(wildcards).settings["training"]["gpu"] else CONDA_ENV

@@ -13,7 +13,7 @@ rule train_fold:
     log:
         "logs/{experiment_dir}train/{target}/fold_{session}.log",
     conda:
-        TRAINING_CONDA_ENV
+        training_conda_env
     threads: lambda wildcards: experiment(wildcards).settings["training"]["threads"]
     resources:
         mem_mb=lambda wildcards: experiment(wildcards).settings["training"]["mem_mb"],
@@ -40,7 +40,7 @@ rule final_model:
     log:
         "logs/{experiment_dir}final/{target}.log",
     conda:
-        TRAINING_CONDA_ENV
+        training_conda_env
     threads: lambda wildcards: experiment(wildcards).settings["training"]["threads"]
     resources:
         mem_mb=lambda wildcards: experiment(wildcards).settings["training"]["mem_mb"],
