@@ -430,6 +430,16 @@ def batch_videos(wildcards):
     return sorted({row["path"] for row in batch_rows(wildcards)})
 
 
+def gather_mem_mb(wildcards):
+    """Gathering holds about 2.3 times the feature table (docs/performance.md, Storage): 2.5 times
+    its pixels, plus 1 GB for Python and the libraries; at least 4 GB."""
+    settings = EXTRACTIONS[wildcards.extraction_dir]["settings"]
+    pixels = (
+        len(MANIFEST) * settings["n_frames"] * settings["face_size"] ** 2 if settings["features"] == "pixels" else 0
+    )
+    return max(4000, 1000 + int(2.5 * pixels / 1e6))
+
+
 def landmark_model_file(wildcards):
     """A configured landmark model, as an input: another model written over it reruns the extraction
     (and its content is in the cache key: extraction.settings.ExtractionSettings.fingerprint)."""

@@ -61,7 +61,7 @@ checkpoint gather_features:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=4000,
+        mem_mb=gather_mem_mb,
     params:
         # The manifest's recordings, in order (not results/manifest.tsv: that job stays off the
         # path from extraction to training).
