@@ -378,13 +378,18 @@ def test_detect_face_returns_full_resolution_box(region, offset):
     assert detect_face(frame, 400, 0, "left") is None
 
 
-def test_detect_face_picks_the_largest_face():
-    frame = np.full((720, 1280), 90, np.uint8)
-    frame[80:640, 0:560] = draw_face(280)
-    frame[20:700, 590:1270] = draw_face(340)
-    assert detect_face(frame[:, :560], 175, 0) is not None  # the smaller face alone is found too
-    box = detect_face(frame, 400, 0)
-    assert box[0] > 640
+def test_detect_face_takes_the_detectors_first_face_on_the_seeds_downscaled_frame():
+    """The seed's choice: the first detection (dlib lists the most confident first), not the
+    largest; on the frame imutils.resize makes, whose height is truncated (720x480: 400x266)."""
+    seen = []
+
+    def detector(small, upsample):
+        seen.append(small.shape)
+        return [dlib.rectangle(200, 20, 260, 80), dlib.rectangle(10, 10, 150, 150)]  # the smaller first
+
+    box = detect_face(np.zeros((480, 720), np.uint8), 400, 0, detector=detector)
+    assert seen == [(266, 400)]
+    assert box[0] == pytest.approx(200 * 720 / 400) and box[2] == pytest.approx(261 * 720 / 400)
 
 
 def test_geometry_features_on_known_points():

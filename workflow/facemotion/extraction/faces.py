@@ -66,19 +66,21 @@ def crop_box(box: tuple[float, ...], margin: float, width: int, height: int) -> 
 
 def detect_face(grey: np.ndarray, detect_width: int, upsample: int = 0, region: str | None = None,
                 detector=None) -> tuple[float, ...] | None:
-    """The largest face (first of equals) as a full-resolution box, or None."""
+    """The first face the detector returns (its most confident: the seed's choice) as a
+    full-resolution box, or None."""
     height, width = grey.shape
     x0, x1 = region_bounds(width, region)
     scale = detect_width / width
-    small_w, small_h = max(1, round((x1 - x0) * scale)), max(1, round(height * scale))
+    # The height truncated, as the seed's imutils.resize does (int(h * r)).
+    small_w, small_h = max(1, round((x1 - x0) * scale)), max(1, int(height * scale))
     # INTER_AREA: anti-aliased downscale, the seed's (imutils.resize's default); its cost is
     # small next to the HOG detector's (docs/performance.md).
     small = cv2.resize(grey[:, x0:x1], (small_w, small_h), interpolation=cv2.INTER_AREA)
     rects = (detector or face_detector())(small, upsample)
     if len(rects) == 0:
         return None
-    best = max(rects, key=lambda r: (r.right() - r.left() + 1) * (r.bottom() - r.top() + 1))
-    rect = (best.left(), best.top(), best.right() + 1, best.bottom() + 1)
+    first = rects[0]
+    rect = (first.left(), first.top(), first.right() + 1, first.bottom() + 1)
     return map_box(rect, (x1 - x0) / small_w, height / small_h, x0)
 
 
@@ -108,7 +110,7 @@ def geometry_features(points: np.ndarray) -> np.ndarray:
 
 
 class FaceProbe:
-    """frame -> features of its largest face, or None: the sampler's probe.
+    """frame -> features of the face detect_face finds, or None: the sampler's probe.
 
     Results are remembered by the greyscale frame's content (all they depend on), so the full
     scan after a failed fast path does not run the detector again on the frames already probed,

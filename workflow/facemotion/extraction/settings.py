@@ -21,7 +21,7 @@ FEATURE_TYPES = ("pixels", "landmarks")
 # (releases of aligned face crops, such as DFEW's clip_224x224 or FERV39k).
 DETECTORS = ("hog", "none")
 # Bump when a code change alters extracted values: it invalidates every cache entry.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3  # 3: the first detection, on the seed's truncated height
 
 
 @dataclass(frozen=True)
