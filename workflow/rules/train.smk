@@ -86,6 +86,10 @@ rule predict:
         "logs/predict.log",
     conda:
         CONDA_ENV
+    resources:
+        # the training's memory (TensorFlow and a model), and time as an extraction job's for its videos
+        mem_mb=REFERENCE.settings["training"]["mem_mb"],
+        runtime=lambda wildcards: 10 + len(predict_rows(wildcards)) // 10,
     params:
         rows=predict_rows,
         targets=REFERENCE.targets,

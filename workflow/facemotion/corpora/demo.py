@@ -571,9 +571,11 @@ def demo_folder_problem(out_dir: pathlib.Path | str) -> str | None:
             f"msp-improv, iemocap, crema-d, ravdess); for the demo, point corpus.path at a new or empty folder")
 
 
-def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int = 8) -> None:
-    """Render every planned video under out_dir and write out_dir/manifest.tsv; refuses a folder
-    that holds anything the generator did not create (see demo_folder_problem)."""
+def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int = 8,
+                       workers: int | None = None) -> None:
+    """Render every planned video under out_dir and write out_dir/manifest.tsv, in ``workers``
+    processes (default: one per CPU); refuses a folder that holds anything the generator did not
+    create (see demo_folder_problem)."""
     out_dir = pathlib.Path(out_dir)
     problem = demo_folder_problem(out_dir)
     if problem:
@@ -583,7 +585,7 @@ def render_demo_corpus(plan: pd.DataFrame, out_dir: pathlib.Path, n_frames: int 
     # Longest clips first so the workers finish together.
     rows = sorted(plan.to_dict("records"), key=lambda r: -int(r["demo_n_frames"]))
     jobs = [(row, out_dir, int(n_frames)) for row in rows]
-    workers = max(1, min(os.cpu_count() or 1, len(jobs)))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         for job in jobs:
             _write_clip_args(job)
