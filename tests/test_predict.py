@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from facemotion.extraction.settings import EXTRACTOR_VERSION
 from facemotion.learning.model import METADATA_FORMAT, save_model
 from facemotion.learning.networks import build_model
 from facemotion.prediction.predict import PredictionInputError, check_segment, load_final_models, read_recordings
@@ -53,10 +54,16 @@ def test_the_recordings_file_takes_the_region_as_the_manifest_does(tmp_path):
     assert read_recordings(tmp_path / "ok.tsv")["region"].tolist() == ["left", ""]
 
 
-def _final_model(folder: Path, target: str) -> None:
-    model = build_model("seed_dense", (2, 6), 3)
-    save_model(model, folder / "model.keras", {"format": METADATA_FORMAT, "target": target,
-                                               "classes": ["low", "medium", "high"]})
+EXTRACTION = {"features": "landmarks", "n_frames": 2, "face_size": 100, "detect_width": 400, "upsample": 0,
+              "margin": 0.0, "full_scan": True, "detector": "hog", "landmark_model": ""}
+
+
+def _final_model(folder: Path, target: str, outputs: int = 3, **sidecar) -> None:
+    """A final model's folder as final_model writes it: landmark geometry of 2 frames."""
+    model = build_model("seed_dense", (2, 6), outputs)
+    save_model(model, folder / "model.keras", {
+        "format": METADATA_FORMAT, "target": target, "classes": ["low", "medium", "high"], "features": "landmarks",
+        "extraction": EXTRACTION, "extraction_version": EXTRACTOR_VERSION, "sample_shape": [2, 6], **sidecar})
 
 
 def test_a_model_in_the_wrong_target_folder_is_refused(tmp_path):
@@ -66,6 +73,32 @@ def test_a_model_in_the_wrong_target_folder_is_refused(tmp_path):
     with pytest.raises(PredictionInputError, match=r"sidecar says it predicts 'label', but it is in the folder "
                                                    r"'valence'"):
         load_final_models(tmp_path / "final")
+
+
+@pytest.mark.parametrize("sidecar, outputs, message", [
+    ({}, 4, r"the model \(input \(2, 6\), 4 outputs\) does not match its sidecar"),
+    ({"sample_shape": [8, 6]}, 3, r"does not match its sidecar \(\(8, 6\) of landmarks extracted as \(2,\)"),
+    ({"extraction": None}, 3, "its sidecar names no extraction settings, as a fold's model does"),
+    ({"extraction_version": 1}, 3, "trained on faces extracted by extractor version 1; this version extracts with"),
+])
+def test_a_final_model_that_is_not_what_its_sidecar_says_is_refused(tmp_path, sidecar, outputs, message):
+    """It would predict with another extraction, drop or miss a class, or fail inside Keras."""
+    _final_model(tmp_path / "final" / "activation", "activation", outputs,
+                 **{key: value for key, value in sidecar.items() if value is not None})
+    if sidecar.get("extraction", "") is None:
+        path = tmp_path / "final" / "activation" / "model.keras.json"
+        path.write_text(path.read_text().replace('"extraction":', '"not_extraction":'))
+    with pytest.raises(PredictionInputError, match=message):
+        load_final_models(tmp_path / "final")
+
+
+def test_the_recordings_file_refuses_an_empty_id_and_reads_ids_without_their_spaces(tmp_path):
+    (tmp_path / "new.tsv").write_text("recording\tpath\n\ta.mp4\n")
+    with pytest.raises(PredictionInputError, match="empty recording in row\\(s\\) 2"):
+        read_recordings(tmp_path / "new.tsv")
+    (tmp_path / "twice.tsv").write_text("recording\tpath\na\ta.mp4\na \tb.mp4\n")
+    with pytest.raises(PredictionInputError, match="recording id 'a' is in rows 2 and 3"):
+        read_recordings(tmp_path / "twice.tsv")
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -319,6 +319,9 @@ def test_the_command_refuses_an_output_in_a_missing_folder_in_one_line(tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert str(tmp_path / "missing" / "dir") in result.stderr
+    (tmp_path / "tables").mkdir()  # a folder where a file is meant: an IsADirectoryError traceback
+    result = _summarise(ours, "--out", tmp_path / "tables")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is a folder" in result.stderr
 
 
 def test_a_recording_listed_twice_in_one_fold_file_is_refused_naming_the_lines(tmp_path):

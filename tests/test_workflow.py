@@ -168,6 +168,19 @@ def test_a_training_setting_reruns_training_and_evaluation_only(run):
 
 @pytest.mark.slow
 @IN_THE_SHARED_RUN
+def test_a_setting_a_fold_does_not_read_retrains_nothing_of_it(run):
+    """The bins retrain activation and valence, not the emotion label; the validation share and the
+    split seed retrain nothing where the folds validate on the next session."""
+    jobs = planned_jobs(run, "--configfile", str(write_config(run, binning={"low": 2.0, "high": 3.5})))
+    assert jobs["train_fold"] == 12 and "fold_1" not in str(jobs)
+    text = snakemake(run, "--dry-run", "--configfile",
+                     str(write_config(run, binning={"low": 2.0, "high": 3.5}))).stdout
+    assert "Training label" not in text and "Training activation" in text
+    assert planned_jobs(run, "--configfile", str(write_config(run, cv={"validation_share": 0.3, "split_seed": 5}))) \
+        == {}
+
+@pytest.mark.slow
+@IN_THE_SHARED_RUN
 def test_an_extraction_setting_reruns_extraction_and_everything_after(run):
     jobs = planned_jobs(run, "--configfile", str(write_config(run, extraction={"face_size": 32})))
     assert {"extract_batch", "gather_features", "train_fold", "evaluate"} <= set(jobs)

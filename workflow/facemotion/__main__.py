@@ -80,11 +80,11 @@ def main(argv=None) -> int:
         ids = [Path(v).name if Path(v).is_dir() else Path(v).stem for v in args.videos]
         check_one_id_each(args.videos, ids)
         models = load_final_models(args.model_dir)
+        rows = pd.DataFrame({"recording": ids, "path": args.videos, "start": args.start, "end": args.end})
+        predictions = predict_recordings(rows, models)
     except PredictionInputError as error:  # the user's mistake: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows = pd.DataFrame({"recording": ids, "path": args.videos, "start": args.start, "end": args.end})
-    predictions = predict_recordings(rows, models)
     predictions.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6f")
     return 0
 
@@ -154,6 +154,8 @@ def output_problem(dirs, outputs) -> str | None:
             return f"--out and --comparison are the same file ({path}); name two files"
         if not target.parent.is_dir():
             return f"{option} {path}: the folder {Path(path).parent} does not exist; create it or name another"
+        if target.is_dir():
+            return f"{option} {path}: is a folder; name the file to write (e.g. {Path(path) / 'summary.tsv'})"
         written[target] = option
     return None
 

@@ -151,21 +151,28 @@ def extraction_dir(settings):
 
 def training_settings(settings):
     """The settings training depends on; resources only schedule jobs and do not change results.
-    Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything."""
+    Canonical (keys sorted; numbers typed by the schema): only a changed value reruns anything.
+    Only what a fold reads: the split seed under the seed protocol or a validation share, the
+    share only with it (binning: target_training adds it for the targets it bins)."""
+    # cross_corpus, leave_one_corpus_out: the manifest's sessions make their folds, trained as loso's
+    protocol = training_protocol(settings["cv"]["protocol"])
+    validation = validation_method(
+        settings["cv"]["validation"],
+        bool(TRAIN_ONLY_SESSIONS),
+        SPEAKERS_KNOWN,
+        folds_are_corpora=settings["cv"]["protocol"] in CORPUS_PROTOCOLS,
+    )
+    split = {}
+    if protocol == "seed" or validation == "share":
+        split["split_seed"] = settings["cv"]["split_seed"]
+    if protocol == "loso" and validation == "share":
+        split["validation_share"] = settings["cv"]["validation_share"]
     return canonical(
         {
             "classes": settings["classes"],
-            "binning": settings["binning"],
-            # cross_corpus, leave_one_corpus_out: the manifest's sessions make their folds, trained as loso's
-            "protocol": training_protocol(settings["cv"]["protocol"]),
-            "split_seed": settings["cv"]["split_seed"],
-            "validation": validation_method(
-                settings["cv"]["validation"],
-                bool(TRAIN_ONLY_SESSIONS),
-                SPEAKERS_KNOWN,
-                folds_are_corpora=settings["cv"]["protocol"] in CORPUS_PROTOCOLS,
-            ),
-            "validation_share": settings["cv"]["validation_share"],
+            "protocol": protocol,
+            "validation": validation,
+            **split,
             **without_scheduling(settings["training"]),
         }
     )
@@ -364,15 +371,16 @@ def experiment_predictions(suffix):
 
 
 def target_training(wildcards):
-    """The training settings of one target: under `dimensions: regression` activation and valence add
-    it and the rating keys (training.rating_calibration; the label stays a class, and binned targets
-    keep the settings they had, so nothing of theirs reruns)."""
+    """The training settings of one target: activation and valence add the binning (the label bins
+    nothing), and under `dimensions: regression` it and the rating keys (training.rating_calibration;
+    binned targets keep the settings they had, so nothing of theirs reruns)."""
     e = experiment(wildcards)
+    if wildcards.target == "label":  # the emotion is a class: the ratings' bins are not its business
+        return e.training
+    binned = {**e.training, "binning": e.settings["binning"]}
     if learnt_as_rating(wildcards.target, e.settings["dimensions"]):
-        return canonical(
-            {**e.training, "dimensions": e.settings["dimensions"], **rating_settings(e.settings["training"])}
-        )
-    return e.training
+        return canonical({**binned, "dimensions": e.settings["dimensions"], **rating_settings(e.settings["training"])})
+    return canonical(binned)
 
 
 def fold_training(wildcards):

@@ -34,6 +34,7 @@ import keras
 import tensorflow as tf
 
 import facemotion
+from facemotion.extraction.settings import EXTRACTOR_VERSION
 from facemotion.learning.device import select_device
 from facemotion.learning.folds import manifest_test_halves, split_fold
 from facemotion.learning.networks import DEFAULT_EPOCHS, MODEL_FOR_FEATURES, NORMALISATIONS, build_model, compile_model
@@ -417,7 +418,9 @@ def train_final(
                 device=device, **task.described(fitted.state))
     info["model_metadata"] = model_metadata(task, fitted, features, info, p)
     if extraction is not None:
-        info["model_metadata"].update(features=extraction["features"], extraction=dict(extraction))
+        # The extractor's version too: prediction refuses to extract otherwise than training did.
+        info["model_metadata"].update(features=extraction["features"], extraction=dict(extraction),
+                                      extraction_version=EXTRACTOR_VERSION)
     info["model_metadata"]["fold_best_epochs"] = fold_best_epochs(fold_infos)
     return fitted.model, info
 

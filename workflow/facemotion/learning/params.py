@@ -58,7 +58,8 @@ def training_params(settings: Mapping, threads: int, gpus: int = 0) -> dict:
     """Map the workflow's training settings (config `training`, `binning`, `classes`,
     `cv.protocol`) and the job's threads and GPUs onto :class:`TrainParams` keys."""
     settings = dict(settings)
-    binning = settings.pop("binning")
+    # The emotion label's settings carry no binning (it bins nothing): TrainParams' defaults stand.
+    binning = settings.pop("binning", None)
+    thresholds = {"low": binning["low"], "high": binning["high"]} if binning else {}
     # verbose 0: the per-epoch lines go to the job's log through EpochLog instead of stdout.
-    return {**settings, "low": binning["low"], "high": binning["high"], "threads": threads, "gpus": gpus,
-            "verbose": 0}
+    return {**settings, **thresholds, "threads": threads, "gpus": gpus, "verbose": 0}

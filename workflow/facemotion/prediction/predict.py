@@ -20,7 +20,12 @@ from facemotion.common.targets import BINNED_CLASSES, bin_ratings, is_rating
 from facemotion.common.values import optional_float, optional_text
 from facemotion.corpora.manifest import ManifestError, read_tsv, resolve_paths
 from facemotion.corpora.recordings import REGIONS
-from facemotion.extraction.settings import ExtractionSettings
+from facemotion.extraction.settings import (
+    EXTRACTOR_VERSION,
+    ExtractionSettings,
+    LandmarkModelError,
+    find_landmark_model,
+)
 
 MODEL_FILE = "model.keras"
 
@@ -49,8 +54,9 @@ def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -
             raise PredictionInputError(f"{path}: its sidecar {path}.json is missing; copy the model with it")
         try:
             model, metadata = load_model(path)
-        except ValueError as error:  # a sidecar of another version
+        except (ValueError, JobError) as error:  # a sidecar of another version; a file cut short
             raise PredictionInputError(str(error)) from None
+        check_model(path, model, metadata)
         # The folder names the target the predictions are labelled with; the sidecar says what the
         # model learnt. A model copied into the wrong folder would label one target with another's classes.
         if metadata.get("target") != path.parent.name:
@@ -59,6 +65,28 @@ def load_final_models(model_dir: Path | str, targets: list[str] | None = None) -
                                        f"{model_dir / str(metadata.get('target'))}/")
         models[path.parent.name] = (model, metadata)
     return models
+
+
+def check_model(path: Path, model, metadata: dict) -> None:
+    """Refuse a final model whose sidecar cannot be what it was trained with: not a final model's
+    (a fold's names no extraction), or outputs and input that differ from the sidecar's."""
+    if "extraction" not in metadata or "features" not in metadata:
+        raise PredictionInputError(f"{path}: its sidecar names no extraction settings, as a fold's model does; "
+                                   "predict with the final models (snakemake final_models)")
+    outputs = 1 if is_rating(metadata) else len(metadata["classes"])
+    shape = tuple(metadata["sample_shape"])
+    expected = (metadata["extraction"]["n_frames"],
+                *((metadata["extraction"]["face_size"],) * 2 if metadata["features"] == "pixels" else ()))
+    if model.output_shape[-1] != outputs or int(np.prod(model.input_shape[1:])) != int(np.prod(shape)) \
+            or shape[:len(expected)] != expected:
+        raise PredictionInputError(f"{path}: the model (input {model.input_shape[1:]}, {model.output_shape[-1]} "
+                                   f"outputs) does not match its sidecar ({shape} of {metadata['features']} "
+                                   f"extracted as {expected}, {outputs} outputs); copy the model with its own sidecar")
+    version = metadata.get("extraction_version")
+    if version is not None and version != EXTRACTOR_VERSION:
+        raise PredictionInputError(f"{path}: trained on faces extracted by extractor version {version}; this "
+                                   f"version extracts with version {EXTRACTOR_VERSION}, so its inputs would differ; "
+                                   "train the final models again (snakemake --forcerun final_model)")
 
 
 def model_features(result, metadata: dict) -> np.ndarray | None:
@@ -80,7 +108,12 @@ def predict_recordings(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     if len(settings) != 1:
         raise PredictionInputError(f"the final models of {', '.join(models)} were trained on different extraction "
                                    "settings; train them again together: snakemake --forcerun final_model predict")
-    settings = ExtractionSettings(**json.loads(settings.pop()))
+    try:
+        settings = ExtractionSettings(**json.loads(settings.pop()))
+        if settings.features == "landmarks":
+            find_landmark_model(settings.landmark_model)
+    except LandmarkModelError as error:
+        raise PredictionInputError(f"the final models' landmark model: {error}") from None
     output = []
     for row in rows.to_dict("records"):
         result = extract_recording(row["path"], settings, optional_float(row.get("start")),
@@ -129,6 +162,10 @@ def read_recordings(path: Path | str) -> pd.DataFrame:
                                    "path, optional start, end")
     if table.empty:
         raise PredictionInputError(f"{path}: no recordings listed, only a header; add one row per video")
+    table["recording"] = table["recording"].str.strip()
+    empty = [str(i + 2) for i in table.index[table["recording"] == ""]]
+    if empty:  # as the corpus manifest
+        raise PredictionInputError(f"{path}: empty recording in row(s) {', '.join(empty)}; give each video an id")
     twice = table["recording"][table["recording"].duplicated()]
     if len(twice):  # as the corpus manifest: the predictions have one row per id
         rows = [str(i + 2) for i in table.index[table["recording"] == twice.iloc[0]]]
