@@ -581,6 +581,19 @@ def test_an_invalid_experiment_is_named(tmp_path):
     assert "experiments.bad.extraction.n_frames: got 0" in result.stdout + result.stderr
 
 
+def test_recordings_per_job_keeps_an_experiments_extraction_folder(tmp_path):
+    """It only groups recordings into jobs: an experiment's own extraction keeps its folder (a new
+    one retrained the experiment), and its batches follow the setting."""
+    plans = []
+    for per_job in (8, 16):
+        config = write_config(tmp_path, extraction={"recordings_per_job": per_job},
+                              experiments={"base": {}, "small": {"extraction": {"face_size": 16}}})
+        text = snakemake(tmp_path, "--configfile", str(config), "--dry-run").stdout
+        plans.append((set(re.findall(r"results/(extractions/[0-9a-f]{12}/)", text)),
+                      text.count("Extracting the faces of batch")))
+    (folders_8, batches_8), (folders_16, batches_16) = plans
+    assert folders_8 == folders_16 and len(folders_8) == 1 and batches_8 > batches_16
+
 def test_a_corpus_smaller_than_one_batch_is_extracted_on_every_core(tmp_path):
     config = write_config(tmp_path, extraction={"recordings_per_job": 100})  # 30 recordings: one batch
     output = snakemake(tmp_path, "--configfile", str(config), "--dry-run", "results/features.parquet")

@@ -140,12 +140,11 @@ def extraction_settings(settings):
 
 def extraction_dir(settings):
     """Folder under results/ of the extraction these settings need: the top level's settings
-    extract into results/ itself, as without experiments; others into extractions/<digest>/."""
-    if extraction_settings(settings) == extraction_settings(config) and (
-        settings["extraction"]["recordings_per_job"] == config["extraction"]["recordings_per_job"]
-    ):
+    extract into results/ itself, as without experiments; others into extractions/<digest>/.
+    Not `recordings_per_job`: it only groups recordings into jobs, and a new folder would retrain."""
+    if extraction_settings(settings) == extraction_settings(config):
         return ""
-    key = json.dumps([extraction_settings(settings), settings["extraction"]["recordings_per_job"]], sort_keys=True)
+    key = json.dumps(extraction_settings(settings), sort_keys=True)
     return f"extractions/{hashlib.sha256(key.encode()).hexdigest()[:12]}/"
 
 
@@ -279,14 +278,17 @@ PLOT_SETTINGS = canonical(config["plots"])
 # The first experiment is the reference of the comparison, and its final models predict.
 REFERENCE = next(iter(EXPERIMENTS.values()))
 EXPERIMENT_AT = {e.dir: e for e in EXPERIMENTS.values()}
-# Experiments with the same extraction settings share one extraction: one set of batches each.
-EXTRACTIONS = {
-    e.extraction_dir: {
-        "settings": e.extraction,
-        "batches": assign_batches(list(MANIFEST["recording"]), e.settings["extraction"]["recordings_per_job"]),
-    }
-    for e in EXPERIMENTS.values()
-}
+# Experiments with the same extraction settings share one extraction: one set of batches each, as
+# the first of them groups its recordings (recordings_per_job).
+EXTRACTIONS = {}
+for _e in EXPERIMENTS.values():
+    EXTRACTIONS.setdefault(
+        _e.extraction_dir,
+        {
+            "settings": _e.extraction,
+            "batches": assign_batches(list(MANIFEST["recording"]), _e.settings["extraction"]["recordings_per_job"]),
+        },
+    )
 
 
 def experiment(wildcards):
