@@ -103,6 +103,7 @@ def check_one_id_each(videos, ids) -> None:
 
 
 def summarise_dirs(args) -> int:
+    import os
     import shutil
     import tempfile
 
@@ -127,9 +128,12 @@ def summarise_dirs(args) -> int:
             scratch = Path(scratch)
             write_summary(experiments, scratch / "summary.tsv", scratch / "speakers.tsv", scratch / "comparison.tsv",
                           args.permutations, args.seed)
-            for written, wanted in (("summary.tsv", args.out), ("comparison.tsv", args.comparison)):
-                if wanted:
-                    shutil.copyfile(scratch / written, wanted)
+            copies = [(scratch / written, Path(wanted)) for written, wanted in
+                      (("summary.tsv", args.out), ("comparison.tsv", args.comparison)) if wanted]
+            for written, wanted in copies:  # beside their places first, then each renamed in one step
+                shutil.copyfile(written, wanted.with_name(f".{wanted.name}.partial"))
+            for _, wanted in copies:
+                os.replace(wanted.with_name(f".{wanted.name}.partial"), wanted)
     except (PredictionsError, ValueError, JobError) as error:  # the user's input: one line, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
