@@ -320,7 +320,8 @@ def test_a_rating_fold_trains_a_linear_output_and_its_final_model_predicts_a_rat
     _, label_predictions, label_info = train_fold(meta, geometry, "label", "4", {**params, "epochs": 1})
     assert "task" not in label_info and "p_Angry" in label_predictions
 
-    final, final_info = train_final(meta, geometry, "valence", params, [info], {"features": "landmarks"})
+    final, final_info = train_final(meta, geometry, "valence", params, [info],
+                                    {"features": "landmarks", "n_frames": geometry.shape[1]})
     assert final_info["epochs_run"] == info["best_epoch"] and final.output_shape == (None, 1)
     save_model(final, tmp_path / "final" / "valence" / "model.keras", final_info["model_metadata"])
     loaded, loaded_metadata = load_final_models(tmp_path / "final")["valence"]

@@ -73,10 +73,14 @@ def check_model(path: Path, model, metadata: dict) -> None:
     if "extraction" not in metadata or "features" not in metadata:
         raise PredictionInputError(f"{path}: its sidecar names no extraction settings, as a fold's model does; "
                                    "predict with the final models (snakemake final_models)")
+    try:
+        settings = ExtractionSettings(**metadata["extraction"])  # as predict_recordings extracts
+    except (TypeError, ValueError) as error:
+        raise PredictionInputError(f"{path}: its sidecar's extraction settings are not this version's: {error}") \
+            from None
     outputs = 1 if is_rating(metadata) else len(metadata["classes"])
     shape = tuple(metadata["sample_shape"])
-    expected = (metadata["extraction"]["n_frames"],
-                *((metadata["extraction"]["face_size"],) * 2 if metadata["features"] == "pixels" else ()))
+    expected = (settings.n_frames, *((settings.face_size,) * 2 if settings.features == "pixels" else ()))
     if model.output_shape[-1] != outputs or int(np.prod(model.input_shape[1:])) != int(np.prod(shape)) \
             or shape[:len(expected)] != expected:
         raise PredictionInputError(f"{path}: the model (input {model.input_shape[1:]}, {model.output_shape[-1]} "
