@@ -1,5 +1,6 @@
 # Parse-time setup: validate the config and read the corpus once, so every mistake is reported
 # before any job starts and the folds and extraction batches are known to the DAG.
+import functools
 import hashlib
 import json
 import os
@@ -247,6 +248,12 @@ for _name, _protocol in PROTOCOLS.items():
         logger.warning(f"{'' if _name == 'default' else f'experiment {_name}: '}{_sentence}")
 
 
+@functools.cache
+def test_halves(seed):
+    """The seed protocol's test halves drawn over the manifest with ``seed`` (learning.folds)."""
+    return frozenset(manifest_test_halves(MANIFEST, seed))
+
+
 # cv.dropped_test_clips miss (auto: the benchmarks): per experiment learning `label`, its test
 # recordings per session and class, so that summary.tsv scores every one, a dropped one as a miss.
 def tested_recordings(e):
@@ -255,7 +262,7 @@ def tested_recordings(e):
     sessions named by the experiment's folds (a test corpus's sessions by the corpus)."""
     tested = MANIFEST
     if e.training["protocol"] == "seed":
-        tested = MANIFEST[MANIFEST["recording"].isin(manifest_test_halves(MANIFEST, e.training["split_seed"]))]
+        tested = MANIFEST[MANIFEST["recording"].isin(test_halves(e.training["split_seed"]))]
     fold_of = {session: fold for fold, sessions in e.folds.tested.items() for session in sessions}
     if all(fold == session for session, fold in fold_of.items()):
         return tested
@@ -320,17 +327,9 @@ def test_halves_input(wildcards):
     return {"manifest": ancient("results/manifest.tsv")} if experiment(wildcards).training["protocol"] == "seed" else {}
 
 
-_HALVES_DIGESTS = {}
-
-
 def test_halves_digest(seed):
     """A digest of the seed protocol's test halves drawn over the manifest with ``seed``."""
-    if seed not in _HALVES_DIGESTS:
-        from facemotion.learning.folds import manifest_test_halves  # scikit-learn: only when needed
-
-        halves = "\n".join(sorted(manifest_test_halves(MANIFEST, seed)))
-        _HALVES_DIGESTS[seed] = hashlib.sha256(halves.encode()).hexdigest()[:16]
-    return _HALVES_DIGESTS[seed]
+    return hashlib.sha256("\n".join(sorted(test_halves(seed))).encode()).hexdigest()[:16]
 
 
 # Whether some fold trains on chosen sessions only (cross_corpus, or an experiment's folds over

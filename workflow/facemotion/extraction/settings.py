@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facemotion.corpora.manifest import content_hash
+
 FEATURE_TYPES = ("pixels", "landmarks")
 # hog: dlib's HOG detector finds the face in each frame (the seed's); none: each frame is the face
 # (releases of aligned face crops, such as DFEW's clip_224x224 or FERV39k).
@@ -71,7 +73,7 @@ class ExtractionSettings:
         values = self.recorded()
         values.pop("landmark_model")
         if self.features == "landmarks":
-            values["landmark_model_sha256"] = file_sha256(find_landmark_model(self.landmark_model))
+            values["landmark_model_sha256"] = content_hash(find_landmark_model(self.landmark_model), whole=True)
         values["extractor_version"] = EXTRACTOR_VERSION
         values["libraries"] = library_versions()
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
@@ -103,14 +105,6 @@ def find_landmark_model(configured: str | os.PathLike | None = None) -> Path:
     if DEBIAN_LANDMARK_MODEL.is_file():
         return DEBIAN_LANDMARK_MODEL
     raise LandmarkModelError(f"no dlib 68-point landmark model found; {options}")
-
-
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
